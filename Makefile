@@ -1,0 +1,101 @@
+# Digital Wallet — developer workflow. `make` (or `make help`) lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+USER_URL ?= http://localhost:3001
+TX_URL ?= http://localhost:3002
+INFRA := platform/infra/infra.sh
+JSON := node platform/infra/print-json.mjs
+# USER is also the login name in every shell's environment: only a USER= given on the command line counts.
+CLI_USER := $(if $(filter command line,$(origin USER)),$(USER))
+
+.PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
+        create-user add-money transfer balance history bench bench-db chaos reconcile dist
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+setup: ## install dependencies (npm ci), fetch the Kafka jars, build
+	npm ci
+	bash $(INFRA) kafka-jars
+	npm run build
+
+build: ## compile the TypeScript workspaces
+	npm run build
+
+up: ## start the whole stack: Docker Compose when an engine runs, else natively in the background
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker compose up -d --build --wait && echo "user-service: $(USER_URL)  transaction-service: $(TX_URL)  docs: $(USER_URL)/docs $(TX_URL)/docs"; \
+	else \
+	  echo "no Docker engine: starting natively"; [ -d node_modules ] || npm ci; \
+	  $(MAKE) --no-print-directory infra build && bash platform/infra/run.sh start; \
+	fi
+
+down: ## stop the whole stack (compose, or the native processes `make up` started)
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose down; \
+	else bash platform/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
+
+logs: ## follow the logs (compose, or the native log files)
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose logs -f; \
+	else tail -n 50 -F .run/*.log; fi
+
+ps: ## show what runs
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose ps; \
+	else bash platform/infra/run.sh status; fi
+
+infra: ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
+	bash $(INFRA) up
+
+infra-down: ## stop only what `make infra` started
+	bash $(INFRA) down
+
+migrate: build ## apply the database migrations of both services
+	node user-service/dist/src/entry-points/migrate.js
+	node transaction-service/dist/src/entry-points/migrate.js
+
+run: build ## run the three processes natively in the foreground (Ctrl-C stops them)
+	bash platform/infra/run.sh foreground
+
+test: ## lint, type-check, and run every test against the real PostgreSQL, NATS and Kafka
+	bash $(INFRA) up
+	npm test
+
+lint: ## lint and type-check only
+	npm run lint && npm run build
+
+replay-outbox: build ## republish outbox events: FROM_ID=/TO_ID= event ids, SINCE=/UNTIL= ISO times, or USER=<user id>
+	node outbox-relay/dist/src/entry-points/replay-outbox.js \
+	  $(if $(FROM_ID),--from-event-id $(FROM_ID)) $(if $(TO_ID),--to-event-id $(TO_ID)) \
+	  $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(CLI_USER),--user-id $(CLI_USER))
+
+create-user: ## POST /users: make create-user EMAIL=a@b.co
+	@curl -sS -X POST $(USER_URL)/users -H 'content-type: application/json' -d '{"email":"$(EMAIL)"}' | $(JSON)
+
+add-money: ## POST /add-money: make add-money USER=<id> AMOUNT=10.00 [KEY=<idempotency key>]
+	@curl -sS -X POST $(TX_URL)/add-money -H 'content-type: application/json' $(if $(KEY),-H 'Idempotency-Key: $(KEY)') \
+	  -d '{"user_id":"$(CLI_USER)","amount":"$(AMOUNT)"}' | $(JSON)
+
+transfer: ## POST /transfer: make transfer FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<idempotency key>]
+	@curl -sS -X POST $(TX_URL)/transfer -H 'content-type: application/json' $(if $(KEY),-H 'Idempotency-Key: $(KEY)') \
+	  -d '{"from_user_id":"$(FROM)","to_user_id":"$(TO)","amount_to_transfer":"$(AMOUNT)"}' | $(JSON)
+
+balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co
+	@curl -sS -G $(USER_URL)/balance --data-urlencode 'email=$(EMAIL)' | $(JSON)
+
+history: ## GET a user's transactions: make history USER=<id>
+	@curl -sS $(TX_URL)/users/$(CLI_USER)/transactions | $(JSON)
+
+bench: build ## load + books check against a running stack (see BENCHMARKS.md)
+	node platform/dist/src/bench/run-bench.js
+
+bench-db: build ## raw PostgreSQL transfer baseline with pgbench, compared with our transfers/s
+	bash platform/infra/bench-db.sh
+
+chaos: build ## fault drills during a bench run (kills, restarts, outages), then the books check
+	node platform/dist/src/bench/run-chaos.js
+
+reconcile: build ## recompute every balance from the ledger and report mismatches
+	node transaction-service/dist/src/entry-points/reconcile.js
+
+dist: ## write the source as a zip (git archive: no node_modules, no build output)
+	git archive --format=zip --prefix=digital-wallet/ -o digital-wallet.zip HEAD && echo "wrote digital-wallet.zip"

@@ -1,0 +1,36 @@
+import Joi from 'joi';
+import { configFields, defineConfig, USER_CREATED_EVENT_TYPE } from '@wallet/platform';
+
+export interface OutboxRelayConfig {
+  /** user-service's database, where the outbox table lives. */
+  databaseUrl: string;
+  dbPoolMax: number;
+  kafkaBrokers: string;
+  userCreatedTopic: string;
+  userCreatedTopicPartitions: number;
+  batchSize: number;
+  pollIntervalMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Port of the small /healthz, /readyz, /metrics server; 0 picks a free port. */
+  port: number;
+  logLevel: string;
+}
+
+export const outboxRelayConfig = defineConfig<OutboxRelayConfig>({
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_users') },
+  dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(4) },
+  kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
+  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_EVENT_TYPE) },
+  userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: configFields.positiveInt(3) },
+  batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(100) },
+  pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
+  initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },
+  maxBackoffMs: { env: 'RELAY_MAX_BACKOFF_MS', schema: Joi.number().integer().min(1).default(30_000) },
+  port: { env: 'PORT', schema: configFields.port(3003) },
+  logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
+});
+
+export function loadOutboxRelayConfig(env: NodeJS.ProcessEnv = process.env): OutboxRelayConfig {
+  return outboxRelayConfig.load(env);
+}

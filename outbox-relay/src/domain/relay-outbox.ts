@@ -1,0 +1,178 @@
+import { sqlState, type Knex, type Logger } from '@wallet/platform';
+import {
+  claimUnpublishedEvents,
+  markEventsPublished,
+  recordPublishFailure,
+  type OutboxRow,
+} from '../data-access/outbox-repository';
+import type { EventPublisher } from '../data-access/publish-events';
+
+export interface RelayOptions {
+  knex: Knex;
+  publisher: EventPublisher;
+  /** Creates the topic when missing; retried like any other failure until it succeeds once. */
+  ensureTopic: () => Promise<void>;
+  topic: string;
+  batchSize: number;
+  pollIntervalMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  logger: Logger;
+  onPublished?: (rows: OutboxRow[]) => void;
+  onFailure?: (reason: 'outbox_missing' | 'publish' | 'database' | 'topic') => void;
+}
+
+/** SQLSTATE undefined_table: user-service has not created the outbox yet (it migrates at start-up). */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * Moves outbox rows to Kafka. Each batch is one database transaction: lock rows (SKIP LOCKED),
+ * send them, mark them published, commit. A failure anywhere rolls the marks back, so a row is
+ * never marked without having been sent; the worst case (crash after send, before commit) sends
+ * it again, which consumers absorb by event id.
+ */
+export class OutboxRelay {
+  private stopping = false;
+  private wakePending = false;
+  private wakeWaiter: (() => void) | undefined;
+  private topicReady = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: RelayOptions) {}
+
+  /** Starts the loop in the background; it only ends on stop(). */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Called on NOTIFY: new rows are committed. A wake-up during a batch is remembered, not lost. */
+  wake(): void {
+    this.wakePending = true;
+    this.wakeWaiter?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeWaiter?.();
+    await this.running;
+  }
+
+  /** Publishes one batch; returns how many rows were published. */
+  async relayBatch(): Promise<number> {
+    const { knex, publisher, topic, batchSize } = this.options;
+    const outcome = await knex.transaction(async (trx) => {
+      const rows = await claimUnpublishedEvents(trx, batchSize);
+      if (rows.length === 0) return { rows, error: undefined };
+      const ids = rows.map((row) => row.id);
+      try {
+        await publisher.publish(topic, rows);
+      } catch (error) {
+        await recordPublishFailure(trx, ids, error instanceof Error ? error.message : String(error));
+        return { rows: [], error: new PublishError(error) };
+      }
+      await markEventsPublished(trx, ids);
+      return { rows, error: undefined };
+    });
+    if (outcome.error) throw outcome.error;
+    if (outcome.rows.length > 0) this.options.onPublished?.(outcome.rows);
+    return outcome.rows.length;
+  }
+
+  private async loop(): Promise<void> {
+    const { logger, batchSize, pollIntervalMs } = this.options;
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        if (!this.topicReady) {
+          await this.options.ensureTopic().catch((error: unknown) => {
+            throw new TopicError(error);
+          });
+          this.topicReady = true;
+          logger.info({ topic: this.options.topic }, 'topic ready');
+        }
+        await this.options.publisher.connect();
+        const published = await this.relayBatch();
+        if (failures > 0) logger.info({ failures }, 'relay recovered');
+        failures = 0;
+        if (published > 0) logger.info({ published, topic: this.options.topic }, 'outbox batch published');
+        // A full batch means more may be waiting: go again at once. Otherwise sleep until a
+        // NOTIFY arrives or the poll interval passes (the fallback for a lost notification).
+        if (published < batchSize) await this.waitForWork(pollIntervalMs);
+      } catch (error) {
+        if (this.stopping) break;
+        failures += 1;
+        if (sqlState(error) === UNDEFINED_TABLE) {
+          this.options.onFailure?.('outbox_missing');
+          const message = 'the outbox table does not exist yet (user-service creates it); waiting';
+          if (failures === 1) logger.info(message);
+          else logger.debug(message);
+          await this.sleep(pollIntervalMs);
+          continue;
+        }
+        const delayMs = this.backoffMs(failures);
+        const reason = error instanceof TopicError ? 'topic' : error instanceof PublishError ? 'publish' : 'database';
+        this.options.onFailure?.(reason);
+        logger.warn({ err: error instanceof RelayError ? error.cause : error, reason, failures, delayMs }, 'relay failed; retrying');
+        await this.sleep(delayMs);
+      }
+    }
+    await this.options.publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
+  }
+
+  /** Capped exponential backoff with full jitter, so several relays do not retry in lockstep. */
+  private backoffMs(failures: number): number {
+    const { initialBackoffMs, maxBackoffMs } = this.options;
+    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  private waitForWork(timeoutMs: number): Promise<void> {
+    if (this.wakePending || this.stopping) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeWaiter = undefined;
+        this.wakePending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.wakeWaiter = done;
+    });
+  }
+
+  /** A backoff pause: only stop() cuts it short (a NOTIFY must not turn an outage into a busy loop). */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeWaiter = () => {
+        if (this.stopping) done();
+        else this.wakePending = true;
+      };
+    });
+  }
+}
+
+class RelayError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(`${message}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+class PublishError extends RelayError {
+  constructor(cause: unknown) {
+    super('publishing to Kafka failed', cause);
+  }
+}
+class TopicError extends RelayError {
+  constructor(cause: unknown) {
+    super('creating the topic failed', cause);
+  }
+}

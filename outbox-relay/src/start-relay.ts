@@ -1,0 +1,139 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import {
+  checkDatabase,
+  closeServer,
+  createHttpApp,
+  createKafka,
+  createKnex,
+  createMetricsRegistry,
+  createStopOnce,
+  ensureTopics,
+  listen,
+  promClient,
+  registerPoolMetrics,
+  splitBrokers,
+  type Logger,
+  type ShutdownStep,
+} from '@wallet/platform';
+import type { OutboxRelayConfig } from './config';
+import { listenForOutboxEvents } from './data-access/listen-for-outbox-events';
+import { measureBacklog } from './data-access/outbox-repository';
+import { createEventPublisher } from './data-access/publish-events';
+import { OutboxRelay } from './domain/relay-outbox';
+
+export interface RunningOutboxRelay {
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Composition root of the relay. Nothing here waits for Kafka or for the outbox table: both may
+ * appear later, and the relay keeps retrying (with a capped backoff) until they do.
+ */
+export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger): Promise<RunningOutboxRelay> {
+  const knex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.dbPoolMax,
+    applicationName: 'outbox-relay',
+    statementTimeoutMs: 30_000,
+  });
+  const kafka = createKafka({ clientId: 'outbox-relay', brokers: splitBrokers(config.kafkaBrokers), logger });
+  const metrics = createMetricsRegistry('outbox-relay');
+  registerPoolMetrics(knex, metrics);
+
+  const published = new promClient.Counter({
+    name: 'outbox_events_published_total',
+    help: 'Outbox events published to Kafka (a replayed or re-sent event counts again)',
+    registers: [metrics],
+  });
+  const failures = new promClient.Counter({
+    name: 'outbox_relay_failures_total',
+    help: 'Relay iterations that failed, by reason',
+    labelNames: ['reason'] as const,
+    registers: [metrics],
+  });
+  const publishLag = new promClient.Histogram({
+    name: 'outbox_publish_lag_seconds',
+    help: 'Time from the outbox insert to its publication on Kafka',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [metrics],
+  });
+  new promClient.Gauge({
+    name: 'outbox_backlog_events',
+    help: 'Outbox events not yet published',
+    registers: [metrics],
+    async collect() {
+      // A scrape must not fail when the database (or the outbox table) is not there yet.
+      const backlog = await measureBacklog(knex).catch(() => undefined);
+      if (backlog) this.set(backlog.unpublished);
+    },
+  });
+  new promClient.Gauge({
+    name: 'outbox_oldest_unpublished_age_seconds',
+    help: 'Age of the oldest unpublished outbox event (0 when none)',
+    registers: [metrics],
+    async collect() {
+      const backlog = await measureBacklog(knex).catch(() => undefined);
+      if (backlog) this.set(backlog.oldestAgeSeconds);
+    },
+  });
+
+  const relay = new OutboxRelay({
+    knex,
+    publisher: createEventPublisher(kafka),
+    ensureTopic: () =>
+      ensureTopics(kafka, [{ topic: config.userCreatedTopic, numPartitions: config.userCreatedTopicPartitions }]),
+    topic: config.userCreatedTopic,
+    batchSize: config.batchSize,
+    pollIntervalMs: config.pollIntervalMs,
+    initialBackoffMs: config.initialBackoffMs,
+    maxBackoffMs: config.maxBackoffMs,
+    logger,
+    onPublished: (rows) => {
+      published.inc(rows.length);
+      const now = Date.now();
+      for (const row of rows) publishLag.observe(Math.max(0, now - row.created_at.getTime()) / 1000);
+    },
+    onFailure: (reason) => failures.inc({ reason }),
+  });
+  const listener = listenForOutboxEvents({
+    databaseUrl: config.databaseUrl,
+    logger,
+    onEvent: () => relay.wake(),
+    maxBackoffMs: config.maxBackoffMs,
+  });
+  relay.start();
+
+  let server: Server;
+  try {
+    const app = createHttpApp({
+      logger,
+      metrics,
+      router: new Router(),
+      // Kafka is deliberately not a readiness condition: the relay is doing its job (keeping rows
+      // safe, retrying) while Kafka is down; the backlog gauge is the signal to alert on.
+      readinessChecks: { postgres: () => checkDatabase(knex) },
+      bodyLimitBytes: 1_024,
+    });
+    server = await listen(app, config.port);
+  } catch (error) {
+    await listener.stop();
+    await relay.stop();
+    await knex.destroy();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, topic: config.userCreatedTopic }, 'outbox-relay started');
+
+  const steps: ShutdownStep[] = [
+    { name: 'listener', run: () => listener.stop() },
+    // Lets the batch in flight finish (send + mark), then disconnects the producer.
+    { name: 'relay', run: () => relay.stop() },
+    { name: 'http', run: () => closeServer(server) },
+    { name: 'postgres', run: () => knex.destroy() },
+  ];
+  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+}

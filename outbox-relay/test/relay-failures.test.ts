@@ -1,0 +1,171 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import pg from 'pg';
+import { OUTBOX_NOTIFY_CHANNEL } from '@wallet/platform';
+import { createTestDatabase, requestJson, waitFor } from '@wallet/platform/testing';
+import {
+  startUserServiceHarness,
+} from '@wallet/user-service/dist/test/support/user-service-harness';
+import {
+  countRows,
+  createUsers,
+  metricValue,
+  spawnRelayProcess,
+  startPipeline,
+  waitForUsersInTransactionService,
+  type Pipeline,
+} from './support/pipeline';
+import type { RunningOutboxRelay } from '../src/start-relay';
+
+let p: Pipeline;
+/** The in-process relay left running by the first test (the next test stops it). */
+let liveRelay: RunningOutboxRelay | undefined;
+
+before(async () => {
+  p = await startPipeline();
+});
+after(async () => {
+  await p.stop();
+});
+
+const unpublished = () => countRows(p.users.db, 'outbox', (q) => void q.whereNull('published_at'));
+
+describe('outbox relay under failure', () => {
+  test('Kafka unreachable: users are still created (201), nothing is lost, all arrive once Kafka is back', async () => {
+    const deadRelay = await p.startRelay({ KAFKA_BROKERS: '127.0.0.1:1' });
+    let userIds: string[];
+    try {
+      userIds = await createUsers(p.users.url, 30, 'kafka-down');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal(await unpublished(), 30, 'nothing is marked published while Kafka is unreachable');
+      assert.equal(await countRows(p.tx.db, 'users'), 0);
+      // The relay is alive and says why it waits; it stays ready (it has its database).
+      assert.equal(await metricValue(deadRelay.url, 'outbox_backlog_events'), 30);
+      assert.equal((await requestJson(`${deadRelay.url}/readyz`)).status, 200);
+      // More users while it keeps failing (its first Kafka attempt gives up after a few retries).
+      userIds.push(...(await createUsers(p.users.url, 10, 'kafka-still-down')));
+      await waitFor(async () => ((await metricValue(deadRelay.url, 'outbox_relay_failures_total')) >= 1 ? true : undefined), {
+        what: 'the relay to report the Kafka failure',
+      });
+      assert.equal(await unpublished(), 40);
+      assert.equal(await countRows(p.tx.db, 'users'), 0);
+    } finally {
+      // A relay that can reach Kafka comes up (as it would when Kafka returns); the dead one goes.
+      [liveRelay] = await Promise.all([p.startRelay(), deadRelay.stop()]);
+    }
+    await waitForUsersInTransactionService(p.tx.db, userIds);
+    assert.equal(await unpublished(), 0);
+    assert.equal(await countRows(p.tx.db, 'users'), 40);
+    assert.equal(await countRows(p.tx.db, 'processed_events'), 40);
+  });
+
+  test('the outbox table does not exist yet when the relay starts: it waits, then relays', async () => {
+    const database = await createTestDatabase('us');
+    const relay = await p.startRelay({}, database);
+    let otherUsers: Awaited<ReturnType<typeof startUserServiceHarness>> | undefined;
+    try {
+      await waitFor(
+        async () => ((await metricValue(relay.url, 'outbox_relay_failures_total', { reason: 'outbox_missing' })) >= 1 ? true : undefined),
+        { what: 'the relay to notice the missing outbox table' },
+      );
+      // user-service starts later and creates the table (its migration), then a user.
+      otherUsers = await startUserServiceHarness({}, { database });
+      const userIds = await createUsers(otherUsers.url, 3, 'late-table');
+      await waitForUsersInTransactionService(p.tx.db, userIds);
+    } finally {
+      await relay.stop();
+      await otherUsers?.stop();
+      await database.drop();
+    }
+  });
+
+  test('a relay killed mid-batch loses nothing: the next one publishes the rest, each user arrives once', async (t) => {
+    const usersBefore = await countRows(p.tx.db, 'users');
+    const eventsBefore = await countRows(p.tx.db, 'processed_events');
+    // Only the child processes relay from here on.
+    await liveRelay?.stop();
+    assert.equal(await unpublished(), 0);
+
+    // A backlog first, so the first relay has work in flight when it is killed.
+    const userIds = await createUsers(p.users.url, 300, 'killed');
+    const total = await countRows(p.users.db, 'outbox');
+    // Batches of one: the first relay is almost always between a send and its commit when killed.
+    const first = spawnRelayProcess({ ...p.relayEnv, RELAY_BATCH_SIZE: '1' });
+    const exited = once(first, 'exit');
+    const publishedAtKill = await waitFor(
+      async () => {
+        const left = await unpublished();
+        return left <= 250 ? total - left : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 5, what: 'the first relay to publish something' },
+    );
+    first.kill('SIGKILL');
+    await exited;
+    const leftAfterKill = await unpublished();
+    t.diagnostic(`killed after ${publishedAtKill} published; ${leftAfterKill} left unpublished`);
+    assert.ok(leftAfterKill > 0, `the relay was killed with work left (${leftAfterKill} unpublished, ${publishedAtKill} published)`);
+
+    const second = spawnRelayProcess({ ...p.relayEnv, RELAY_BATCH_SIZE: '50' });
+    try {
+      await waitForUsersInTransactionService(p.tx.db, userIds, 30_000);
+      await waitFor(async () => ((await unpublished()) === 0 ? true : undefined), { what: 'an empty backlog' });
+    } finally {
+      second.kill('SIGTERM');
+      const [code] = (await once(second, 'exit')) as [number | null];
+      assert.equal(code, 0, 'the relay shuts down cleanly on SIGTERM');
+    }
+    assert.equal(await countRows(p.tx.db, 'users'), usersBefore + 300);
+    assert.equal(await countRows(p.tx.db, 'processed_events'), eventsBefore + 300);
+    const perUser = await p.tx.db('users').whereIn('user_id', userIds).count<{ count: string }[]>('* as count');
+    assert.equal(Number(perUser[0]?.count), 300);
+  });
+});
+
+describe('relay wake-ups', () => {
+  test('NOTIFY wakes the relay at once, also after its LISTEN connection was killed', async () => {
+    // A poll interval far beyond the waits below: only a notification can explain a prompt arrival.
+    const relay = await p.startRelay({ RELAY_POLL_INTERVAL_MS: '600000' });
+    const listenerPid = async (): Promise<number | undefined> => {
+      const result = await p.users.db.raw<{ rows: Array<{ pid: number }> }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outbox-relay-listener'`,
+      );
+      return result.rows[0]?.pid;
+    };
+    try {
+      const firstPid = await waitFor(listenerPid, { what: 'the relay to LISTEN' });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // let it go idle
+      const [early] = await createUsers(p.users.url, 1, 'notified');
+      await waitForUsersInTransactionService(p.tx.db, [early!], 5_000);
+
+      await p.users.db.raw('SELECT pg_terminate_backend(?)', [firstPid]);
+      await waitFor(async () => {
+        const pid = await listenerPid();
+        return pid !== undefined && pid !== firstPid ? pid : undefined;
+      }, { what: 'the listener to reconnect' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [late] = await createUsers(p.users.url, 1, 'notified-after-reconnect');
+      await waitForUsersInTransactionService(p.tx.db, [late!], 5_000);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+describe('user-service without the relay', () => {
+  test('keeps answering 201 and the outbox rows wait, with a notification per insert', async () => {
+    const connection = new pg.Client({ connectionString: p.users.database.url });
+    await connection.connect();
+    try {
+      const notifications: string[] = [];
+      connection.on('notification', (message) => notifications.push(message.channel));
+      await connection.query(`LISTEN ${OUTBOX_NOTIFY_CHANNEL}`);
+      const before = await unpublished();
+      await createUsers(p.users.url, 3, 'no-relay');
+      await waitFor(() => Promise.resolve(notifications.length >= 3 ? true : undefined), { what: 'NOTIFY per created user' });
+      assert.equal(await unpublished(), before + 3);
+    } finally {
+      await connection.end();
+    }
+  });
+});

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# `make bench-db`: the raw PostgreSQL baseline for a transfer. pgbench runs exactly the SQL one
+# transfer runs (db/bench/transfer.sql) on a scratch database with the real schema, with the bench's
+# number of clients, for a uniform mix and for the bench's hot-pair mix, and compares its
+# transactions/s with the transfers/s `make bench` measured through the API (.run/bench-result.json).
+# Environment: BENCH_USERS (50), BENCH_CONCURRENCY (500), BENCH_HOT_PAIR_SHARE (0.1),
+# BENCH_MAX_AMOUNT_MINOR (1000), BENCH_DB_SECONDS (30 per run), PGHOST/PGPORT (127.0.0.1:5432).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PG_HOST="${PGHOST:-127.0.0.1}"
+PG_PORT="${PGPORT:-5432}"
+PG_USER="${PGUSER:-postgres}"
+DB="wallet_bench_pgbench"
+DB_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
+USERS="${BENCH_USERS:-50}"
+CONCURRENCY="${BENCH_CONCURRENCY:-500}"
+SECONDS_PER_RUN="${BENCH_DB_SECONDS:-30}"
+HOT_SHARE="${BENCH_HOT_PAIR_SHARE:-0.1}"
+MAX_AMOUNT_MINOR="${BENCH_MAX_AMOUNT_MINOR:-1000}"
+POOL_SIZE="${DB_POOL_MAX:-20}" # transaction-service's connection pool (its DB_POOL_MAX default)
+RESULT_FILE="$ROOT/.run/bench-result.json"
+OUT_FILE="$ROOT/.run/bench-db-result.json"
+
+log() { printf '[bench-db] %s\n' "$*"; }
+die() { printf '[bench-db] error: %s\n' "$*" >&2; exit 1; }
+psql_admin() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres "$@"; }
+
+command -v pgbench >/dev/null 2>&1 || die "pgbench is not installed (apt-get install postgresql-client)"
+[ -f "$ROOT/transaction-service/dist/src/entry-points/migrate.js" ] || die "build first (make build)"
+
+max_connections="$(psql_admin -tAc 'SHOW max_connections')"
+in_use="$(psql_admin -tAc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")"
+clients="$CONCURRENCY"
+limit=$((max_connections - 10))
+if [ "$clients" -gt "$limit" ]; then
+  log "BENCH_CONCURRENCY=$CONCURRENCY is more than PostgreSQL accepts (max_connections=$max_connections):" \
+    "using $limit clients (max_connections - 10)"
+  clients="$limit"
+fi
+free=$((max_connections - in_use - 10))
+if [ "$clients" -gt "$free" ]; then
+  log "$in_use connections are already in use on this server: using $free clients"
+  clients="$free"
+fi
+[ "$clients" -ge 1 ] || die "no connection slots left on the server"
+hot_permille="$(awk -v s="$HOT_SHARE" 'BEGIN { printf "%d", s * 1000 + 0.5 }')"
+
+cleanup() { psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+log "scratch database $DB: real schema (transaction-service's migrate), $USERS users with large balances"
+psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+psql_admin -c "CREATE DATABASE $DB" >/dev/null
+DATABASE_URL="$DB_URL" LOG_LEVEL=warn node "$ROOT/transaction-service/dist/src/entry-points/migrate.js"
+psql -X -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" \
+  -v users="$USERS" -v balance_minor=100000000000000 -f "$ROOT/db/bench/setup.sql"
+
+# run <label> <clients> <hot_permille>: prints pgbench's summary, sets $tps
+run() {
+  local label="$1" n="$2" hot="$3" output
+  log "$label: $n clients, ${SECONDS_PER_RUN}s, hot pair $((hot / 10))%"
+  output="$(pgbench -n -M extended -r -j 2 -c "$n" -T "$SECONDS_PER_RUN" \
+    -D users="$USERS" -D hot_permille="$hot" -D max_amount_minor="$MAX_AMOUNT_MINOR" \
+    -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -f "$ROOT/db/bench/transfer.sql" "$DB" 2>&1)" ||
+    { printf '%s\n' "$output" >&2; die "pgbench failed"; }
+  printf '%s\n' "$output" | grep -E '^(number of (transactions actually processed|failed)|latency average|latency stddev|tps)' | sed 's/^/    /'
+  printf '%s\n' "$output" | grep -E '^ +[0-9.]+ +[0-9]+ +(BEGIN|COMMIT|SELECT|WITH|UPDATE|INSERT)' | sed 's/^/    per statement (ms, failures): /' || true
+  tps="$(printf '%s\n' "$output" | sed -nE '/^tps = /{s/^tps = ([0-9.]+).*/\1/p;q;}')"
+  [ -n "$tps" ] || die "could not read tps from pgbench"
+}
+
+run "uniform pairs" "$clients" 0
+tps_uniform="$tps"
+run "bench mix (hot pair)" "$clients" "$hot_permille"
+tps_hot="$tps"
+pool_clients=$((POOL_SIZE < clients ? POOL_SIZE : clients))
+run "uniform pairs at the service's pool size" "$pool_clients" 0
+tps_pool="$tps"
+
+ours=""
+if [ -f "$RESULT_FILE" ]; then
+  ours="$(node -e 'const r = require(process.argv[1]); process.stdout.write(String(r.summary?.transfersPerSecond ?? ""))' "$RESULT_FILE")"
+fi
+
+echo
+echo "pgbench (raw SQL of one transfer, $clients clients):"
+printf '  uniform pairs                %10.1f transfers/s\n' "$tps_uniform"
+printf '  bench mix (%s%% hot pair)     %10.1f transfers/s\n' "$((hot_permille / 10))" "$tps_hot"
+printf '  uniform, %3d clients (pool)  %10.1f transfers/s\n' "$pool_clients" "$tps_pool"
+if [ -n "$ours" ]; then
+  echo "make bench (through the API, $RESULT_FILE):"
+  printf '  %-28s %10.1f transfers/s\n' "committed transfers" "$ours"
+  awk -v o="$ours" -v u="$tps_uniform" -v h="$tps_hot" 'BEGIN {
+    printf "  ratio to pgbench uniform     %10.2f   (target >= 0.70: %s)\n", o / u, (o / u >= 0.7 ? "met" : "MISSED")
+    printf "  ratio to pgbench bench mix   %10.2f\n", o / h
+  }'
+else
+  echo "no $RESULT_FILE yet: run make bench first to compare"
+fi
+
+mkdir -p "$ROOT/.run"
+cat >"$OUT_FILE" <<JSON
+{
+  "kind": "bench-db",
+  "finished_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "clients": $clients,
+  "max_connections": $max_connections,
+  "seconds_per_run": $SECONDS_PER_RUN,
+  "users": $USERS,
+  "tps_uniform": $tps_uniform,
+  "tps_bench_mix": $tps_hot,
+  "hot_permille": $hot_permille,
+  "tps_uniform_pool_size": $tps_pool,
+  "pool_clients": $pool_clients,
+  "bench_transfers_per_second": ${ours:-null}
+}
+JSON
+log "result written to $OUT_FILE"

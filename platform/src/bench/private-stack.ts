@@ -1,0 +1,134 @@
+/**
+ * A private copy of the whole system for `make chaos`: user-service, transaction-service and the
+ * outbox relay as real child processes (the compiled entry points), on their own free ports, their
+ * own fresh databases, their own Kafka topic and consumer group and their own NATS subject, so
+ * killing them or their infrastructure never touches anybody else's data.
+ */
+import { join } from 'node:path';
+import pino from 'pino';
+import { createKafka, ensureTopics } from '../kafka/create-kafka';
+import { dropDatabase } from '../db/create-knex';
+import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
+import { TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
+import { REPO_ROOT } from './bench-config';
+
+const ENTRY = {
+  user: join(REPO_ROOT, 'user-service', 'dist', 'src', 'entry-points', 'main.js'),
+  transaction: join(REPO_ROOT, 'transaction-service', 'dist', 'src', 'entry-points', 'main.js'),
+  relay: join(REPO_ROOT, 'outbox-relay', 'dist', 'src', 'entry-points', 'main.js'),
+};
+
+export interface PrivateStack {
+  userUrl: string;
+  txUrl: string;
+  userDatabaseUrl: string;
+  txDatabaseUrl: string;
+  topic: string;
+  subject: string;
+  /** SIGKILL, no goodbye: open transactions are cut off mid-flight. */
+  killTransactionService(): Promise<void>;
+  /** Starts transaction-service again on the same port and waits for GET /healthz. */
+  startTransactionService(): Promise<void>;
+  /** The last lines each process wrote (for failure reports). */
+  outputs(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function startPrivateStack(options: { logLevel: string; relayMaxBackoffMs: number }): Promise<PrivateStack> {
+  const id = uniqueName('chaos');
+  const userDatabaseUrl = databaseUrl(`${id}_users`);
+  const txDatabaseUrl = databaseUrl(`${id}_tx`);
+  const topic = uniqueName('chaos-user-created');
+  const subject = uniqueName('chaos.balance');
+  const partitions = '3';
+  const [userPort, txPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+
+  const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
+  await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
+
+  const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel };
+  const userEnv = { ...common, PORT: String(userPort), DATABASE_URL: userDatabaseUrl, BALANCE_SUBJECT: subject };
+  const txEnv = {
+    ...common,
+    PORT: String(txPort),
+    DATABASE_URL: txDatabaseUrl,
+    BALANCE_SUBJECT: subject,
+    KAFKA_TOPIC_USER_CREATED: topic,
+    KAFKA_TOPIC_PARTITIONS: partitions,
+    KAFKA_CONSUMER_GROUP: uniqueName('chaos-tx'),
+  };
+  const relayEnv = {
+    ...common,
+    PORT: String(relayPort),
+    DATABASE_URL: userDatabaseUrl,
+    KAFKA_TOPIC_USER_CREATED: topic,
+    KAFKA_TOPIC_PARTITIONS: partitions,
+    RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
+  };
+  const userUrl = `http://127.0.0.1:${userPort}`;
+  const txUrl = `http://127.0.0.1:${txPort}`;
+
+  const processes = new Map<string, SpawnedProcess>();
+  const history: string[] = [];
+  const startOne = async (name: string, entry: string, env: Record<string, string>, healthUrl: string): Promise<void> => {
+    const spawned = spawnNode(entry, env);
+    processes.set(name, spawned);
+    await waitForHttp(healthUrl, 60_000, spawned);
+  };
+
+  const stack: PrivateStack = {
+    userUrl,
+    txUrl,
+    userDatabaseUrl,
+    txDatabaseUrl,
+    topic,
+    subject,
+    async killTransactionService() {
+      const current = processes.get('transaction-service');
+      if (current) {
+        history.push(current.output());
+        await current.kill9();
+      }
+    },
+    async startTransactionService() {
+      await startOne('transaction-service', ENTRY.transaction, txEnv, `${txUrl}/healthz`);
+    },
+    outputs() {
+      const all: Record<string, string> = {};
+      for (const [name, p] of processes) all[name] = p.output().slice(-4_000);
+      if (history.length > 0) all['transaction-service (killed runs)'] = history.join('\n---\n').slice(-4_000);
+      return all;
+    },
+    async stop() {
+      await Promise.all([...processes.values()].map((p) => p.stop(10_000)));
+      await dropDatabase(userDatabaseUrl).catch(() => undefined);
+      await dropDatabase(txDatabaseUrl).catch(() => undefined);
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
+      } catch {
+        // a leftover uniquely named topic harms nobody
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
+  };
+
+  try {
+    // user-service first: it creates its database and the outbox the relay reads.
+    await startOne('user-service', ENTRY.user, userEnv, `${userUrl}/healthz`);
+    await startOne('outbox-relay', ENTRY.relay, relayEnv, `http://127.0.0.1:${relayPort}/healthz`);
+    await stack.startTransactionService();
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}

@@ -1,0 +1,14 @@
+/**
+ * NATS request/reply contract for balances between user-service (requester) and
+ * transaction-service (responder, in a queue group so replicas share the load).
+ */
+export const BALANCE_SUBJECT = 'wallet.balance.get';
+export const BALANCE_QUEUE_GROUP = 'transaction-service';
+
+export interface BalanceRequest {
+  user_id: string;
+}
+
+export type BalanceReply =
+  | { ok: true; user_id: string; balance: string }
+  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' };

@@ -1,0 +1,22 @@
+/**
+ * One entry of GET /users/:user_id/transactions, as transaction-service answers it and as the
+ * books checker (tests, `make bench`) reads it: one definition, so the two cannot drift.
+ */
+export interface TransactionHistoryItem {
+  id: string;
+  user_id: string;
+  type: 'credit' | 'debit';
+  kind: 'add_money' | 'transfer';
+  /** Decimal string with exactly two decimals. */
+  amount: string;
+  /** The user's balance right after this movement; decimal string with two decimals. */
+  balance_after: string;
+  transfer_id: string | null;
+  counterparty_user_id: string | null;
+  created_at: string;
+}
+
+export interface TransactionHistoryPage {
+  items: TransactionHistoryItem[];
+  next_cursor: string | null;
+}

@@ -1,0 +1,24 @@
+import Joi from 'joi';
+
+/**
+ * The `user-created` event, written to user-service's outbox and read by transaction-service.
+ * Both sides import this one definition so the producer and the consumer cannot drift.
+ */
+export const USER_CREATED_EVENT_TYPE = 'user-created';
+
+export interface UserCreatedPayload {
+  user_id: string;
+  email: string;
+  created_at: string;
+}
+
+/** Kafka message headers carried with every event (values are strings). */
+export const EVENT_HEADERS = { eventId: 'event-id', eventType: 'event-type' } as const;
+
+export const userCreatedPayloadSchema = Joi.object<UserCreatedPayload>({
+  user_id: Joi.string().guid({ version: ['uuidv4', 'uuidv7'] }).required(),
+  email: Joi.string().email({ tlds: false }).required(),
+  created_at: Joi.string().isoDate().required(),
+}).unknown(true);
+
+export const eventIdSchema = Joi.string().guid().required();

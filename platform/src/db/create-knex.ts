@@ -1,0 +1,70 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+
+export type { Knex } from 'knex';
+
+export interface DatabaseOptions {
+  url: string;
+  poolMax: number;
+  applicationName: string;
+  /** Statement timeout in ms, so a stuck query cannot hold row locks for ever. */
+  statementTimeoutMs?: number;
+}
+
+export function createKnex(options: DatabaseOptions): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: {
+      connectionString: options.url,
+      application_name: options.applicationName,
+      ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    },
+    pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: 30_000 },
+    acquireConnectionTimeout: 30_000,
+  });
+}
+
+/** Creates the database named in `url` when it does not exist (safe when several processes race). */
+export async function ensureDatabaseExists(url: string): Promise<void> {
+  const target = new URL(url);
+  const database = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/.test(database)) {
+    throw new Error(`refusing to create a database with an unusual name: ${database}`);
+  }
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE "${database}"`);
+      } catch (error) {
+        // 42P04 duplicate_database / 23505: another process created it between our check and create.
+        const code = (error as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw error;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const database = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function checkDatabase(knex: Knex): Promise<void> {
+  await knex.raw('SELECT 1');
+}

@@ -1,0 +1,51 @@
+import type { Knex } from 'knex';
+import pg from 'pg';
+
+export interface Migration {
+  name: string;
+  up: (knex: Knex) => Promise<void>;
+  down?: (knex: Knex) => Promise<void>;
+}
+
+/** Serves migrations from a static list, so compiled output and tests need no file globbing. */
+class StaticMigrationSource implements Knex.MigrationSource<Migration> {
+  constructor(private readonly migrations: readonly Migration[]) {}
+  getMigrations(): Promise<Migration[]> {
+    return Promise.resolve([...this.migrations]);
+  }
+  getMigrationName(migration: Migration): string {
+    return migration.name;
+  }
+  getMigration(migration: Migration): Promise<Knex.Migration> {
+    return Promise.resolve({ up: migration.up, down: migration.down ?? (() => Promise.resolve()) });
+  }
+}
+
+/**
+ * Applies migrations under a PostgreSQL advisory lock. knex's own lock table makes a second
+ * instance fail ("migration table is already locked") instead of waiting; the advisory lock makes
+ * it wait, then find nothing left to do, so several replicas can start at once.
+ */
+export async function migrateExclusively(
+  knex: Knex,
+  databaseUrl: string,
+  migrations: readonly Migration[],
+  lockKey: number,
+): Promise<string[]> {
+  const lockClient = new pg.Client({ connectionString: databaseUrl });
+  await lockClient.connect();
+  try {
+    await lockClient.query('SELECT pg_advisory_lock($1)', [lockKey]);
+    // A process killed mid-migration leaves knex's lock row set; while we hold the advisory lock
+    // nobody else is migrating, so it is safe to clear.
+    await knex.migrate.forceFreeMigrationsLock({ migrationSource: new StaticMigrationSource(migrations) }).catch(() => undefined);
+    const [, applied] = (await knex.migrate.latest({ migrationSource: new StaticMigrationSource(migrations) })) as [
+      number,
+      string[],
+    ];
+    return applied;
+  } finally {
+    await lockClient.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
+    await lockClient.end();
+  }
+}

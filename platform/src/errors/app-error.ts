@@ -1,0 +1,69 @@
+/**
+ * The one error type the services throw for anything a client should see.
+ * The set of codes is closed: each code maps once, here, to an HTTP status and a title,
+ * so every endpoint answers the same problem+json for the same mistake.
+ */
+export const ERROR_CATALOG = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  invalid_amount: { status: 400, title: 'The amount is not valid' },
+  self_transfer: { status: 400, title: 'Sender and receiver are the same user' },
+  invalid_idempotency_key: { status: 400, title: 'The Idempotency-Key header is not valid' },
+  malformed_json: { status: 400, title: 'The body is not valid JSON' },
+  not_found: { status: 404, title: 'No such resource' },
+  user_not_found: { status: 404, title: 'User not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  duplicate_email: { status: 409, title: 'A user with this email already exists' },
+  idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  payload_too_large: { status: 413, title: 'The body is too large' },
+  unsupported_media_type: { status: 415, title: 'The body must be application/json' },
+  insufficient_funds: { status: 422, title: 'Insufficient funds' },
+  balance_limit_exceeded: { status: 422, title: 'The balance would exceed its limit' },
+  idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
+  internal_error: { status: 500, title: 'Internal error' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+  balance_unavailable: { status: 503, title: 'The balance service is unavailable' },
+  balance_timeout: { status: 504, title: 'The balance service did not answer in time' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  /** Safe to show to the client: AppError details are written for clients, never internals. */
+  readonly expose = true;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_CATALOG[code];
+    super(detail ?? entry.title, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function toProblem(error: AppError): ProblemDetails {
+  return {
+    type: `urn:problem-type:wallet:${error.code}`,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+  };
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import type { Context, Next } from 'koa';
+import bodyParser from 'koa-bodyparser';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import { AppError } from '../errors/app-error';
+import { requestContext } from '../logging/create-logger';
+import { createProblemMiddleware } from './problem-middleware';
+
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: client.Registry;
+  /** The service's own routes. */
+  router: Router;
+  /** Named dependency checks for GET /readyz; each throws when its dependency is unreachable. */
+  readinessChecks: Record<string, ReadinessCheck>;
+  bodyLimitBytes: number;
+  /** Optional GET /openapi.json and /docs (see createApiDocsRouter), mounted before the service's routes. */
+  apiDocs?: Router;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+export function createHttpApp(options: HttpAppOptions): Koa {
+  const { logger, metrics } = options;
+  const app = new Koa();
+  app.proxy = false;
+  // Koa's default error listener prints stacks to stderr; we log through pino instead.
+  app.silent = true;
+
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics],
+  });
+
+  // Request id: accepted from the caller when well-formed, else generated; echoed back, and bound
+  // to every log line written while serving the request.
+  app.use(async (ctx: Context, next: Next) => {
+    const incoming = ctx.get('x-request-id');
+    const requestId = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    await requestContext.run({ requestId }, async () => {
+      try {
+        await next();
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+        httpDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+        logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      }
+    });
+  });
+
+  app.use(createProblemMiddleware(logger));
+
+  app.use(async (ctx: Context, next: Next) => {
+    // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
+    if (METHODS_WITH_BODY.has(ctx.method) && !ctx.is('application/json')) {
+      throw new AppError('unsupported_media_type', 'Send the body as application/json');
+    }
+    await next();
+  });
+
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: `${options.bodyLimitBytes}b`,
+      strict: true,
+      onerror: (error: unknown) => {
+        throw error;
+      },
+    }),
+  );
+
+  const system = new Router();
+  system.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  system.get('/readyz', async (ctx) => {
+    const results: Record<string, string> = {};
+    let ready = true;
+    await Promise.all(
+      Object.entries(options.readinessChecks).map(async ([name, check]) => {
+        try {
+          await check();
+          results[name] = 'ok';
+        } catch (error) {
+          ready = false;
+          results[name] = 'unavailable';
+          logger.warn({ err: error, dependency: name }, 'readiness check failed');
+        }
+      }),
+    );
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: results };
+  });
+  system.get('/metrics', async (ctx) => {
+    ctx.type = metrics.contentType;
+    ctx.body = await metrics.metrics();
+  });
+
+  app.use(system.routes());
+  if (options.apiDocs) app.use(options.apiDocs.routes());
+  app.use(options.router.routes());
+  app.use(options.router.allowedMethods());
+  return app;
+}
+
+/** Listens on `port` (0 = any free port) and resolves once the server accepts connections. */
+export async function listen(app: Koa, port: number, host = '0.0.0.0'): Promise<Server> {
+  // A deep accept backlog: a burst of thousands of simultaneous clients queues in the kernel
+  // instead of waiting out SYN retransmits (Node's default backlog is 511).
+  const server = app.listen(port, host, 4096);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  return server;
+}
+
+/** Stops accepting connections and waits for in-flight requests to finish. */
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeIdleConnections();
+  });
+}

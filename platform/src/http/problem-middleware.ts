@@ -1,0 +1,74 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { AppError, PROBLEM_CONTENT_TYPE, toProblem } from '../errors/app-error';
+
+/**
+ * Maps an error thrown by koa-bodyparser / raw-body (which carry an HTTP status and a `type`)
+ * to our closed set of codes. Anything else is not the client's fault.
+ */
+function fromBodyParserError(error: unknown): AppError | undefined {
+  const e = error as { status?: unknown; type?: unknown; message?: unknown } | null;
+  if (!e || typeof e.status !== 'number') return undefined;
+  if (e.status === 413) return new AppError('payload_too_large', 'The request body exceeds the size limit');
+  if (e.status === 415) return new AppError('unsupported_media_type', 'Unsupported content encoding or charset');
+  if (e.status === 400) {
+    if (e.type === 'request.aborted') return new AppError('validation_failed', 'The request was aborted');
+    return new AppError('malformed_json', 'The request body is not valid JSON (an object is expected)');
+  }
+  return undefined;
+}
+
+/** SQLSTATE classes and socket errors that mean "the database is unreachable right now". */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/**
+ * An outage of a dependency (PostgreSQL restarting, the pool exhausted past its acquire timeout)
+ * is not a bug: answer 503 with Retry-After, so a client retries — safely, with its
+ * Idempotency-Key — instead of treating it like a defect.
+ */
+function fromInfrastructureError(error: unknown): AppError | undefined {
+  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+  if (!e) return undefined;
+  const code = typeof e.code === 'string' ? e.code : '';
+  const unavailable =
+    e.name === 'KnexTimeoutError' ||
+    UNAVAILABLE_SQLSTATE.test(code) ||
+    UNAVAILABLE_SOCKET_CODES.has(code) ||
+    (typeof e.message === 'string' && /Connection terminated|connection is closed/i.test(e.message));
+  return unavailable
+    ? new AppError('service_unavailable', 'The database is unavailable right now; retry (with the same Idempotency-Key)')
+    : undefined;
+}
+
+/**
+ * The one error handler, at the top of the chain: every failure becomes application/problem+json
+ * with a stable `code`. Unknown errors are logged with their stack and answered with a generic 500;
+ * no stack or internal message ever reaches a client.
+ */
+export function createProblemMiddleware(logger: Logger) {
+  return async function problemMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError('not_found', `No route for ${ctx.method} ${ctx.path}`);
+      }
+      if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
+        throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
+      }
+    } catch (error) {
+      let appError = error instanceof AppError ? error : (fromBodyParserError(error) ?? fromInfrastructureError(error));
+      if (appError?.code === 'service_unavailable') {
+        logger.warn({ err: error, method: ctx.method, path: ctx.path }, 'dependency unavailable');
+        ctx.set('Retry-After', '1');
+      }
+      if (!appError) {
+        logger.error({ err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
+        appError = new AppError('internal_error', 'An internal error occurred; it has been logged');
+      }
+      ctx.status = appError.status;
+      ctx.body = toProblem(appError);
+      ctx.type = PROBLEM_CONTENT_TYPE;
+    }
+  };
+}

@@ -1,0 +1,51 @@
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+
+export function createKafka(options: { clientId: string; brokers: string[]; logger: Logger }): Kafka {
+  const log = options.logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        if (level <= logLevel.ERROR) log.error(rest, message);
+        else if (level === logLevel.WARN) log.warn(rest, message);
+        else log.debug(rest, message);
+      },
+  });
+}
+
+/**
+ * Creates the topics explicitly (the broker's auto-create is not relied on, so partition counts
+ * are ours). Topics that exist are left as they are.
+ */
+export async function ensureTopics(kafka: Kafka, topics: ITopicConfig[]): Promise<void> {
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** One metadata round trip: throws when no broker answers. */
+export async function checkKafka(kafka: Kafka): Promise<void> {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  await admin.connect();
+  try {
+    await admin.fetchTopicMetadata({ topics: [] });
+  } finally {
+    await admin.disconnect();
+  }
+}

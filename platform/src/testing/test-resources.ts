@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
+
+/** Server the integration tests use; each test file gets its own databases and topics on it. */
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  url: string;
+  drop: () => Promise<void>;
+}
+
+/** A fresh, empty database for one test file, so test files never see each other's rows. */
+export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${uniqueName(prefix)}`;
+  await ensureDatabaseExists(url.toString());
+  return { url: url.toString(), drop: () => dropDatabase(url.toString()) };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 15_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}
+
+export interface JsonResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** Minimal HTTP client for tests: real requests over the loopback, JSON in and out. */
+export async function requestJson<T = Record<string, unknown>>(
+  url: string,
+  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<JsonResponse<T>> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  let body: string | undefined;
+  if (init.rawBody !== undefined) body = init.rawBody;
+  else if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    // keep the raw text: the assertion will show it
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
+/** Test topics are per file; deleting them keeps the shared broker from filling up. */
+export async function deleteTestTopic(topic: string): Promise<void> {
+  const admin = new Kafka({ clientId: 'test-cleanup', brokers: TEST_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic], timeout: 5_000 });
+  } catch {
+    // Already gone, or never created: nothing to clean.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

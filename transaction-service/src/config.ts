@@ -1,0 +1,41 @@
+import Joi from 'joi';
+import { configFields, defineConfig } from '@wallet/platform';
+
+export interface TransactionServiceConfig {
+  port: number;
+  databaseUrl: string;
+  dbPoolMax: number;
+  natsUrl: string;
+  balanceSubject: string;
+  kafkaBrokers: string;
+  userCreatedTopic: string;
+  userCreatedTopicPartitions: number;
+  consumerGroupId: string;
+  /** Largest amount of one operation, as a decimal string ("1000000000.00"). */
+  maxAmount: string;
+  idempotencyTtlHours: number;
+  idempotencyPurgeIntervalMs: number;
+  httpBodyLimitBytes: number;
+  logLevel: string;
+}
+
+export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
+  port: { env: 'PORT', schema: configFields.port(3002) },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_transactions') },
+  dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
+  natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
+  balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },
+  kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
+  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
+  userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: configFields.positiveInt(3) },
+  consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
+  maxAmount: { env: 'MAX_AMOUNT', schema: Joi.string().pattern(/^\d{1,16}(\.\d{1,2})?$/).default('1000000000.00') },
+  idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
+  idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
+  httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
+  logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
+});
+
+export function loadTransactionServiceConfig(env: NodeJS.ProcessEnv = process.env): TransactionServiceConfig {
+  return transactionServiceConfig.load(env);
+}

@@ -1,0 +1,49 @@
+import { AppError } from '@wallet/platform';
+
+/**
+ * Money is carried as bigint minor units (cents) from the moment it is parsed to the moment it is
+ * formatted; a JavaScript number never takes part in arithmetic on it.
+ */
+export type Minor = bigint;
+
+/** PostgreSQL BIGINT's upper bound: no balance may pass it. */
+export const MAX_BALANCE_MINOR: Minor = 9_223_372_036_854_775_807n;
+
+// Digits only: no sign, no exponent, no leading zeros, at most two decimals. 15 integer digits
+// bound the parse long before any configured maximum.
+const AMOUNT_PATTERN = /^(0|[1-9]\d{0,14})(?:\.(\d{1,2}))?$/;
+
+/**
+ * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A number is
+ * read through its shortest round-trip decimal form (String(12.5) === "12.5"), which equals the
+ * literal the client sent for any amount with at most 15 significant digits; anything else
+ * (exponents, more decimals, NaN) fails the pattern and is rejected, never rounded.
+ */
+export function parseAmount(input: unknown, options: { maxMinor: Minor | null }, field = 'amount'): Minor {
+  let text: string;
+  if (typeof input === 'string') text = input;
+  else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
+  else throw new AppError('invalid_amount', `${field} must be a decimal string like "12.50" or a JSON number`);
+
+  const match = AMOUNT_PATTERN.exec(text);
+  if (!match) {
+    throw new AppError('invalid_amount', `${field} must be a positive decimal with at most 2 decimal places, without sign or exponent`);
+  }
+  const whole = BigInt(match[1] ?? '0');
+  const fraction = BigInt((match[2] ?? '').padEnd(2, '0'));
+  const minor = whole * 100n + fraction;
+  if (minor <= 0n) throw new AppError('invalid_amount', `${field} must be greater than 0`);
+  if (options.maxMinor !== null && minor > options.maxMinor) {
+    throw new AppError('invalid_amount', `${field} must be at most ${formatMinor(options.maxMinor)}`);
+  }
+  return minor;
+}
+
+/** Formats minor units as a decimal string with exactly two decimals: 1250n -> "12.50". */
+export function formatMinor(minor: Minor | string): string {
+  const value = typeof minor === 'bigint' ? minor : BigInt(minor);
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const text = `${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+  return negative ? `-${text}` : text;
+}

@@ -1,0 +1,85 @@
+import type { Knex } from '@wallet/platform';
+import { findBalanceDrifts, findMalformedTransfers } from '../data-access/reconcile-repository';
+import { formatMinor } from './money';
+
+export type ReconcileMismatch =
+  | {
+      kind: 'balance';
+      user_id: string;
+      /** users.balance_minor, as a decimal string. */
+      balance: string;
+      /** Sum of the user's ledger (credits - debits), as a decimal string. */
+      ledger_balance: string;
+      difference: string;
+    }
+  | {
+      kind: 'transfer';
+      transfer_id: string;
+      amount: string;
+      legs: number;
+      debits: number;
+      credits: number;
+      problem: string;
+    };
+
+export interface ReconcileReport {
+  ok: boolean;
+  users_checked: number;
+  transfers_checked: number;
+  /** Total mismatches found; `mismatches` lists at most `limit` of each kind. */
+  mismatch_count: number;
+  mismatches: ReconcileMismatch[];
+  /** When the snapshot was taken (ISO-8601). */
+  checked_at: string;
+  duration_ms: number;
+}
+
+/**
+ * Recomputes every balance from the ledger and checks the shape of every transfer. Both checks run
+ * in one REPEATABLE READ, read-only transaction: they see a single snapshot of the books even while
+ * transfers keep committing, so a transfer in flight can never look like a mismatch.
+ */
+export async function reconcileBalances(knex: Knex, options: { limit?: number } = {}): Promise<ReconcileReport> {
+  const limit = options.limit ?? 100;
+  const started = performance.now();
+  const checkedAt = new Date();
+  const { balances, transfers } = await knex.transaction(
+    async (trx) => ({
+      balances: await findBalanceDrifts(trx, limit),
+      transfers: await findMalformedTransfers(trx, limit),
+    }),
+    { isolationLevel: 'repeatable read', readOnly: true },
+  );
+
+  const mismatches: ReconcileMismatch[] = [
+    ...balances.drifts.map((d) => ({
+      kind: 'balance' as const,
+      user_id: d.user_id,
+      balance: formatMinor(d.balance_minor),
+      ledger_balance: formatMinor(d.ledger_balance_minor),
+      difference: formatMinor(BigInt(d.balance_minor) - BigInt(d.ledger_balance_minor)),
+    })),
+    ...transfers.malformed.map((t) => ({
+      kind: 'transfer' as const,
+      transfer_id: t.transfer_id,
+      amount: formatMinor(t.amount_minor),
+      legs: t.legs,
+      debits: t.debits,
+      credits: t.credits,
+      problem:
+        t.legs !== 2 || t.debits !== 1 || t.credits !== 1
+          ? `expected one debit and one credit, found ${t.debits} debit(s) and ${t.credits} credit(s)`
+          : "a leg's amount or user does not match the transfer",
+    })),
+  ];
+  const mismatchCount = balances.driftCount + transfers.malformedCount;
+  return {
+    ok: mismatchCount === 0,
+    users_checked: balances.usersChecked,
+    transfers_checked: transfers.transfersChecked,
+    mismatch_count: mismatchCount,
+    mismatches,
+    checked_at: checkedAt.toISOString(),
+    duration_ms: Math.round(performance.now() - started),
+  };
+}

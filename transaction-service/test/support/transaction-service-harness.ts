@@ -1,0 +1,66 @@
+import { v7 as uuidv7 } from 'uuid';
+import { createKnex, createLogger, type Knex } from '@wallet/platform';
+import { createTestDatabase, deleteTestTopic, requestJson, uniqueName, type TestDatabase } from '@wallet/platform/testing';
+import { loadTransactionServiceConfig } from '../../src/config';
+import { startTransactionService, type RunningTransactionService } from '../../src/start-service';
+
+export interface TransactionServiceHarness {
+  url: string;
+  database: TestDatabase;
+  env: Record<string, string>;
+  /** A direct connection for assertions and fixtures (never used by the service under test). */
+  db: Knex;
+  service: RunningTransactionService;
+  /** Inserts users as if their user-created events had arrived. */
+  createUsers(count: number): Promise<string[]>;
+  fund(userId: string, amount: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real transaction-service in-process on its own database, NATS subject, Kafka topic and
+ * consumer group, listening on a free port, so test files never interfere with each other.
+ */
+export async function startTransactionServiceHarness(
+  overrides: Record<string, string> = {},
+): Promise<TransactionServiceHarness> {
+  const database = await createTestDatabase('tx');
+  const env: Record<string, string> = {
+    PORT: '0',
+    DATABASE_URL: database.url,
+    BALANCE_SUBJECT: uniqueName('test.balance'),
+    KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
+    KAFKA_TOPIC_PARTITIONS: '1',
+    KAFKA_CONSUMER_GROUP: uniqueName('test-tx'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_POOL_MAX: '20',
+    ...overrides,
+  };
+  const config = loadTransactionServiceConfig(env);
+  const logger = createLogger({ service: 'transaction-service', level: config.logLevel });
+  const service = await startTransactionService(config, logger);
+  const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-fixtures' });
+
+  return {
+    url: service.url,
+    database,
+    env,
+    db,
+    service,
+    async createUsers(count) {
+      const ids = Array.from({ length: count }, () => uuidv7());
+      await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
+      return ids;
+    },
+    async fund(userId, amount) {
+      const response = await requestJson(`${service.url}/add-money`, { body: { user_id: userId, amount } });
+      if (response.status !== 200) throw new Error(`funding failed: ${response.status} ${JSON.stringify(response.body)}`);
+    },
+    async stop() {
+      await service.stop();
+      await db.destroy();
+      await database.drop();
+      await deleteTestTopic(env.KAFKA_TOPIC_USER_CREATED!);
+    },
+  };
+}

@@ -1,0 +1,359 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { requestJson, waitFor } from '@wallet/platform/testing';
+import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
+import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
+
+let h: TransactionServiceHarness;
+before(async () => {
+  h = await startTransactionServiceHarness();
+});
+after(async () => {
+  await h.stop();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  requestJson(`${h.url}${path}`, { body, headers });
+
+async function ledgerCount(): Promise<number> {
+  const row = (await h.db('transactions').count<{ count: string }[]>('* as count'))[0];
+  return Number(row?.count);
+}
+
+async function balanceOf(userId: string): Promise<string> {
+  const response = await requestJson<{ balance: string }>(`${h.url}/users/${userId}/balance`);
+  assert.equal(response.status, 200);
+  return response.body.balance;
+}
+
+function assertProblem(response: { status: number; headers: Headers; body: unknown }, status: number, code: string): void {
+  assert.equal(response.status, status, JSON.stringify(response.body));
+  assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const body = response.body as Record<string, unknown>;
+  assert.equal(body.code, code);
+  assert.equal(body.status, status);
+  for (const field of ['type', 'title', 'detail']) assert.equal(typeof body[field], 'string');
+  assert.doesNotMatch(JSON.stringify(body), /at .*\.js:\d+/); // never a stack trace
+}
+
+describe('add money', () => {
+  test('credits exactly and answers decimal strings', async () => {
+    const [user] = await h.createUsers(1);
+    const first = await post('/add-money', { user_id: user, amount: '10.10' });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.user_id, user);
+    assert.equal(first.body.amount, '10.10');
+    assert.equal(first.body.updated_balance, '10.10');
+    assert.match(String(first.body.transaction_id), /^[0-9a-f-]{36}$/);
+    const second = await post('/add-money', { user_id: user, amount: 0.2 });
+    assert.equal(second.body.updated_balance, '10.30'); // 10.1 + 0.2 in floating point is 10.299999999999999
+    assert.equal(await balanceOf(user!), '10.30');
+  });
+
+  test('unknown user is 404 and moves nothing', async () => {
+    const before = await ledgerCount();
+    assertProblem(await post('/add-money', { user_id: randomUUID(), amount: '1.00' }), 404, 'user_not_found');
+    assert.equal(await ledgerCount(), before);
+  });
+});
+
+describe('transfer', () => {
+  test('moves money, answers 201 with the sender balance, writes two ledger legs', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '100.00');
+    const response = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '30.25' });
+    assert.equal(response.status, 201);
+    assert.equal(response.body.from_user_id, a);
+    assert.equal(response.body.to_user_id, b);
+    assert.equal(response.body.amount, '30.25');
+    assert.equal(response.body.updated_balance, '69.75');
+    assert.ok(!Number.isNaN(Date.parse(String(response.body.created_at))));
+    assert.equal(await balanceOf(a!), '69.75');
+    assert.equal(await balanceOf(b!), '30.25');
+    const legs = await h.db('transactions').where({ transfer_id: response.body.transfer_id }).orderBy('type');
+    assert.deepEqual(
+      legs.map((l: { type: string; user_id: string; balance_after_minor: string }) => [l.type, l.user_id, l.balance_after_minor]),
+      [
+        ['credit', b, '3025'],
+        ['debit', a, '6975'],
+      ],
+    );
+  });
+
+  test('overdraft is 422 insufficient_funds and moves nothing', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '5.00');
+    const before = await ledgerCount();
+    assertProblem(await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '5.01' }), 422, 'insufficient_funds');
+    assert.equal(await ledgerCount(), before);
+    assert.equal(await balanceOf(a!), '5.00');
+    // Exactly the whole balance is allowed, leaving 0.00.
+    const all = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '5.00' });
+    assert.equal(all.status, 201);
+    assert.equal(all.body.updated_balance, '0.00');
+  });
+
+  test('unknown sender or receiver is 404; self-transfer is 400', async () => {
+    const [a] = await h.createUsers(1);
+    await h.fund(a!, '5.00');
+    assertProblem(await post('/transfer', { from_user_id: randomUUID(), to_user_id: a, amount_to_transfer: '1' }), 404, 'user_not_found');
+    assertProblem(await post('/transfer', { from_user_id: a, to_user_id: randomUUID(), amount_to_transfer: '1' }), 404, 'user_not_found');
+    assertProblem(await post('/transfer', { from_user_id: a, to_user_id: a, amount_to_transfer: '1' }), 400, 'self_transfer');
+    assertProblem(
+      await post('/transfer', { from_user_id: a, to_user_id: a!.toUpperCase(), amount_to_transfer: '1' }),
+      400,
+      'self_transfer',
+    );
+    assert.equal(await balanceOf(a!), '5.00');
+  });
+});
+
+describe('bad input changes nothing', () => {
+  let a: string;
+  let b: string;
+  before(async () => {
+    [a, b] = (await h.createUsers(2)) as [string, string];
+    await h.fund(a, '50.00');
+  });
+
+  const badAmounts: unknown[] = ['0.001', '0', 0, -1, '-1.00', '+1.00', '1e2', 1e21, '', ' 1.00', 'abc', null, true, [], {}, '1000000000.01', 1000000000.01, '1.005'];
+  for (const amount of badAmounts) {
+    test(`transfer amount ${JSON.stringify(amount)} -> 400 invalid_amount`, async () => {
+      const before = await ledgerCount();
+      assertProblem(await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: amount }), 400, 'invalid_amount');
+      assertProblem(await post('/add-money', { user_id: a, amount }), 400, 'invalid_amount');
+      assert.equal(await ledgerCount(), before);
+    });
+  }
+
+  test('missing or malformed fields -> 400 validation_failed', async () => {
+    const before = await ledgerCount();
+    assertProblem(await post('/transfer', { to_user_id: b, amount_to_transfer: '1' }), 400, 'validation_failed');
+    assertProblem(await post('/transfer', { from_user_id: 'nope', to_user_id: b, amount_to_transfer: '1' }), 400, 'validation_failed');
+    assertProblem(await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1', extra: 1 }), 400, 'validation_failed');
+    assertProblem(await post('/add-money', { user_id: a }), 400, 'validation_failed');
+    assertProblem(await post('/add-money', [a, '1.00']), 400, 'validation_failed');
+    assertProblem(await post('/add-money', {}), 400, 'validation_failed');
+    assert.equal(await ledgerCount(), before);
+  });
+
+  test('malformed JSON, wrong content type, scalar JSON, 2 MB body', async () => {
+    const before = await ledgerCount();
+    assertProblem(
+      await requestJson(`${h.url}/transfer`, { method: 'POST', rawBody: '{"from_user_id": ', headers: { 'content-type': 'application/json' } }),
+      400,
+      'malformed_json',
+    );
+    assertProblem(
+      await requestJson(`${h.url}/transfer`, { method: 'POST', rawBody: '"1.00"', headers: { 'content-type': 'application/json' } }),
+      400,
+      'malformed_json',
+    );
+    assertProblem(
+      await requestJson(`${h.url}/add-money`, {
+        method: 'POST',
+        rawBody: JSON.stringify({ user_id: a, amount: '1.00' }),
+        headers: { 'content-type': 'text/plain' },
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    assertProblem(
+      await requestJson(`${h.url}/add-money`, { method: 'POST', rawBody: `user_id=${a}&amount=1.00`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'unsupported_media_type',
+    );
+    const huge = JSON.stringify({ user_id: a, amount: '1.00', padding: 'x'.repeat(2 * 1024 * 1024) });
+    assertProblem(
+      await requestJson(`${h.url}/add-money`, { method: 'POST', rawBody: huge, headers: { 'content-type': 'application/json' } }),
+      413,
+      'payload_too_large',
+    );
+    assert.equal(await ledgerCount(), before);
+    assert.equal(await balanceOf(a), '50.00');
+  });
+
+  test('malformed ids and unknown routes', async () => {
+    assertProblem(await requestJson(`${h.url}/users/not-a-uuid/balance`), 400, 'validation_failed');
+    assertProblem(await requestJson(`${h.url}/users/${randomUUID()}/balance`), 404, 'user_not_found');
+    assertProblem(await requestJson(`${h.url}/users/not-a-uuid/transactions`), 400, 'validation_failed');
+    assertProblem(await requestJson(`${h.url}/users/${a}/transactions?limit=0`), 400, 'validation_failed');
+    assertProblem(await requestJson(`${h.url}/users/${a}/transactions?limit=101`), 400, 'validation_failed');
+    assertProblem(await requestJson(`${h.url}/users/${a}/transactions?cursor=bm9wZQ`), 400, 'validation_failed');
+    assertProblem(await requestJson(`${h.url}/nowhere`), 404, 'not_found');
+    assertProblem(await requestJson(`${h.url}/transfer`), 405, 'method_not_allowed');
+  });
+});
+
+describe('idempotency keys', () => {
+  test('same key + same payload replays the stored response once applied', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '10.00');
+    const body = { from_user_id: a, to_user_id: b, amount_to_transfer: '3.00' };
+    const first = await post('/transfer', body, { 'Idempotency-Key': 'order-1' });
+    assert.equal(first.status, 201);
+    assert.equal(first.headers.get('idempotent-replayed'), null);
+    // The same payload written differently (a number, other field order) is the same request.
+    const again = await post('/transfer', { amount_to_transfer: 3, to_user_id: b, from_user_id: a }, { 'Idempotency-Key': 'order-1' });
+    assert.equal(again.status, 201);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(again.body, first.body);
+    assert.equal(await balanceOf(a!), '7.00');
+    // A quoted structured-field string names the same key.
+    const quoted = await post('/transfer', body, { 'Idempotency-Key': '"order-1"' });
+    assert.equal(quoted.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(quoted.body, first.body);
+  });
+
+  test('same key + different payload -> 422 idempotency_key_reused, nothing moves', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '10.00');
+    await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }, { 'Idempotency-Key': 'k-reuse' });
+    const reused = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '2.00' }, { 'Idempotency-Key': 'k-reuse' });
+    assertProblem(reused, 422, 'idempotency_key_reused');
+    assert.equal(await balanceOf(a!), '9.00');
+  });
+
+  test('keys are scoped per endpoint', async () => {
+    const [a, b] = await h.createUsers(2);
+    const credit = await post('/add-money', { user_id: a, amount: '4.00' }, { 'Idempotency-Key': 'shared-key' });
+    assert.equal(credit.status, 200);
+    const transfer = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '4.00' }, { 'Idempotency-Key': 'shared-key' });
+    assert.equal(transfer.status, 201);
+    assert.equal(transfer.headers.get('idempotent-replayed'), null);
+  });
+
+  test('a business error is stored: the outcome never flips on retry', async () => {
+    const [a, b] = await h.createUsers(2);
+    const body = { from_user_id: a, to_user_id: b, amount_to_transfer: '5.00' };
+    const refused = await post('/transfer', body, { 'Idempotency-Key': 'poor-1' });
+    assertProblem(refused, 422, 'insufficient_funds');
+    await h.fund(a!, '100.00');
+    const retried = await post('/transfer', body, { 'Idempotency-Key': 'poor-1' });
+    assertProblem(retried, 422, 'insufficient_funds');
+    assert.equal(retried.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(retried.body, refused.body);
+    assert.equal(await balanceOf(a!), '100.00');
+    // A 404 is stored the same way.
+    const ghost = { user_id: randomUUID(), amount: '1.00' };
+    const missing = await post('/add-money', ghost, { 'Idempotency-Key': 'ghost-1' });
+    assertProblem(missing, 404, 'user_not_found');
+    assert.equal((await post('/add-money', ghost, { 'Idempotency-Key': 'ghost-1' })).headers.get('idempotent-replayed'), 'true');
+  });
+
+  test('50 simultaneous copies of one request execute once', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '100.00');
+    const body = { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' };
+    const responses = await Promise.all(Array.from({ length: 50 }, () => post('/transfer', body, { 'Idempotency-Key': 'burst-1' })));
+    assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([201]));
+    assert.equal(new Set(responses.map((r) => r.body.transfer_id)).size, 1);
+    assert.equal(responses.filter((r) => r.headers.get('idempotent-replayed') !== 'true').length, 1);
+    assert.equal(await balanceOf(a!), '99.00');
+    assert.equal(await balanceOf(b!), '1.00');
+  });
+
+  test('malformed keys are 400 and move nothing', async () => {
+    const [a] = await h.createUsers(1);
+    for (const key of ['', 'has space', '"unterminated', 'x'.repeat(256)]) {
+      assertProblem(await post('/add-money', { user_id: a, amount: '1.00' }, { 'Idempotency-Key': key }), 400, 'invalid_idempotency_key');
+    }
+    assert.equal(await balanceOf(a!), '0.00');
+  });
+
+  test('expired keys are purged after their retention', async () => {
+    const [a] = await h.createUsers(1);
+    await post('/add-money', { user_id: a, amount: '1.00' }, { 'Idempotency-Key': 'old-key' });
+    await h.db.raw(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE idempotency_key = 'old-key'`);
+    assert.ok((await purgeExpiredIdempotencyKeys(h.db, 24)) >= 1);
+    assert.equal((await h.db('idempotency_keys').where({ idempotency_key: 'old-key' })).length, 0);
+  });
+});
+
+describe('history', () => {
+  test('newest first, chained balance_after, keyset pages without gaps or duplicates', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '100.00');
+    for (let i = 1; i <= 7; i += 1) {
+      await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: `${i}.00` });
+    }
+    const seen: Array<Record<string, unknown>> = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: { status: number; body: { items: Array<Record<string, unknown>>; next_cursor: string | null } } =
+        await requestJson(`${h.url}/users/${a}/transactions?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200);
+      seen.push(...page.body.items);
+      cursor = page.body.next_cursor;
+      pages += 1;
+      // Entries arriving while paging must not shift later pages.
+      if (pages === 1) await post('/transfer', { from_user_id: b, to_user_id: a, amount_to_transfer: '0.50' });
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.equal(seen.length, 8); // 1 add_money + 7 debits; the credit made mid-way is newer than page 1
+    assert.equal(new Set(seen.map((s) => s.id)).size, 8);
+    assert.deepEqual(seen.at(-1), { ...seen.at(-1), kind: 'add_money', type: 'credit', amount: '100.00', balance_after: '100.00', transfer_id: null, counterparty_user_id: null });
+    assert.equal(seen[0]?.kind, 'transfer');
+    assert.equal(seen[0]?.type, 'debit');
+    assert.equal(seen[0]?.counterparty_user_id, b);
+    assert.equal(seen[0]?.balance_after, '72.00');
+    // Each entry's balance_after is the older entry's plus or minus its amount.
+    for (let i = 0; i < seen.length - 1; i += 1) {
+      const newer = seen[i]!;
+      const older = seen[i + 1]!;
+      const sign = newer.type === 'credit' ? 1n : -1n;
+      const cents = (s: unknown) => BigInt(String(s).replace('.', ''));
+      assert.equal(cents(newer.balance_after), cents(older.balance_after) + sign * cents(newer.amount));
+    }
+  });
+});
+
+describe('the database guards the invariants too', () => {
+  test('the ledger is append-only', async () => {
+    const [a] = await h.createUsers(1);
+    await h.fund(a!, '1.00');
+    await assert.rejects(h.db('transactions').where({ user_id: a }).update({ amount_minor: 1 }), /append-only/);
+    await assert.rejects(h.db('transactions').where({ user_id: a }).delete(), /append-only/);
+  });
+
+  test('a balance can never go negative, even by direct SQL', async () => {
+    const [a] = await h.createUsers(1);
+    await assert.rejects(h.db('users').where({ user_id: a }).update({ balance_minor: -1 }), /users_balance_non_negative/);
+  });
+});
+
+describe('operability', () => {
+  test('X-Request-Id is accepted and echoed, or generated', async () => {
+    const given = await requestJson(`${h.url}/healthz`, { headers: { 'X-Request-Id': 'req-123.abc' } });
+    assert.equal(given.headers.get('x-request-id'), 'req-123.abc');
+    const generated = await requestJson(`${h.url}/healthz`);
+    assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    const unsafe = await requestJson(`${h.url}/healthz`, { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    assert.notEqual(unsafe.headers.get('x-request-id'), 'bad id with spaces');
+  });
+
+  test('/metrics exposes latency by route, money outcomes, replays and pool use', async () => {
+    const [a, b] = await h.createUsers(2);
+    await h.fund(a!, '3.00');
+    await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '9.00' });
+    const metrics = String((await requestJson<string>(`${h.url}/metrics`)).body);
+    assert.match(metrics, /http_request_duration_seconds_bucket\{[^}]*route="\/transfer"[^}]*status="422"/);
+    assert.match(metrics, /wallet_operations_total\{[^}]*operation="transfer",outcome="insufficient_funds"[^}]*\} [1-9]/);
+    assert.match(metrics, /wallet_operations_total\{[^}]*operation="add-money",outcome="ok"[^}]*\} [1-9]/);
+    assert.match(metrics, /wallet_idempotent_replays_total/);
+    assert.match(metrics, /db_pool_connections\{[^}]*state="used"/);
+  });
+
+  test('/readyz reports each dependency, including the consumer having joined its group', async () => {
+    const ready = await waitFor(
+      async () => {
+        const r = await requestJson<{ status: string; checks: Record<string, string> }>(`${h.url}/readyz`);
+        return r.status === 200 ? r : undefined;
+      },
+      { what: 'readiness' },
+    );
+    assert.deepEqual(ready.body.checks, { postgres: 'ok', nats: 'ok', kafka: 'ok', 'kafka-consumer': 'ok' });
+  });
+});

@@ -1,0 +1,28 @@
+import Joi from 'joi';
+import { BALANCE_SUBJECT, configFields, defineConfig } from '@wallet/platform';
+
+export interface UserServiceConfig {
+  port: number;
+  databaseUrl: string;
+  dbPoolMax: number;
+  natsUrl: string;
+  balanceSubject: string;
+  balanceTimeoutMs: number;
+  httpBodyLimitBytes: number;
+  logLevel: string;
+}
+
+export const userServiceConfig = defineConfig<UserServiceConfig>({
+  port: { env: 'PORT', schema: configFields.port(3001) },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_users') },
+  dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
+  natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
+  balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default(BALANCE_SUBJECT) },
+  balanceTimeoutMs: { env: 'BALANCE_TIMEOUT_MS', schema: Joi.number().integer().min(1).max(60_000).default(2_000) },
+  httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
+  logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
+});
+
+export function loadUserServiceConfig(env: NodeJS.ProcessEnv = process.env): UserServiceConfig {
+  return userServiceConfig.load(env);
+}

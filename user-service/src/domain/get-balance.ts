@@ -1,0 +1,77 @@
+import Joi from 'joi';
+import { AppError, validateInput, type Knex, type Logger } from '@wallet/platform';
+import type { BalanceRequestOutcome } from '../data-access/request-balance';
+import { findUserByEmail } from '../data-access/users-repository';
+import { emailSchema } from './email';
+
+export interface BalanceView {
+  email: string;
+  balance: string;
+}
+
+export interface GetBalanceDeps {
+  knex: Knex;
+  logger: Logger;
+  requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
+}
+
+/** The email may come in the query string or in a JSON body; both name the same thing. */
+export interface BalanceQuery {
+  queryEmail: unknown;
+  body: unknown;
+}
+
+const bodySchema = Joi.object({ email: emailSchema }).unknown(false);
+const queryEmailSchema = emailSchema.required().label('email');
+
+/**
+ * The user's balance as transaction-service knows it. user-service stores no balance and never
+ * makes one up: when transaction-service cannot answer, the client is told so (503/504).
+ */
+export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Promise<BalanceView> {
+  const email = resolveEmail(query);
+  const user = await findUserByEmail(deps.knex, email);
+  if (!user) throw new AppError('user_not_found', 'No user has this email');
+
+  const outcome = await deps.requestBalance(user.user_id);
+  switch (outcome.kind) {
+    case 'replied': {
+      const { reply } = outcome;
+      if (reply.ok) {
+        if (reply.user_id !== user.user_id) {
+          deps.logger.error({ expected: user.user_id, got: reply.user_id }, 'balance reply for another user');
+          throw new AppError('balance_unavailable', 'The balance service answered for another user');
+        }
+        return { email: user.email, balance: reply.balance };
+      }
+      // The user exists here but its user-created event has not reached transaction-service yet:
+      // no money can have been added to it, so its balance is truly zero.
+      if (reply.error === 'user_not_found') return { email: user.email, balance: '0.00' };
+      deps.logger.error({ user_id: user.user_id, error: reply.error }, 'balance service refused the request');
+      throw new AppError('balance_unavailable', 'The balance service could not answer');
+    }
+    case 'no_responders':
+      throw new AppError('balance_unavailable', 'No balance service instance is running');
+    case 'disconnected':
+      throw new AppError('balance_unavailable', 'The connection to the balance service is down');
+    case 'timeout':
+      throw new AppError('balance_timeout', 'The balance service did not answer in time');
+    case 'invalid_reply':
+    case 'failed':
+      deps.logger.error({ user_id: user.user_id, outcome }, 'balance request failed');
+      throw new AppError('balance_unavailable', 'The balance service could not answer');
+  }
+}
+
+function resolveEmail(query: BalanceQuery): string {
+  const body = query.body === undefined || query.body === null ? {} : query.body;
+  const fromBody = validateInput<{ email?: string }>(bodySchema, body).email;
+  const fromQuery =
+    query.queryEmail === undefined ? undefined : validateInput<string>(queryEmailSchema, query.queryEmail);
+  if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
+    throw new AppError('validation_failed', 'The query and the body name different emails');
+  }
+  const email = fromQuery ?? fromBody;
+  if (email === undefined) throw new AppError('validation_failed', 'email is required (query or JSON body)');
+  return email;
+}

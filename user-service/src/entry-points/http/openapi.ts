@@ -1,0 +1,150 @@
+import {
+  commonErrorResponses,
+  jsonBodyErrorResponses,
+  problemResponse,
+  requestIdHeader,
+  sharedComponents,
+  systemPaths,
+  type OpenApiDocument,
+} from '@wallet/platform';
+
+/**
+ * The user-service HTTP contract, served at GET /openapi.json and rendered at GET /docs.
+ * Tests check real responses against it (assertMatchesOpenApi), so it cannot drift silently.
+ */
+
+const EMAIL = {
+  type: 'string',
+  format: 'email',
+  maxLength: 254,
+  description: 'Trimmed and lower-cased before use: " Alice@X.io " and "alice@x.io" are the same user',
+  examples: ['alice@example.com'],
+} as const;
+
+export const openApiDocument: OpenApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'user-service',
+    version: '1.0.0',
+    description:
+      'Users of the digital wallet. Creating a user also publishes a `user-created` event (through a ' +
+      'transactional outbox and Kafka) that opens the user\'s wallet in transaction-service. The balance ' +
+      'is asked of transaction-service over NATS; user-service stores none. Errors are ' +
+      'application/problem+json with a stable `code`.',
+  },
+  // Relative first, so "Try it out" on /docs calls the server that serves the page.
+  servers: [
+    { url: '/', description: 'this server' },
+    { url: 'http://localhost:3001', description: 'docker compose / local run' },
+  ],
+  tags: [
+    { name: 'users', description: 'Users and their balance' },
+    { name: 'operations', description: 'Health, readiness and metrics' },
+  ],
+  paths: {
+    '/users': {
+      post: {
+        tags: ['users'],
+        summary: 'Create a user',
+        operationId: 'createUser',
+        parameters: [{ $ref: '#/components/parameters/XRequestId' }],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateUserRequest' } } },
+        },
+        responses: {
+          '201': {
+            description: 'Created; the wallet opens in transaction-service moments later',
+            headers: requestIdHeader,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/User' } } },
+          },
+          '400': problemResponse(400, 'The email is missing or not valid, or the body is not JSON', [
+            'validation_failed',
+            'malformed_json',
+          ]),
+          '409': problemResponse(409, 'A user with this email already exists', ['duplicate_email']),
+          ...jsonBodyErrorResponses,
+          ...commonErrorResponses,
+        },
+      },
+    },
+    '/balance': {
+      get: {
+        tags: ['users'],
+        summary: "A user's balance, by email",
+        description:
+          'The email is given as the `email` query parameter or in a JSON body `{"email": ...}` (when both ' +
+          'are given they must name the same user). A user whose wallet has not opened yet has a balance of 0.00.',
+        operationId: 'getBalance',
+        parameters: [
+          { name: 'email', in: 'query', required: false, schema: EMAIL },
+          { $ref: '#/components/parameters/XRequestId' },
+        ],
+        requestBody: {
+          required: false,
+          description: 'Alternative to the query parameter',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/BalanceRequest' } } },
+        },
+        responses: {
+          '200': {
+            description: 'The balance, as transaction-service knows it',
+            headers: requestIdHeader,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Balance' } } },
+          },
+          '400': problemResponse(400, 'The email is missing or not valid', ['validation_failed', 'malformed_json']),
+          '404': problemResponse(404, 'No user has this email', ['user_not_found']),
+          '504': problemResponse(504, 'transaction-service did not answer in time', ['balance_timeout']),
+          ...commonErrorResponses,
+          '503': problemResponse(
+            503,
+            'transaction-service cannot answer (none running, or the connection is down), or the database is unavailable',
+            ['balance_unavailable', 'service_unavailable'],
+          ),
+        },
+      },
+    },
+    ...systemPaths,
+  },
+  components: {
+    schemas: {
+      ...sharedComponents.schemas,
+      CreateUserRequest: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['email'],
+        properties: { email: EMAIL },
+      },
+      User: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['user_id', 'email', 'created_at'],
+        properties: {
+          user_id: { type: 'string', format: 'uuid', description: 'A UUIDv7 (time-ordered)' },
+          email: { type: 'string', format: 'email' },
+          created_at: { type: 'string', format: 'date-time' },
+        },
+      },
+      BalanceRequest: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { email: EMAIL },
+      },
+      Balance: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['email', 'balance'],
+        properties: {
+          email: { type: 'string', format: 'email' },
+          balance: {
+            type: 'string',
+            pattern: '^\\d+\\.\\d{2}$',
+            description: 'A decimal amount with exactly two decimals',
+            examples: ['12.50'],
+          },
+        },
+      },
+    },
+    headers: { ...sharedComponents.headers },
+    parameters: { ...sharedComponents.parameters },
+  },
+};

@@ -1,0 +1,113 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  checkDatabase,
+  checkNats,
+  closeNats,
+  closeServer,
+  connectNats,
+  createApiDocsRouter,
+  createHttpApp,
+  createKnex,
+  createMetricsRegistry,
+  createStopOnce,
+  ensureDatabaseExists,
+  listen,
+  migrateExclusively,
+  promClient,
+  registerPoolMetrics,
+  type Logger,
+  type NatsConnection,
+  type ShutdownStep,
+} from '@wallet/platform';
+import type { UserServiceConfig } from './config';
+import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-users-schema';
+import { createBalanceRequester } from './data-access/request-balance';
+import { createUser } from './domain/create-user';
+import { getBalance } from './domain/get-balance';
+import { createUserRouter } from './entry-points/http/create-user-router';
+import { openApiDocument } from './entry-points/http/openapi';
+
+export interface RunningUserService {
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Composition root. Start-up fails fast when PostgreSQL or NATS is unreachable; Kafka is not a
+ * dependency at all: events wait in the outbox until the relay can publish them.
+ */
+export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
+  await ensureDatabaseExists(config.databaseUrl);
+  const knex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.dbPoolMax,
+    applicationName: 'user-service',
+    statementTimeoutMs: 30_000,
+  });
+  let nats: NatsConnection | undefined;
+  try {
+    const applied = await migrateExclusively(knex, config.databaseUrl, migrations, MIGRATION_LOCK_KEY);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    nats = await connectNats({ url: config.natsUrl, name: 'user-service', logger });
+  } catch (error) {
+    await knex.destroy();
+    throw error;
+  }
+  const natsConnection = nats;
+
+  const metrics = createMetricsRegistry('user-service');
+  registerPoolMetrics(knex, metrics);
+  const usersCreated = new promClient.Counter({
+    name: 'users_created_total',
+    help: 'Users created (each with its user-created outbox event)',
+    registers: [metrics],
+  });
+  const balanceRequester = createBalanceRequester({
+    nats: natsConnection,
+    subject: config.balanceSubject,
+    timeoutMs: config.balanceTimeoutMs,
+    logger,
+    metrics,
+  });
+
+  const router = createUserRouter({
+    createUser: (input) => createUser({ knex, logger, onUserCreated: () => usersCreated.inc() }, input),
+    getBalance: (query) => getBalance({ knex, logger, requestBalance: balanceRequester.requestBalance }, query),
+  });
+  const app = createHttpApp({
+    logger,
+    metrics,
+    router,
+    readinessChecks: {
+      postgres: () => checkDatabase(knex),
+      // While NATS is reconnecting a flush would wait for the reconnect: answer at once instead.
+      nats: () =>
+        balanceRequester.isConnected()
+          ? checkNats(natsConnection)
+          : Promise.reject(new Error('nats is disconnected')),
+    },
+    bodyLimitBytes: config.httpBodyLimitBytes,
+    apiDocs: createApiDocsRouter(openApiDocument),
+  });
+  const server = await listen(app, config.port);
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port }, 'user-service listening');
+
+  const steps: ShutdownStep[] = [
+    { name: 'http', run: () => closeServer(server) },
+    {
+      name: 'nats',
+      run: async () => {
+        const connected = balanceRequester.isConnected();
+        balanceRequester.stop();
+        // drain() waits for the server; while disconnected that could be for ever, so close.
+        if (!connected) return natsConnection.close();
+        await closeNats(natsConnection);
+      },
+    },
+    { name: 'postgres', run: () => knex.destroy() },
+  ];
+  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+}
