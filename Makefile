@@ -8,6 +8,9 @@ INFRA := platform/infra/infra.sh
 JSON := node platform/infra/print-json.mjs
 # USER is also the login name in every shell's environment: only a USER= given on the command line counts.
 CLI_USER := $(if $(filter command line,$(origin USER)),$(USER))
+# npm rewrites node_modules/.package-lock.json on every install, so it stamps "dependencies match the
+# lockfile": targets that need node_modules depend on it and a fresh clone installs them first.
+DEPS := node_modules/.package-lock.json
 
 .PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
         create-user add-money transfer balance history bench bench-db chaos reconcile dist
@@ -15,19 +18,21 @@ CLI_USER := $(if $(filter command line,$(origin USER)),$(USER))
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-setup: ## install dependencies (npm ci), fetch the Kafka jars, build
-	npm ci
+setup: $(DEPS) ## install dependencies (npm ci), fetch the Kafka jars, build
 	bash $(INFRA) kafka-jars
 	npm run build
 
-build: ## compile the TypeScript workspaces
+$(DEPS): package-lock.json
+	npm ci
+
+build: $(DEPS) ## compile the TypeScript workspaces
 	npm run build
 
 up: ## start the whole stack: Docker Compose when an engine runs, else natively in the background
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 	  docker compose up -d --build --wait && echo "user-service: $(USER_URL)  transaction-service: $(TX_URL)  docs: $(USER_URL)/docs $(TX_URL)/docs"; \
 	else \
-	  echo "no Docker engine: starting natively"; [ -d node_modules ] || npm ci; \
+	  echo "no Docker engine: starting natively"; \
 	  $(MAKE) --no-print-directory infra build && bash platform/infra/run.sh start; \
 	fi
 
@@ -43,7 +48,7 @@ ps: ## show what runs
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose ps; \
 	else bash platform/infra/run.sh status; fi
 
-infra: ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
+infra: $(DEPS) ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
 	bash $(INFRA) up
 
 infra-down: ## stop only what `make infra` started
@@ -56,11 +61,11 @@ migrate: build ## apply the database migrations of both services
 run: build ## run the three processes natively in the foreground (Ctrl-C stops them)
 	bash platform/infra/run.sh foreground
 
-test: ## lint, type-check, and run every test against the real PostgreSQL, NATS and Kafka
+test: $(DEPS) ## lint, type-check, and run every test against the real PostgreSQL, NATS and Kafka
 	bash $(INFRA) up
 	npm test
 
-lint: ## lint and type-check only
+lint: $(DEPS) ## lint and type-check only
 	npm run lint && npm run build
 
 replay-outbox: build ## republish outbox events: FROM_ID=/TO_ID= event ids, SINCE=/UNTIL= ISO times, or USER=<user id>
