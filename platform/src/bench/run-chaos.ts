@@ -410,7 +410,7 @@ async function main(): Promise<number> {
     checks.push({
       name: 'users created after the drills still arrive (relay, Kafka, consumer recovered)',
       ok: lateArrival.missing.length === 0,
-      detail: `${late.length - lateArrival.missing.length}/${late.length} arrived, ${seconds(performance.now() - lateCreatedAt)} after they were created`,
+      detail: `${late.length - lateArrival.missing.length}/${late.length} arrived; looked for after the NATS drill, ${seconds(performance.now() - lateCreatedAt)} after they were created`,
     });
     users.push(...late);
     checks.push(await checkUserServiceBalances({ userUrl: stack.userUrl, txUrl: stack.txUrl, users }));
