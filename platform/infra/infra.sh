@@ -146,7 +146,8 @@ case "${1:-up}" in
   down)
     stop_pid_file kafka "$RUN_DIR/kafka.pid"
     if [ -f "$RUN_DIR/compose-services" ]; then
-      (cd "$ROOT" && docker compose stop $(sort -u "$RUN_DIR/compose-services"))
+      mapfile -t started_services < <(sort -u "$RUN_DIR/compose-services")
+      (cd "$ROOT" && docker compose stop "${started_services[@]}")
       rm -f "$RUN_DIR/compose-services"
     fi
     ;;
