@@ -17,3 +17,4 @@ export * from './contracts/user-created-event';
 export * from './contracts/balance-request';
 export * from './contracts/transaction-history';
 export * from './contracts/outbox';
+export * from './contracts/uuid-schema';

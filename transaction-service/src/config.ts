@@ -29,7 +29,14 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: configFields.positiveInt(3) },
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
-  maxAmount: { env: 'MAX_AMOUNT', schema: Joi.string().pattern(/^\d{1,16}(\.\d{1,2})?$/).default('1000000000.00') },
+  // The same shape parseAmount accepts (no leading zeros, at most 15 integer digits), and above 0.
+  maxAmount: {
+    env: 'MAX_AMOUNT',
+    schema: Joi.string()
+      .pattern(/^(0|[1-9]\d{0,14})(\.\d{1,2})?$/, 'decimal amount')
+      .pattern(/[1-9]/, 'non-zero amount')
+      .default('1000000000.00'),
+  },
   idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },

@@ -5,7 +5,7 @@ import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, splitBrokers, createKafka } from '@wallet/platform';
 import { deleteTestTopic, requestJson, TEST_KAFKA_BROKERS, uniqueName, waitFor } from '@wallet/platform/testing';
-import { startUserCreatedConsumer } from '../src/entry-points/kafka/consume-user-created';
+import { headersToStrings, startUserCreatedConsumer } from '../src/entry-points/kafka/consume-user-created';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
@@ -88,6 +88,7 @@ describe('user-created consumer', () => {
   test('poison messages are dead-lettered with a reason and do not block the messages after them', async () => {
     const goodBefore = await sendUserCreated();
     const valid = (userId = uuidv7()) => JSON.stringify({ user_id: userId, email: 'p@example.com', created_at: new Date().toISOString() });
+    const nulTypeValue = valid();
     const poison: Array<{ value: string | Buffer | null; headers: Record<string, string>; reason: RegExp; stored?: string }> = [
       {
         value: Buffer.from([0x00, 0xff, 0x7b, 0x00]),
@@ -107,6 +108,15 @@ describe('user-created consumer', () => {
       { value: valid(), headers: { 'event-id': 'not-a-uuid' }, reason: /invalid event-id/ },
       { value: valid(), headers: { 'event-id': uuidv7(), 'event-type': 'user-deleted' }, reason: /unexpected event type/ },
       { value: null, headers: { 'event-id': uuidv7() }, reason: /empty/ },
+      // The reason quotes the type: a NUL in it must not make the dead letter itself unstorable
+      // (that failure looked transient and retried the message for ever).
+      { value: nulTypeValue, headers: { 'event-id': uuidv7(), 'event-type': 'user-created\u0000' }, reason: /unexpected event type user-created\\u0000/, stored: nulTypeValue },
+      // A UUID PostgreSQL would take but not in its canonical form is a schema violation.
+      {
+        value: JSON.stringify({ user_id: `{${uuidv7()}}`, email: 'b@example.com', created_at: new Date().toISOString() }),
+        headers: { 'event-id': uuidv7() },
+        reason: /schema.*user_id/,
+      },
     ];
     const deadBefore = await count('dead_letters');
     await waitForUser(goodBefore.userId);
@@ -141,6 +151,13 @@ describe('user-created consumer', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  test('a header with a null value (length -1 on the wire) counts as absent instead of crashing', () => {
+    // kafkajs cannot produce such a header, but decodes one from other producers to null, whatever
+    // its types say; this is the shape it hands to eachMessage.
+    const delivered = { 'event-id': Buffer.from('id-1'), traceparent: null } as unknown as Parameters<typeof headersToStrings>[0];
+    assert.deepEqual(headersToStrings(delivered), { 'event-id': 'id-1' });
   });
 
   test('a transient database failure is retried, never dead-lettered', async () => {

@@ -31,6 +31,21 @@ describe('parseAmount', () => {
   }
 });
 
+describe('parseAmount with a large configured maximum', () => {
+  const large = { maxMinor: 99_999_999_999_999_999n }; // the largest amount the pattern reads
+  test('a JSON number is accepted only while a double carries it exactly (15 significant digits)', () => {
+    assert.equal(parseAmount(1234567890123.45, large), 123456789012345n);
+    assert.equal(parseAmount('100000000000000.01', large), 10000000000000001n); // as a string: exact
+    // As JSON numbers these arrive already changed (…0.02 and …0.98): refused, never rounded.
+    for (const lossy of [Number('100000000000000.01'), Number('99999999999999.99')]) {
+      assert.throws(
+        () => parseAmount(lossy, large),
+        (error: unknown) => error instanceof AppError && error.code === 'invalid_amount' && /as a string/.test(error.message),
+      );
+    }
+  });
+});
+
 describe('formatMinor', () => {
   test('always two decimals', () => {
     assert.equal(formatMinor(0n), '0.00');

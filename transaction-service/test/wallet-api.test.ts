@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { requestJson, waitFor } from '@wallet/platform/testing';
 import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
@@ -55,6 +56,37 @@ describe('add money', () => {
     const before = await ledgerCount();
     assertProblem(await post('/add-money', { user_id: randomUUID(), amount: '1.00' }), 404, 'user_not_found');
     assert.equal(await ledgerCount(), before);
+  });
+
+  test('a user who arrives while the credit runs is credited, not refused for the balance limit', async () => {
+    // The credit's UPDATE finds no row (its snapshot predates the user); the user commits before
+    // the service decides why. A statement-level trigger parks the UPDATE on an advisory lock the
+    // test holds, so the interleaving is forced rather than hoped for.
+    await h.db.raw(`
+      CREATE FUNCTION park_credit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NULL; END $$;
+      CREATE TRIGGER park_credit AFTER UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION park_credit();`);
+    const userId = uuidv7();
+    const gate = await h.db.transaction(); // holds the advisory lock until it ends
+    try {
+      await gate.raw('SELECT pg_advisory_xact_lock(4242)');
+      const pending = post('/add-money', { user_id: userId, amount: '5.00' }, { 'Idempotency-Key': `arrive-${userId}` });
+      await waitFor(async () => {
+        const waiting = await h.db.raw<{ rows: unknown[] }>(
+          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted",
+        );
+        return waiting.rows.length > 0 ? true : undefined;
+      }, { timeoutMs: 10_000, what: 'the credit to wait at the trigger' });
+      await h.db('users').insert({ user_id: userId, created_at: new Date() }); // user-created arrives
+      await gate.commit();
+      const response = await pending;
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(response.body.updated_balance, '5.00');
+      assert.equal(await balanceOf(userId), '5.00');
+    } finally {
+      if (!gate.isCompleted()) await gate.rollback();
+      await h.db.raw('DROP TRIGGER park_credit ON users; DROP FUNCTION park_credit()');
+    }
   });
 });
 
@@ -174,6 +206,26 @@ describe('bad input changes nothing', () => {
     assert.equal(await balanceOf(a), '50.00');
   });
 
+  test('a UUID in any but its canonical form is 400, never a 500 or a wrong 404', async () => {
+    // Joi's plain guid() takes all of these; PostgreSQL refuses the first three (22P02) and reads
+    // the others as a's id, which would not match the rows it returns.
+    const noHyphens = a.replace(/-/g, '');
+    for (const id of [`[${a}]`, `(${a})`, a.replace(/-/g, ':'), `{${a}}`, noHyphens]) {
+      const before = await ledgerCount();
+      assertProblem(await post('/add-money', { user_id: id, amount: '1.00' }), 400, 'validation_failed');
+      assertProblem(await post('/transfer', { from_user_id: id, to_user_id: b, amount_to_transfer: '1.00' }), 400, 'validation_failed');
+      assertProblem(await post('/transfer', { from_user_id: a, to_user_id: id, amount_to_transfer: '1.00' }), 400, 'validation_failed');
+      assertProblem(await requestJson(`${h.url}/users/${encodeURIComponent(id)}/balance`), 400, 'validation_failed');
+      assertProblem(await requestJson(`${h.url}/users/${encodeURIComponent(id)}/transactions`), 400, 'validation_failed');
+      assert.equal(await ledgerCount(), before);
+    }
+    // Upper case and surrounding spaces are the same id, written canonically.
+    const [c] = (await h.createUsers(1)) as [string];
+    const upper = await post('/add-money', { user_id: ` ${c.toUpperCase()} `, amount: '1.00' });
+    assert.equal(upper.status, 200);
+    assert.equal(upper.body.user_id, c);
+  });
+
   test('malformed ids and unknown routes', async () => {
     assertProblem(await requestJson(`${h.url}/users/not-a-uuid/balance`), 400, 'validation_failed');
     assertProblem(await requestJson(`${h.url}/users/${randomUUID()}/balance`), 404, 'user_not_found');
@@ -181,6 +233,8 @@ describe('bad input changes nothing', () => {
     assertProblem(await requestJson(`${h.url}/users/${a}/transactions?limit=0`), 400, 'validation_failed');
     assertProblem(await requestJson(`${h.url}/users/${a}/transactions?limit=101`), 400, 'validation_failed');
     assertProblem(await requestJson(`${h.url}/users/${a}/transactions?cursor=bm9wZQ`), 400, 'validation_failed');
+    const tooLarge = Buffer.from('seq:9999999999999999999').toString('base64url'); // beyond BIGINT
+    assertProblem(await requestJson(`${h.url}/users/${a}/transactions?cursor=${tooLarge}`), 400, 'validation_failed');
     assertProblem(await requestJson(`${h.url}/nowhere`), 404, 'not_found');
     assertProblem(await requestJson(`${h.url}/transfer`), 405, 'method_not_allowed');
   });

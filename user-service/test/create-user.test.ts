@@ -67,6 +67,13 @@ describe('POST /users', () => {
     assert.equal(await countRows(h.db, 'outbox'), events);
   });
 
+  test('an address typed with a combining accent is the same user as its composed form', async () => {
+    const local = `jos${Date.now()}`;
+    const composed = await postUser({ email: `${local}\u00e9@example.com` }); // é as one code point
+    assert.equal(composed.status, 201);
+    assertProblem(await postUser({ email: `${local}e\u0301@example.com` }), 409, 'duplicate_email'); // e + U+0301
+  });
+
   test('concurrent requests for one email: exactly one 201, the rest 409, one user, one event', async () => {
     const variants = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? 'race@example.com' : ' RACE@example.com'));
     const responses = await Promise.all(variants.map((email) => postUser({ email })));
@@ -89,6 +96,8 @@ describe('POST /users', () => {
       { name: 'non-string email', send: () => postUser({ email: 42 }), status: 400, code: 'validation_failed' },
       { name: 'array email', send: () => postUser({ email: ['a@b.co'] }), status: 400, code: 'validation_failed' },
       { name: 'null email', send: () => postUser({ email: null }), status: 400, code: 'validation_failed' },
+      // JSON.stringify keeps the lone surrogate as \ud800, which PostgreSQL's JSON refuses (was a 500).
+      { name: 'email with a lone UTF-16 surrogate', send: () => postUser({ email: '\ud800@example.com' }), status: 400, code: 'validation_failed' },
       {
         name: 'email longer than 254 characters',
         send: () => postUser({ email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.io` }),

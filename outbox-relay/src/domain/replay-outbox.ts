@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import type { Knex } from '@wallet/platform';
+import { uuidSchema, type Knex } from '@wallet/platform';
 import {
   findOutboxIdByEventId,
   notifyRelays,
@@ -12,11 +12,11 @@ export class ReplayRequestError extends Error {
 }
 
 const selectionSchema = Joi.object<ReplaySelection>({
-  fromEventId: Joi.string().guid(),
-  toEventId: Joi.string().guid(),
+  fromEventId: uuidSchema(),
+  toEventId: uuidSchema(),
   since: Joi.date().iso(),
   until: Joi.date().iso(),
-  userId: Joi.string().guid(),
+  userId: uuidSchema(),
 })
   // A replay of everything is almost never meant and floods every consumer: insist on a bound.
   .or('fromEventId', 'toEventId', 'since', 'until', 'userId')

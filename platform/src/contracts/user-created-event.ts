@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { uuidSchema } from './uuid-schema';
 
 /**
  * The `user-created` event, written to user-service's outbox and read by transaction-service.
@@ -16,9 +17,9 @@ export interface UserCreatedPayload {
 export const EVENT_HEADERS = { eventId: 'event-id', eventType: 'event-type' } as const;
 
 export const userCreatedPayloadSchema = Joi.object<UserCreatedPayload>({
-  user_id: Joi.string().guid({ version: ['uuidv4', 'uuidv7'] }).required(),
+  user_id: uuidSchema({ versions: ['uuidv4', 'uuidv7'] }).required(),
   email: Joi.string().email({ tlds: false }).required(),
   created_at: Joi.string().isoDate().required(),
 }).unknown(true);
 
-export const eventIdSchema = Joi.string().guid().required();
+export const eventIdSchema = uuidSchema().required();

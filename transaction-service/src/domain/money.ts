@@ -14,10 +14,18 @@ export const MAX_BALANCE_MINOR: Minor = 9_223_372_036_854_775_807n;
 const AMOUNT_PATTERN = /^(0|[1-9]\d{0,14})(?:\.(\d{1,2}))?$/;
 
 /**
+ * A double holds every decimal of at most 15 significant digits exactly (DBL_DIG): for such a JSON
+ * number, String(n) gives back the literal the client sent. Beyond that the parsed number may
+ * already differ from it (100000000000000.01 arrives as 100000000000000.02).
+ */
+const MAX_EXACT_NUMBER_DIGITS = 15;
+
+/**
  * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A number is
  * read through its shortest round-trip decimal form (String(12.5) === "12.5"), which equals the
- * literal the client sent for any amount with at most 15 significant digits; anything else
- * (exponents, more decimals, NaN) fails the pattern and is rejected, never rounded.
+ * literal the client sent when it has at most 15 significant digits; a longer number is refused
+ * (send it as a string), and anything else (exponents, more decimals, NaN) fails the pattern:
+ * an amount is rejected, never rounded.
  */
 export function parseAmount(input: unknown, options: { maxMinor: Minor | null }, field = 'amount'): Minor {
   let text: string;
@@ -28,6 +36,9 @@ export function parseAmount(input: unknown, options: { maxMinor: Minor | null },
   const match = AMOUNT_PATTERN.exec(text);
   if (!match) {
     throw new AppError('invalid_amount', `${field} must be a positive decimal with at most 2 decimal places, without sign or exponent`);
+  }
+  if (typeof input === 'number' && text.replace('.', '').replace(/^0+/, '').length > MAX_EXACT_NUMBER_DIGITS) {
+    throw new AppError('invalid_amount', `${field} has more digits than a JSON number carries exactly: send it as a string`);
   }
   const whole = BigInt(match[1] ?? '0');
   const fraction = BigInt((match[2] ?? '').padEnd(2, '0'));

@@ -5,6 +5,7 @@ import {
   isAppError,
   promClient,
   runInTransaction,
+  uuidSchema,
   toProblem,
   validateInput,
   type Knex,
@@ -29,7 +30,7 @@ import {
 import { fingerprintRequest, parseIdempotencyKey, type IdempotentEndpoint, type OperationOutcome } from './idempotency';
 import { formatMinor, MAX_BALANCE_MINOR, parseAmount, type Minor } from './money';
 
-const userId = () => Joi.string().trim().lowercase().guid();
+const userId = () => uuidSchema();
 
 const addMoneySchema = Joi.object<{ user_id: string; amount: unknown }>({
   user_id: userId().required(),
@@ -94,16 +95,19 @@ export class WalletService {
 
       return this.executeOnce('add-money', key, fingerprint, async (trx) => {
         const transactionId = uuidv7();
-        const credited = await applyCredit(trx, {
-          transactionId,
-          userId: input.user_id,
-          amountMinor,
-          maxBalanceMinor: MAX_BALANCE_MINOR,
-        });
+        const credit = { transactionId, userId: input.user_id, amountMinor, maxBalanceMinor: MAX_BALANCE_MINOR };
+        let credited = await applyCredit(trx, credit);
         if (!credited) {
-          const exists = (await findBalance(trx, input.user_id)) !== undefined;
-          if (!exists) throw new AppError('user_not_found', `No user ${input.user_id}`);
-          throw new AppError('balance_limit_exceeded', 'This credit would take the balance past its limit');
+          // No row was updated: unknown user, or the limit. Decide under the row lock, not from a
+          // fresh read: the user may have arrived (user-created) since the UPDATE's snapshot, and a
+          // stored outcome must not blame the limit for that.
+          const [user] = await lockUsersInOrder(trx, [input.user_id]);
+          if (!user) throw new AppError('user_not_found', `No user ${input.user_id}`);
+          if (user.balanceMinor > MAX_BALANCE_MINOR - amountMinor) {
+            throw new AppError('balance_limit_exceeded', 'This credit would take the balance past its limit');
+          }
+          credited = await applyCredit(trx, credit);
+          assertInvariant(credited !== undefined, 'a credit within the limit applies to a locked user');
         }
         return {
           status: 200,
@@ -198,7 +202,7 @@ export class WalletService {
     const beforeSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if ((await findBalance(this.knex, id)) === undefined) throw new AppError('user_not_found', `No user ${id}`);
 
-    const rows = await listLedgerPage(this.knex, id, { limit: query.limit + 1, ...(beforeSeq ? { beforeSeq } : {}) });
+    const rows = await listLedgerPage(this.knex, id, { limit: query.limit + 1, ...(beforeSeq !== undefined ? { beforeSeq } : {}) });
     const page = rows.slice(0, query.limit);
     const last = page[page.length - 1];
     return {
@@ -293,10 +297,16 @@ function encodeCursor(seq: bigint): string {
   return Buffer.from(`seq:${seq}`).toString('base64url');
 }
 
+/** transactions.seq is a BIGINT: a larger cursor would make PostgreSQL fail the query (a 500, not a 400). */
+const MAX_SEQ = 9_223_372_036_854_775_807n;
+
 function decodeCursor(cursor: string): bigint {
   const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1]) throw new AppError('validation_failed', 'cursor is not valid: pass back a next_cursor value');
-  return BigInt(match[1]);
+  const seq = match?.[1] === undefined ? undefined : BigInt(match[1]);
+  if (seq === undefined || seq > MAX_SEQ) {
+    throw new AppError('validation_failed', 'cursor is not valid: pass back a next_cursor value');
+  }
+  return seq;
 }
 
 /** An invariant that cannot fail unless the code or the database is wrong: abort the transaction. */

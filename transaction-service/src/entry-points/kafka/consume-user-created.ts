@@ -89,7 +89,8 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
             key: message.key ? toStorableText(message.key) : null,
             value: message.value ? toStorableText(message.value) : null,
             headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [toStorableText(k), toStorableText(v)])),
-            reason: reason ?? 'unknown',
+            // The reason can quote a header (an unexpected event type), so it is cleaned like one.
+            reason: toStorableText(reason ?? 'unknown'),
           });
           logger.error({ partition, offset: message.offset, reason }, 'user-created message dead-lettered');
         } else if (decoded.ok) {
@@ -194,11 +195,13 @@ function toStorableText(raw: Buffer | string): string {
   return (typeof raw === 'string' ? raw : raw.toString('utf8')).replaceAll('\u0000', '\\u0000');
 }
 
-function headersToStrings(headers: IHeaders | undefined): MessageHeaders {
+export function headersToStrings(headers: IHeaders | undefined): MessageHeaders {
   const result: MessageHeaders = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) result[name] = first.toString();
+    // kafkajs hands a header sent with length -1 (a null value, which Java producers allow) over
+    // as null, whatever its types say: treat it as absent rather than crash on every redelivery.
+    const first: Buffer | string | null | undefined = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined && first !== null) result[name] = first.toString();
   }
   return result;
 }

@@ -2,6 +2,7 @@ import Joi from 'joi';
 import {
   BALANCE_QUEUE_GROUP,
   promClient,
+  uuidSchema,
   type BalanceReply,
   type Logger,
   type MetricsRegistry,
@@ -11,7 +12,7 @@ import type { Msg } from 'nats';
 import type { WalletService } from '../../domain/wallet-service';
 
 const requestSchema = Joi.object<{ user_id: string }>({
-  user_id: Joi.string().trim().lowercase().guid().required(),
+  user_id: uuidSchema().required(),
 }).unknown(true);
 
 /**
