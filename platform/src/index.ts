@@ -18,3 +18,4 @@ export * from './contracts/balance-request';
 export * from './contracts/transaction-history';
 export * from './contracts/outbox';
 export * from './contracts/uuid-schema';
+export * from './contracts/json-number';

@@ -1,9 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import Router from '@koa/router';
-import { AppError, closeServer, createHttpApp, createLogger, createMetricsRegistry, listen } from '../src/index';
+import { AppError, closeServer, createHttpApp, createLogger, createMetricsRegistry, JsonNumber, listen, requestBody } from '../src/index';
 import { requestJson } from '../src/testing/index';
 
 /** The one error middleware maps every failure once; these are the failures no service test provokes on demand. */
@@ -26,6 +27,21 @@ before(async () => {
   router.get('/refused', failWith(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })));
   router.get('/bug', failWith(new TypeError("Cannot read properties of undefined (reading 'balance')")));
   router.get('/app-error', failWith(new AppError('insufficient_funds', 'not enough')));
+  // Echoes the parsed body, showing each number as the source text it kept.
+  const describe = (value: unknown): unknown =>
+    value instanceof JsonNumber
+      ? { number: value.source }
+      : Array.isArray(value)
+        ? value.map(describe)
+        : value !== null && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, describe(v)]))
+          : value;
+  router.post('/echo', (ctx) => {
+    ctx.body = { body: describe(requestBody(ctx)) };
+  });
+  router.get('/echo', (ctx) => {
+    ctx.body = { body: describe(requestBody(ctx)) };
+  });
   const app = createHttpApp({
     logger: createLogger({ service: 'test', level: 'silent' }),
     metrics: createMetricsRegistry('test'),
@@ -66,4 +82,86 @@ test('an AppError keeps its status, code and detail', async () => {
     detail: 'not enough',
     code: 'insufficient_funds',
   });
+});
+
+/** Sends bytes as they are (no client-side HTTP checks) and resolves with the whole response. */
+function sendRaw(request: string): Promise<{ status: number; contentType: string; body: Record<string, unknown> }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+        contentType: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '',
+        body: (body ? JSON.parse(body) : {}) as Record<string, unknown>,
+      });
+    });
+    socket.end(request);
+  });
+}
+
+const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
+  fetch(`${url}/echo`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+test('body numbers keep the exact text the client sent (no double in between)', async () => {
+  const response = await post('{"a":1e2,"b":12.500,"c":[0.0099999999999999999,-0],"d":"12.5","e":true}');
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), {
+    body: { a: { number: '1e2' }, b: { number: '12.500' }, c: [{ number: '0.0099999999999999999' }, { number: '-0' }], d: '12.5', e: true },
+  });
+});
+
+test('a duplicate key is 400 malformed_json: which value was meant is ambiguous', async () => {
+  const response = await post('{"amount":"1.00","amount":"100.00"}');
+  assert.equal(response.status, 400);
+  assert.equal(((await response.json()) as { code: string }).code, 'malformed_json');
+});
+
+test('a body that does not decompress is 400 malformed_json, not 500; a good one is read', async () => {
+  for (const [encoding, body] of [
+    ['gzip', Buffer.from('not gzip at all')],
+    ['deflate', Buffer.from('xx')],
+    ['br', Buffer.from('xx')],
+    ['gzip', gzipSync('{"a":1}').subarray(0, 10)], // truncated
+  ] as const) {
+    const response = await post(body, { 'content-encoding': encoding });
+    assert.equal(response.status, 400, encoding);
+    assert.match(response.headers.get('content-type') ?? '', /problem\+json/);
+    assert.equal(((await response.json()) as { code: string }).code, 'malformed_json');
+  }
+  const good = await post(brotliCompressSync('{"a":"x"}'), { 'content-encoding': 'br' });
+  assert.deepEqual(await good.json(), { body: { a: 'x' } });
+});
+
+test('a declared charset other than UTF-8 is 415; a body on a GET must be JSON too', async () => {
+  const latin1 = await post(Buffer.from('{"email":"j\xf6rg@x.io"}', 'latin1'), { 'content-type': 'application/json; charset=latin1' });
+  assert.equal(latin1.status, 415);
+  assert.equal(((await latin1.json()) as { code: string }).code, 'unsupported_media_type');
+  assert.equal((await post('{"a":"b"}', { 'content-type': 'application/json; charset=UTF-8' })).status, 200);
+  const getText = await sendRaw('GET /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nConnection: close\r\n\r\nemail=x');
+  assert.equal(getText.status, 415);
+  const getJson = await sendRaw('GET /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"a":"b"}');
+  assert.deepEqual(getJson.body, { body: { a: 'b' } });
+});
+
+test('a method the router does not know (TRACE) is 405 problem+json, not a bare 501', async () => {
+  const response = await sendRaw('TRACE /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(response.status, 405);
+  assert.match(response.contentType, /problem\+json/);
+  assert.equal(response.body.code, 'method_not_allowed');
+});
+
+test("requests Node's parser refuses get problem+json too, not an empty answer", async () => {
+  const bad = await sendRaw('GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n');
+  assert.equal(bad.status, 400);
+  assert.match(bad.contentType, /problem\+json/);
+  assert.equal(bad.body.code, 'malformed_request');
+  const huge = await sendRaw(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${'a'.repeat(20_000)}\r\n\r\n`);
+  assert.equal(huge.status, 431);
+  assert.equal(huge.body.code, 'headers_too_large');
 });

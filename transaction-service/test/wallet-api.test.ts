@@ -206,6 +206,24 @@ describe('bad input changes nothing', () => {
     assert.equal(await balanceOf(a), '50.00');
   });
 
+  test('a JSON-number amount is judged by the literal sent, never by the double it parses to', async () => {
+    const raw = (literal: string) =>
+      requestJson(`${h.url}/transfer`, {
+        rawBody: `{"from_user_id":"${a}","to_user_id":"${b}","amount_to_transfer":${literal}}`,
+        headers: { 'content-type': 'application/json' },
+      });
+    // JSON.parse would make these 100, 10, 12.5, 12.5 and 0.01: each is refused like its string.
+    for (const literal of ['1e2', '1E1', '12.500', '12.5000000000000001', '0.0099999999999999999', '-0']) {
+      const before = await ledgerCount();
+      assertProblem(await raw(literal), 400, 'invalid_amount');
+      assert.equal(await ledgerCount(), before, literal);
+    }
+    const ok = await raw('0.29'); // 0.29 * 100 is 28.999999999999996 in floating point
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    assert.equal(ok.body.amount, '0.29');
+    await post('/transfer', { from_user_id: b, to_user_id: a, amount_to_transfer: '0.29' }); // put it back
+  });
+
   test('a UUID in any but its canonical form is 400, never a 500 or a wrong 404', async () => {
     // Joi's plain guid() takes all of these; PostgreSQL refuses the first three (22P02) and reads
     // the others as a's id, which would not match the rows it returns.

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import client from 'prom-client';
-import { AppError } from '../errors/app-error';
+import { parse as parseLosslessJson } from 'lossless-json';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { JsonNumber } from '../contracts/json-number';
+import { AppError, PROBLEM_CONTENT_TYPE, toProblem, type ErrorCode } from '../errors/app-error';
 import { requestContext } from '../logging/create-logger';
 import { createProblemMiddleware } from './problem-middleware';
 
@@ -26,6 +29,7 @@ export interface HttpAppOptions {
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";\s]+)/i;
 
 export function createHttpApp(options: HttpAppOptions): Koa {
   const { logger, metrics } = options;
@@ -65,8 +69,17 @@ export function createHttpApp(options: HttpAppOptions): Koa {
 
   app.use(async (ctx: Context, next: Next) => {
     // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
-    if (METHODS_WITH_BODY.has(ctx.method) && !ctx.is('application/json')) {
+    // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
+    // (Any method: GET /balance reads a body too.)
+    const hasBody = METHODS_WITH_BODY.has(ctx.method) || (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
+    if (hasBody && !ctx.is('application/json')) {
       throw new AppError('unsupported_media_type', 'Send the body as application/json');
+    }
+    // The body is decoded as UTF-8 (JSON's only interchange encoding); another declared charset
+    // would be silently misread.
+    const charset = CHARSET_PARAMETER.exec(ctx.get('content-type'))?.[1]?.toLowerCase();
+    if (hasBody && charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      throw new AppError('unsupported_media_type', 'Send the body as UTF-8 (charset=utf-8)');
     }
     await next();
   });
@@ -77,10 +90,30 @@ export function createHttpApp(options: HttpAppOptions): Koa {
       jsonLimit: `${options.bodyLimitBytes}b`,
       strict: true,
       onerror: (error: unknown) => {
-        throw error;
+        // raw-body's own errors carry an HTTP status (413, 415, 400) and are mapped by the problem
+        // middleware; a body that fails to decompress (Content-Encoding gzip/deflate/br) arrives
+        // as a bare zlib error, and is the client's mistake all the same.
+        if (typeof (error as { status?: unknown } | null)?.status === 'number') throw error;
+        throw new AppError('malformed_json', 'The request body could not be decoded with its Content-Encoding', { cause: error });
       },
     }),
   );
+
+  // Parse again, keeping every number's source text (see JsonNumber): bodyparser has already
+  // enforced the size limit, the encoding and that the body is a JSON object or array.
+  app.use(async (ctx: Context, next: Next) => {
+    const raw = (ctx.request as { rawBody?: unknown }).rawBody;
+    if (typeof raw === 'string' && raw.trim() !== '') {
+      try {
+        (ctx.request as { body?: unknown }).body = parseLosslessJson(raw, null, (source) => new JsonNumber(source));
+      } catch (error) {
+        // Only what JSON.parse lets through and the stricter parser does not: a duplicate key,
+        // whose two values would make the request ambiguous.
+        throw new AppError('malformed_json', `The request body is not acceptable JSON: ${(error as Error).message}`);
+      }
+    }
+    await next();
+  });
 
   const system = new Router();
   system.get('/healthz', (ctx) => {
@@ -122,11 +155,40 @@ export async function listen(app: Koa, port: number, host = '0.0.0.0'): Promise<
   // instead of waiting out SYN retransmits (Node's default backlog is 511).
   const server = app.listen(port, host, 4096);
   server.keepAliveTimeout = 65_000;
+  // A client that never finishes its headers or body gives up its connection after these, not
+  // after Node's defaults (60 s and 300 s).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   return server;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Koa sees them (malformed request line or headers,
+ * headers too large, a timeout) get problem+json like every other error, instead of Node's
+ * empty response.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [code, detail]: [ErrorCode, string] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? ['headers_too_large', 'The request line or headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['request_timeout', 'The request did not arrive in time']
+        : ['malformed_request', 'The request is not valid HTTP/1.1'];
+  const problem = toProblem(new AppError(code, detail));
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n` +
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Stops accepting connections and waits for in-flight requests to finish. */

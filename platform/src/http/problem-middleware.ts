@@ -53,7 +53,9 @@ export function createProblemMiddleware(logger: Logger) {
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new AppError('not_found', `No route for ${ctx.method} ${ctx.path}`);
       }
-      if (ctx.status === 405 && (ctx.body === undefined || typeof ctx.body === 'string')) {
+      // @koa/router answers 405 for a known method the path lacks and 501 for a method it does not
+      // know at all (TRACE, PROPFIND): both mean "not with this method" to the client.
+      if ((ctx.status === 405 || ctx.status === 501) && (ctx.body === undefined || typeof ctx.body === 'string')) {
         throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (error) {

@@ -15,7 +15,7 @@ export function validateInput<T>(schema: Joi.Schema<T>, value: unknown): T {
 
 /**
  * The parsed JSON body, typed as `unknown` on purpose: it is client input until a schema has
- * validated it. (koa-bodyparser puts it on ctx.request.body.)
+ * validated it. Its numbers are JsonNumber (their exact source text), not doubles.
  */
 export function requestBody(ctx: { request: object }): unknown {
   return (ctx.request as { body?: unknown }).body;

@@ -1,4 +1,4 @@
-import { AppError } from '@wallet/platform';
+import { AppError, JsonNumber } from '@wallet/platform';
 
 /**
  * Money is carried as bigint minor units (cents) from the moment it is parsed to the moment it is
@@ -21,15 +21,17 @@ const AMOUNT_PATTERN = /^(0|[1-9]\d{0,14})(?:\.(\d{1,2}))?$/;
 const MAX_EXACT_NUMBER_DIGITS = 15;
 
 /**
- * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A number is
- * read through its shortest round-trip decimal form (String(12.5) === "12.5"), which equals the
- * literal the client sent when it has at most 15 significant digits; a longer number is refused
- * (send it as a string), and anything else (exponents, more decimals, NaN) fails the pattern:
- * an amount is rejected, never rounded.
+ * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A number from
+ * a request body is a JsonNumber, read from the literal the client sent, so `1e2`, `12.500` and
+ * `0.0099999999999999999` fail exactly like the same strings would. A plain JS number (from code,
+ * not the wire) is read through its shortest round-trip form (String(12.5) === "12.5"), which is
+ * exact only up to 15 significant digits; a longer one is refused. Anything else (exponents, more
+ * decimals, NaN) fails the pattern: an amount is rejected, never rounded.
  */
 export function parseAmount(input: unknown, options: { maxMinor: Minor | null }, field = 'amount'): Minor {
   let text: string;
   if (typeof input === 'string') text = input;
+  else if (input instanceof JsonNumber) text = input.source;
   else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
   else throw new AppError('invalid_amount', `${field} must be a decimal string like "12.50" or a JSON number`);
 

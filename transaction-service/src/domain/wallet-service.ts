@@ -47,7 +47,10 @@ const userIdParam = userId().required().label('user_id');
 
 const historyQuerySchema = Joi.object<{ limit: number; cursor?: string }>({
   limit: Joi.number().integer().min(1).max(100).default(20),
-  cursor: Joi.string().max(64).pattern(/^[A-Za-z0-9_-]+$/),
+  cursor: Joi.string()
+    .max(64)
+    .pattern(/^[A-Za-z0-9_-]+$/)
+    .messages({ 'string.pattern.base': 'cursor is not valid: pass back a next_cursor value' }),
 });
 
 /** An operation's outcome; `stored` when the operation already wrote it to its idempotency key. */
