@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { configFields, defineConfig } from '@wallet/platform';
+import { parseAmount } from './domain/money';
 
 export interface TransactionServiceConfig {
   port: number;
@@ -29,12 +30,20 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: configFields.positiveInt(3) },
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
-  // The same shape parseAmount accepts (no leading zeros, at most 15 integer digits), and above 0.
+  // Exactly what a client amount may be (parseAmount's own rules, so > 0 too): a value the check
+  // accepted must never fail later, at start-up.
   maxAmount: {
     env: 'MAX_AMOUNT',
     schema: Joi.string()
-      .pattern(/^(0|[1-9]\d{0,14})(\.\d{1,2})?$/, 'decimal amount')
-      .pattern(/[1-9]/, 'non-zero amount')
+      .custom((value: string, helpers) => {
+        try {
+          parseAmount(value, { maxMinor: null });
+          return value;
+        } catch {
+          return helpers.error('any.invalid');
+        }
+      })
+      .messages({ 'any.invalid': '{{#label}} must be a positive decimal amount like 1000000000.00' })
       .default('1000000000.00'),
   },
   idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
