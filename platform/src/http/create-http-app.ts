@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
@@ -6,8 +8,6 @@ import Router from '@koa/router';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { parse as parseLosslessJson } from 'lossless-json';
-import { STATUS_CODES, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { JsonNumber } from '../contracts/json-number';
 import { AppError, PROBLEM_CONTENT_TYPE, toProblem, type ErrorCode } from '../errors/app-error';
 import { requestContext } from '../logging/create-logger';
@@ -68,7 +68,6 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(createProblemMiddleware(logger));
 
   app.use(async (ctx: Context, next: Next) => {
-    // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
     // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
     // (Any method: GET /balance reads a body too.)
     const hasBody = METHODS_WITH_BODY.has(ctx.method) || (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';

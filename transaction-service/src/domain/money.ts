@@ -14,33 +14,22 @@ export const MAX_BALANCE_MINOR: Minor = 9_223_372_036_854_775_807n;
 const AMOUNT_PATTERN = /^(0|[1-9]\d{0,14})(?:\.(\d{1,2}))?$/;
 
 /**
- * A double holds every decimal of at most 15 significant digits exactly (DBL_DIG): for such a JSON
- * number, String(n) gives back the literal the client sent. Beyond that the parsed number may
- * already differ from it (100000000000000.01 arrives as 100000000000000.02).
- */
-const MAX_EXACT_NUMBER_DIGITS = 15;
-
-/**
- * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A number from
- * a request body is a JsonNumber, read from the literal the client sent, so `1e2`, `12.500` and
- * `0.0099999999999999999` fail exactly like the same strings would. A plain JS number (from code,
- * not the wire) is read through its shortest round-trip form (String(12.5) === "12.5"), which is
- * exact only up to 15 significant digits; a longer one is refused. Anything else (exponents, more
- * decimals, NaN) fails the pattern: an amount is rejected, never rounded.
+ * Parses a client amount exactly: a JSON string ("12.50") or a JSON number (12.5). A JSON number
+ * arrives as a JsonNumber, the literal the client sent (request bodies never turn numbers into
+ * doubles), so `1e2`, `12.500` and `0.0099999999999999999` fail exactly like the same strings.
+ * A JavaScript number is refused: a double may already differ from what the client meant.
+ * Anything else (exponents, more decimals, signs) fails the pattern: an amount is rejected,
+ * never rounded.
  */
 export function parseAmount(input: unknown, options: { maxMinor: Minor | null }, field = 'amount'): Minor {
   let text: string;
   if (typeof input === 'string') text = input;
   else if (input instanceof JsonNumber) text = input.source;
-  else if (typeof input === 'number' && Number.isFinite(input)) text = String(input);
   else throw new AppError('invalid_amount', `${field} must be a decimal string like "12.50" or a JSON number`);
 
   const match = AMOUNT_PATTERN.exec(text);
   if (!match) {
     throw new AppError('invalid_amount', `${field} must be a positive decimal with at most 2 decimal places, without sign or exponent`);
-  }
-  if (typeof input === 'number' && text.replace('.', '').replace(/^0+/, '').length > MAX_EXACT_NUMBER_DIGITS) {
-    throw new AppError('invalid_amount', `${field} has more digits than a JSON number carries exactly: send it as a string`);
   }
   const whole = BigInt(match[1] ?? '0');
   const fraction = BigInt((match[2] ?? '').padEnd(2, '0'));

@@ -30,20 +30,18 @@ import {
 import { fingerprintRequest, parseIdempotencyKey, type IdempotentEndpoint, type OperationOutcome } from './idempotency';
 import { formatMinor, MAX_BALANCE_MINOR, parseAmount, type Minor } from './money';
 
-const userId = () => uuidSchema();
-
 const addMoneySchema = Joi.object<{ user_id: string; amount: unknown }>({
-  user_id: userId().required(),
+  user_id: uuidSchema().required(),
   amount: Joi.any().required(),
 });
 
 const transferSchema = Joi.object<{ from_user_id: string; to_user_id: string; amount_to_transfer: unknown }>({
-  from_user_id: userId().required(),
-  to_user_id: userId().required(),
+  from_user_id: uuidSchema().required(),
+  to_user_id: uuidSchema().required(),
   amount_to_transfer: Joi.any().required(),
 });
 
-const userIdParam = userId().required().label('user_id');
+const userIdParam = uuidSchema().required().label('user_id');
 
 const historyQuerySchema = Joi.object<{ limit: number; cursor?: string }>({
   limit: Joi.number().integer().min(1).max(100).default(20),
