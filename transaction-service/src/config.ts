@@ -3,8 +3,15 @@ import { configFields, defineConfig } from '@wallet/platform';
 import { parseAmount } from './domain/money';
 
 export interface TransactionServiceConfig {
+  host: string;
   port: number;
+  /** The operators' listener (GET /internal/reconcile): loopback only unless told otherwise. */
+  operatorHost: string;
+  operatorPort: number;
+  /** The service's own login: only the DML it needs; the ledger is insert-only (see db/README.md). */
   databaseUrl: string;
+  /** The database owner's login, used only to apply the migrations at start-up. */
+  migrationDatabaseUrl: string;
   dbPoolMax: number;
   natsUrl: string;
   balanceSubject: string;
@@ -21,8 +28,18 @@ export interface TransactionServiceConfig {
 }
 
 export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
+  host: { env: 'HOST', schema: configFields.host() },
   port: { env: 'PORT', schema: configFields.port(3002) },
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_transactions') },
+  operatorHost: { env: 'OPERATOR_HOST', schema: configFields.host() },
+  operatorPort: { env: 'OPERATOR_PORT', schema: configFields.port(3102) },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: configFields.postgresUrl('postgres://transaction_service@127.0.0.1:5432/wallet_transactions'),
+  },
+  migrationDatabaseUrl: {
+    env: 'MIGRATION_DATABASE_URL',
+    schema: configFields.postgresUrl('postgres://wallet_transactions_owner@127.0.0.1:5432/wallet_transactions'),
+  },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },

@@ -12,10 +12,10 @@ import {
   createKafka,
   createKnex,
   createMetricsRegistry,
+  createOperatorApp,
   createStopOnce,
-  ensureDatabaseExists,
   listen,
-  migrateExclusively,
+  migrateAsOwner,
   registerPoolMetrics,
   splitBrokers,
   type Logger,
@@ -24,6 +24,7 @@ import {
 import type { TransactionServiceConfig } from './config';
 import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-wallet-schema';
 import { createWalletRouter } from './entry-points/http/create-wallet-router';
+import { createOperatorRouter } from './entry-points/operator/create-operator-router';
 import { openApiDocument } from './entry-points/http/openapi';
 import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-created';
 import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
@@ -35,6 +36,9 @@ import { parseAmount } from './domain/money';
 export interface RunningTransactionService {
   server: Server;
   url: string;
+  /** The operators' listener (GET /internal/reconcile), on the loopback unless configured otherwise. */
+  operatorServer: Server;
+  operatorUrl: string;
   stop(): Promise<void>;
 }
 
@@ -47,15 +51,19 @@ export async function startTransactionService(
   config: TransactionServiceConfig,
   logger: Logger,
 ): Promise<RunningTransactionService> {
-  await ensureDatabaseExists(config.databaseUrl);
+  const applied = await migrateAsOwner({
+    migrationDatabaseUrl: config.migrationDatabaseUrl,
+    migrations,
+    lockKey: MIGRATION_LOCK_KEY,
+    applicationName: 'transaction-service-migrate',
+  });
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     applicationName: 'transaction-service',
     statementTimeoutMs: 30_000,
   });
-  const applied = await migrateExclusively(knex, config.databaseUrl, migrations, MIGRATION_LOCK_KEY);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
@@ -89,7 +97,7 @@ export async function startTransactionService(
   const app = createHttpApp({
     logger,
     metrics,
-    router: createWalletRouter(wallet, { reconcile: () => reconcileBalances(knex) }),
+    router: createWalletRouter(wallet),
     readinessChecks: {
       postgres: () => checkDatabase(knex),
       nats: () => checkNats(nats),
@@ -99,17 +107,30 @@ export async function startTransactionService(
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port);
+  const server = await listen(app, config.port, config.host);
   const { port } = server.address() as AddressInfo;
-  logger.info({ port }, 'transaction-service listening');
+  const operatorServer = await listen(
+    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
+    config.operatorPort,
+    config.operatorHost,
+  );
+  const operatorPort = (operatorServer.address() as AddressInfo).port;
+  logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(server) },
+    { name: 'operator-http', run: () => closeServer(operatorServer) },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'nats', run: () => closeNats(nats) },
     { name: 'postgres', run: () => knex.destroy() },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    operatorServer,
+    operatorUrl: `http://127.0.0.1:${operatorPort}`,
+    stop: createStopOnce(logger, steps),
+  };
 }

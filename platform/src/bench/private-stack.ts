@@ -21,6 +21,8 @@ const ENTRY = {
 export interface PrivateStack {
   userUrl: string;
   txUrl: string;
+  /** transaction-service's operators' listener (GET /internal/reconcile). */
+  txOperatorUrl: string;
   userDatabaseUrl: string;
   txDatabaseUrl: string;
   topic: string;
@@ -47,17 +49,25 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const topic = uniqueName('chaos-user-created');
   const subject = uniqueName('chaos.balance');
   const partitions = '3';
-  const [userPort, txPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
 
   const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
   await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
 
   const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel };
-  const userEnv = { ...common, PORT: String(userPort), DATABASE_URL: userDatabaseUrl, BALANCE_SUBJECT: subject };
+  const userEnv = {
+    ...common,
+    PORT: String(userPort),
+    DATABASE_URL: userDatabaseUrl,
+    MIGRATION_DATABASE_URL: userDatabaseUrl,
+    BALANCE_SUBJECT: subject,
+  };
   const txEnv = {
     ...common,
     PORT: String(txPort),
+    OPERATOR_PORT: String(txOperatorPort),
     DATABASE_URL: txDatabaseUrl,
+    MIGRATION_DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
@@ -85,6 +95,7 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const stack: PrivateStack = {
     userUrl,
     txUrl,
+    txOperatorUrl: `http://127.0.0.1:${txOperatorPort}`,
     userDatabaseUrl,
     txDatabaseUrl,
     topic,

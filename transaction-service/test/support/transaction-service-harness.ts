@@ -27,7 +27,9 @@ export async function startTransactionServiceHarness(
   const database = await createTestDatabase('tx');
   const env: Record<string, string> = {
     PORT: '0',
+    OPERATOR_PORT: '0',
     DATABASE_URL: database.url,
+    MIGRATION_DATABASE_URL: database.url,
     BALANCE_SUBJECT: uniqueName('test.balance'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
     KAFKA_TOPIC_PARTITIONS: '1',

@@ -27,6 +27,7 @@ export async function startUserServiceHarness(
   const env: Record<string, string> = {
     PORT: '0',
     DATABASE_URL: database.url,
+    MIGRATION_DATABASE_URL: database.url,
     BALANCE_SUBJECT: uniqueName('test.balance'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_MAX: '20',

@@ -2,16 +2,13 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { PROBLEM_CONTENT_TYPE, requestBody } from '@wallet/platform';
 import type { OperationOutcome } from '../../domain/idempotency';
-import type { ReconcileReport } from '../../domain/reconcile-balances';
 import type { WalletService } from '../../domain/wallet-service';
 
-export interface WalletRouterOptions {
-  /** Serves GET /internal/reconcile when given (e.g. `() => reconcileBalances(knex)`). */
-  reconcile?: () => Promise<ReconcileReport>;
-}
-
-/** Thin routes: read the request, call the domain, write the outcome. No logic lives here. */
-export function createWalletRouter(wallet: WalletService, options: WalletRouterOptions = {}): Router {
+/**
+ * Thin routes: read the request, call the domain, write the outcome. No logic lives here.
+ * (GET /internal/reconcile is on the operators' listener: entry-points/operator.)
+ */
+export function createWalletRouter(wallet: WalletService): Router {
   const router = new Router();
 
   router.post('/add-money', async (ctx) => {
@@ -29,15 +26,6 @@ export function createWalletRouter(wallet: WalletService, options: WalletRouterO
   router.get('/users/:user_id/transactions', async (ctx) => {
     ctx.body = await wallet.listTransactions(ctx.params.user_id, ctx.query);
   });
-
-  const { reconcile } = options;
-  if (reconcile) {
-    // Operators' check (also used by `make bench`/`make chaos`): 200 with ok=false on a mismatch,
-    // because the check itself worked; a full ledger scan, so keep it off the public ingress.
-    router.get('/internal/reconcile', async (ctx) => {
-      ctx.body = await reconcile();
-    });
-  }
 
   return router;
 }
