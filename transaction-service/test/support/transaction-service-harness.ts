@@ -28,7 +28,8 @@ export async function startTransactionServiceHarness(
   const env: Record<string, string> = {
     PORT: '0',
     OPERATOR_PORT: '0',
-    DATABASE_URL: database.url,
+    // The service runs as its own login, holding only what the migrations grant it.
+    DATABASE_URL: await database.urlAs('transaction_service'),
     MIGRATION_DATABASE_URL: database.url,
     BALANCE_SUBJECT: uniqueName('test.balance'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
