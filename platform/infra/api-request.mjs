@@ -1,3 +1,4 @@
+/* global fetch, URLSearchParams */
 // The Makefile's request targets (make create-user, add-money, transfer, balance, history).
 // Every value arrives in the environment (WALLET_*), never on a command line, and the body is built
 // with JSON.stringify: an email with an apostrophe works, and nothing a variable holds is ever read

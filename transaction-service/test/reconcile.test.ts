@@ -151,9 +151,9 @@ describe('the operators\' listener', () => {
 
   test('one reconciliation at a time on a database: another is 429 reconcile_in_progress', async () => {
     // Another instance (or the CLI) holds the reconciliation lock: the service refuses at once.
-    const holder = await h.db.client.acquireConnection();
+    const holder = await h.db.transaction();
     try {
-      await h.db.raw('SELECT pg_advisory_lock(?)', [RECONCILE_LOCK_KEY]).connection(holder);
+      await holder.raw('SELECT pg_advisory_xact_lock(?)', [RECONCILE_LOCK_KEY]);
       const busy = await requestJson<{ code: string }>(`${reconcileUrl}/internal/reconcile`);
       assert.equal(busy.status, 429);
       assert.match(busy.headers.get('content-type') ?? '', /problem\+json/);
@@ -162,8 +162,7 @@ describe('the operators\' listener', () => {
       assert.equal(cli.code, 2, 'the CLI exits 2: the check could not run');
       assert.match(cli.stderr, /Another reconciliation is running/);
     } finally {
-      await h.db.raw('SELECT pg_advisory_unlock(?)', [RECONCILE_LOCK_KEY]).connection(holder);
-      await h.db.client.releaseConnection(holder);
+      await holder.rollback();
     }
     assert.equal((await requestJson(`${reconcileUrl}/internal/reconcile`)).status, 200);
   });
