@@ -327,3 +327,34 @@ describe('Dockerfiles', () => {
     for (const entry of ['**/node_modules', '**/dist', '.cache', '.run', '.git']) assert.ok(ignored.includes(entry), entry);
   });
 });
+
+describe('the native runner and compose set PostgreSQL up the same way', () => {
+  const infra = read('platform/infra/infra.sh');
+  const runner = read('platform/infra/run.sh');
+
+  test('make infra runs the same db/init scripts with the same password variables and defaults', () => {
+    assert.match(infra, /for script in "\$ROOT"\/db\/init\/\*\.sql/);
+    const postgres = compose.services.postgres?.environment ?? {};
+    const composeDefaults = Object.fromEntries(
+      Object.entries(postgres)
+        .filter(([name]) => name.endsWith('_DB_PASSWORD'))
+        .map(([name, value]) => [name, /:-([^}]*)\}/.exec(String(value))?.[1]]),
+    );
+    const nativeDefaults = Object.fromEntries(
+      [...infra.matchAll(/([A-Z_]+_DB_PASSWORD)="\$\{\1:-([^}]*)\}"/g)].map((m) => [m[1], m[2]]),
+    );
+    assert.equal(Object.keys(composeDefaults).length, 5);
+    assert.deepEqual(nativeDefaults, composeDefaults);
+  });
+
+  test('run.sh logs each process in with the role compose gives it, and migrates as the same owner', () => {
+    for (const name of APP_SERVICE_NAMES) {
+      const { role, owner, database } = APP_SERVICES[name];
+      const line = new RegExp(`^\\s*${name}\\) echo "([^"]*)"`, 'm').exec(runner)?.[1] ?? '';
+      assert.ok(line, `run.sh sets ${name}'s environment`);
+      assert.match(line, new RegExp(`DATABASE_URL=\\$\\{\\w+:-postgres://${role}@127\\.0\\.0\\.1:5432/${database}\\}`), `${name} logs in as ${role}`);
+      if (owner) assert.match(line, new RegExp(`MIGRATION_DATABASE_URL=\\$\\{\\w+:-postgres://${owner}@127\\.0\\.0\\.1:5432/${database}\\}`));
+      else assert.doesNotMatch(line, /MIGRATION_DATABASE_URL/);
+    }
+  });
+});
