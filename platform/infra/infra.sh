@@ -60,7 +60,8 @@ ensure_postgres() {
 # superuser: the roles (an owner per database, a login per process), the databases and their
 # privileges. They are idempotent, so this runs on every `make infra` and also brings a database
 # made by an older setup to the same state. Natively the server trusts loopback connections (the
-# machine's choice), so the passwords only matter where password authentication is on.
+# machine's choice), so the passwords only matter where password authentication is on (the compose
+# postgres, whose superuser password is POSTGRES_PASSWORD as in docker-compose.yml).
 setup_databases() {
   local script
   for script in "$ROOT"/db/init/*.sql; do
@@ -69,6 +70,7 @@ setup_databases() {
     USER_SERVICE_DB_PASSWORD="${USER_SERVICE_DB_PASSWORD:-user-service-dev}" \
     TRANSACTION_SERVICE_DB_PASSWORD="${TRANSACTION_SERVICE_DB_PASSWORD:-transaction-service-dev}" \
     OUTBOX_RELAY_DB_PASSWORD="${OUTBOX_RELAY_DB_PASSWORD:-outbox-relay-dev}" \
+    PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-postgres}}" \
       psql -q -X -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -f "$script" >/dev/null ||
       die "$(basename "$script") failed on $PG_HOST:$PG_PORT"
   done
