@@ -335,13 +335,13 @@ describe('the native runner and compose set PostgreSQL up the same way', () => {
   test('make infra runs the same db/init scripts with the same password variables and defaults', () => {
     assert.match(infra, /for script in "\$ROOT"\/db\/init\/\*\.sql/);
     const postgres = compose.services.postgres?.environment ?? {};
-    const composeDefaults = Object.fromEntries(
+    const composeDefaults: Record<string, string | undefined> = Object.fromEntries(
       Object.entries(postgres)
         .filter(([name]) => name.endsWith('_DB_PASSWORD'))
-        .map(([name, value]) => [name, /:-([^}]*)\}/.exec(String(value))?.[1]]),
+        .map(([name, value]): [string, string | undefined] => [name, /:-([^}]*)\}/.exec(String(value))?.[1]]),
     );
-    const nativeDefaults = Object.fromEntries(
-      [...infra.matchAll(/([A-Z_]+_DB_PASSWORD)="\$\{\1:-([^}]*)\}"/g)].map((m) => [m[1], m[2]]),
+    const nativeDefaults: Record<string, string | undefined> = Object.fromEntries(
+      [...infra.matchAll(/([A-Z_]+_DB_PASSWORD)="\$\{\1:-([^}]*)\}"/g)].map((m): [string, string | undefined] => [m[1] ?? '', m[2]]),
     );
     assert.equal(Object.keys(composeDefaults).length, 5);
     assert.deepEqual(nativeDefaults, composeDefaults);

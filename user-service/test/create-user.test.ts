@@ -188,6 +188,12 @@ describe('POST /users', () => {
 });
 
 describe('operations', () => {
+  test('listens on the loopback only, by default (HOST)', () => {
+    const address = h.service.server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    assert.equal(address.address, '127.0.0.1');
+  });
+
   test('healthz, readyz (postgres + nats) and metrics', async () => {
     assert.equal((await requestJson(`${h.url}/healthz`)).status, 200);
     const ready = await requestJson<{ status: string; checks: Record<string, string> }>(`${h.url}/readyz`);
