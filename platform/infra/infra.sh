@@ -63,7 +63,12 @@ ensure_postgres() {
 # machine's choice), so the passwords only matter where password authentication is on (the compose
 # postgres, whose superuser password is POSTGRES_PASSWORD as in docker-compose.yml).
 setup_databases() {
-  local script
+  local script server
+  # The scripts use psql 15's \getenv and PostgreSQL 15's pg_database_owner (the same major as
+  # compose's postgres:15 image): an older one would half-apply them.
+  server="$(PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-postgres}}" psql -X -tA -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c 'SHOW server_version_num')"
+  [ "${server:-0}" -ge 150000 ] || die "PostgreSQL 15 or later is needed on $PG_HOST:$PG_PORT (found server_version_num ${server:-unknown})"
+  [ "$(psql --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')" -ge 15 ] || die "psql 15 or later is needed (found: $(psql --version))"
   for script in "$ROOT"/db/init/*.sql; do
     WALLET_USERS_OWNER_DB_PASSWORD="${WALLET_USERS_OWNER_DB_PASSWORD:-wallet-users-owner-dev}" \
     WALLET_TRANSACTIONS_OWNER_DB_PASSWORD="${WALLET_TRANSACTIONS_OWNER_DB_PASSWORD:-wallet-transactions-owner-dev}" \
