@@ -13,7 +13,7 @@ import {
 } from '@wallet/platform';
 import { requestJson } from '@wallet/platform/testing';
 import { reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
-import { WalletService } from '../src/domain/wallet-service';
+import { WalletQueries } from '../src/domain/wallet-queries';
 import { createWalletRouter } from '../src/entry-points/http/create-wallet-router';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
@@ -26,11 +26,15 @@ before(async () => {
   // The route as the service mounts it, over this test's database.
   const logger = createLogger({ service: 'reconcile-test', level: 'silent' });
   const metrics = createMetricsRegistry('reconcile-test');
-  const wallet = new WalletService(h.db, { maxAmountMinor: 100_000_000n, logger, metrics });
+  // Only the reconcile route is exercised here; money moves through the harness's own service.
+  const money = { submit: () => Promise.reject(new Error('money is not moved through this router')) };
   const app = createHttpApp({
     logger,
     metrics,
-    router: createWalletRouter(wallet, { reconcile: () => reconcileBalances(h.db) }),
+    router: createWalletRouter(
+      { money, queries: new WalletQueries(h.db), maxAmountMinor: 100_000_000n },
+      { reconcile: () => reconcileBalances(h.db) },
+    ),
     readinessChecks: {},
     bodyLimitBytes: 1_024,
   });
