@@ -56,7 +56,7 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
   moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },
-  moneyBatchesInFlight: { env: 'MONEY_BATCHES_IN_FLIGHT', schema: Joi.number().integer().min(1).max(16).default(1) },
+  moneyBatchesInFlight: { env: 'MONEY_BATCHES_IN_FLIGHT', schema: Joi.number().integer().min(1).max(64).default(1) },
   moneyQueueLimit: { env: 'MONEY_QUEUE_LIMIT', schema: configFields.positiveInt(5_000) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });

@@ -54,8 +54,14 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
 
   const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel };
   const userEnv = { ...common, PORT: String(userPort), DATABASE_URL: userDatabaseUrl, BALANCE_SUBJECT: subject };
+  // The money engine's settings reach the private transaction-service, so a bench can compare
+  // MONEY_BATCH_MAX=1 (one transaction per operation) with the default in one session.
+  const moneySettings = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MONEY_') && e[1] !== undefined),
+  );
   const txEnv = {
     ...common,
+    ...moneySettings,
     PORT: String(txPort),
     DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,

@@ -49,7 +49,21 @@ export class CommitOutcomeUnknown extends Error {
  *  6. COMMIT — only then is anyone answered (by the caller).
  * A business refusal never aborts the batch; any exception rolls all of it back.
  */
-export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[], present: Presenter): Promise<ItemAnswer[]> {
+/** Called with the seconds each stage of a batch took, so the engine can say where time goes. */
+export type StageObserver = (stage: 'begin' | 'claim' | 'lock' | 'decide' | 'write' | 'commit', seconds: number) => void;
+
+export async function applyMoneyBatch(
+  knex: Knex,
+  items: readonly KeyedCommand[],
+  present: Presenter,
+  observe: StageObserver = () => undefined,
+): Promise<ItemAnswer[]> {
+  let mark = performance.now();
+  const lap = (stage: Parameters<StageObserver>[0]): void => {
+    const now = performance.now();
+    observe(stage, (now - mark) / 1_000);
+    mark = now;
+  };
   const leaderOf = new Map<string, number>();
   items.forEach((item, index) => {
     if (item.key === undefined) return;
@@ -58,6 +72,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
   });
 
   const tx = await beginMoneyTransaction(knex);
+  lap('begin');
   const answers: ItemAnswer[] = [];
   try {
     const claims = [...leaderOf].map(([, index]) => {
@@ -69,6 +84,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
       tx.trx,
       claims.filter((c) => !claimed.has(keyId(c.endpoint, c.key))),
     );
+    lap('claim');
 
     // The items that run: unkeyed ones, and the leaders of keys this transaction holds.
     const runs = (index: number): boolean => {
@@ -81,6 +97,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
     const userIds = [...new Set(running.flatMap((index) => usersOf(items[index]!.command)))].sort();
     const locked = await lockBalances(tx.trx, userIds);
     const balances = new Map(locked);
+    lap('lock');
 
     const now = new Date();
     const transfers: TransferRow[] = [];
@@ -101,6 +118,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
       if (item.key !== undefined) outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response });
     }
 
+    lap('decide');
     const balanceChanges = [...balances]
       .map(([userId, after]) => ({ userId, deltaMinor: after - locked.get(userId)! }))
       .filter((c) => c.deltaMinor !== 0n);
@@ -113,6 +131,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
       }
     }
 
+    lap('write');
     // Every item's answer, decided before COMMIT and released only after it.
     items.forEach((item, index) => {
       const own = fresh.get(index);
@@ -138,6 +157,7 @@ export async function applyMoneyBatch(knex: Knex, items: readonly KeyedCommand[]
   } catch (error) {
     throw new CommitOutcomeUnknown(tx, answers, { cause: error });
   }
+  lap('commit');
   return answers;
 }
 

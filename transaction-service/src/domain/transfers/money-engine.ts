@@ -80,6 +80,7 @@ export class MoneyEngine {
     queueDepth: promClient.Gauge;
     retries: promClient.Counter<'reason'>;
     ambiguous: promClient.Counter<'resolution'>;
+    stages: promClient.Histogram<'stage'>;
   };
 
   constructor(private readonly options: MoneyEngineOptions) {
@@ -118,6 +119,13 @@ export class MoneyEngine {
         name: 'wallet_money_batch_retries_total',
         help: 'Money batches re-run or split, by reason',
         labelNames: ['reason'] as const,
+        registers,
+      }),
+      stages: new promClient.Histogram({
+        name: 'wallet_money_batch_stage_seconds',
+        help: 'Time of each stage of a money batch (begin, claim, lock, decide, write, commit)',
+        labelNames: ['stage'] as const,
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
         registers,
       }),
       ambiguous: new promClient.Counter({
@@ -203,7 +211,9 @@ export class MoneyEngine {
   private async applyWithRetries(items: KeyedCommand[]): Promise<ItemAnswer[]> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await applyMoneyBatch(this.options.knex, items, this.options.present);
+        return await applyMoneyBatch(this.options.knex, items, this.options.present, (stage, seconds) =>
+          this.metrics.stages.observe({ stage }, seconds),
+        );
       } catch (error) {
         let failure = error;
         if (error instanceof CommitOutcomeUnknown) {
