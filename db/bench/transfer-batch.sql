@@ -63,7 +63,7 @@ SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', l.amount, l.amount, l.tid
 
 UPDATE idempotency_keys k SET response_status = 201,
        response_body = json_build_object('transfer_id', s.tid, 'amount', '0.00', 'updated_balance', '0.00', 'created_at', now())
-  FROM unnest(:idem_keys::text[], :tids::uuid[], array_fill('transfer'::text, ARRAY[:batch])) AS s(idempotency_key, tid, endpoint)
+  FROM unnest(:idem_keys::text[], :tids::uuid[], array_fill('transfer'::text, ARRAY[(:batch)::int])) AS s(idempotency_key, tid, endpoint)
  WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key;
 
 COMMIT;
