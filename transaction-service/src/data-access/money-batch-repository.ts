@@ -8,10 +8,13 @@ import type { LedgerLeg, TransferRow } from '../domain/transfers/money-command';
  * bigint here, never in the domain.
  */
 
-/** An open batch transaction and its transaction id, read at BEGIN to settle an ambiguous COMMIT. */
+/**
+ * An open batch transaction. Its id is learnt from the batch's write (writeMoneyBatch), which
+ * every batch runs before COMMIT, so settling a lost COMMIT reply costs no extra round trip.
+ */
 export interface MoneyTransaction {
   trx: Knex.Transaction;
-  xid: string;
+  xid: string | undefined;
 }
 
 export async function beginMoneyTransaction(knex: Knex): Promise<MoneyTransaction> {
@@ -19,13 +22,7 @@ export async function beginMoneyTransaction(knex: Knex): Promise<MoneyTransactio
   // knex reports a failed COMMIT or a rollback on executionPromise, not on commit(); keep the
   // rejection handled here and read it in commitMoneyTransaction.
   trx.executionPromise.catch(() => undefined);
-  try {
-    const result = await trx.raw<{ rows: Array<{ xid: string }> }>('SELECT pg_current_xact_id()::text AS xid');
-    return { trx, xid: result.rows[0]!.xid };
-  } catch (error) {
-    await rollbackQuietly({ trx, xid: '' });
-    throw error;
-  }
+  return { trx, xid: undefined };
 }
 
 /** COMMIT; rejects when the server refused it or the reply never came (see transactionStatus). */
@@ -154,70 +151,90 @@ export interface MoneyBatchWrite {
   outcomes: readonly StoredOutcome[];
 }
 
+/** What the database holds after a batch's write, for the caller to check. */
+export interface WrittenBatch {
+  /** The transaction's id (for settling a lost COMMIT reply; assigned by this write at the latest). */
+  xid: string;
+  balances: Map<string, bigint>;
+}
+
 /**
- * Writes a decided batch: balances by their net change, transfers, ledger legs (seq in applied
- * order, while the batch holds the users' row locks) and the keys' stored outcomes. Returns the
- * balances the database holds afterwards, for the caller to compare with its own.
+ * Writes a decided batch in ONE statement (one round trip, whatever the batch size): balances by
+ * their net change, transfers, ledger legs (seq assigned in applied order, while the batch holds
+ * the users' row locks) and the keys' stored outcomes. Foreign keys are checked at the end of the
+ * statement, so ledger legs may refer to transfers inserted beside them. Row counts are checked
+ * here; the balances are returned for the caller to compare with its own.
  */
-export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<Map<string, bigint>> {
-  const after = new Map<string, bigint>();
-  if (batch.balanceChanges.length > 0) {
-    const updated = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string }> }>(
-      `UPDATE users u SET balance_minor = u.balance_minor + c.delta
-         FROM unnest(?::uuid[], ?::bigint[]) AS c(user_id, delta)
+export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<WrittenBatch> {
+  const { balanceChanges: changes, transfers, legs, outcomes } = batch;
+  const result = await trx.raw<{
+    rows: Array<{ xid: string; transfers: string; legs: string; stored: string; user_ids: string[] | null; balances: string[] | null }>;
+  }>(
+    `WITH moved AS (
+       UPDATE users u SET balance_minor = u.balance_minor + c.delta
+         FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[]) AS c(user_id, delta)
         WHERE u.user_id = c.user_id
-       RETURNING u.user_id, u.balance_minor`,
-      [batch.balanceChanges.map((c) => c.userId), batch.balanceChanges.map((c) => c.deltaMinor.toString())],
-    );
-    for (const row of updated.rows) after.set(row.user_id, BigInt(row.balance_minor));
-  }
-  if (batch.transfers.length > 0) {
-    await trx.raw(
-      `INSERT INTO transfers (transfer_id, from_user_id, to_user_id, amount_minor, created_at)
-       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::bigint[], ?::timestamptz[])`,
-      [
-        batch.transfers.map((t) => t.transferId),
-        batch.transfers.map((t) => t.fromUserId),
-        batch.transfers.map((t) => t.toUserId),
-        batch.transfers.map((t) => t.amountMinor.toString()),
-        batch.transfers.map((t) => t.createdAt.toISOString()),
-      ],
-    );
-  }
-  if (batch.legs.length > 0) {
-    const legs = batch.legs;
-    const inserted = await trx.raw<{ rowCount: number }>(
-      `INSERT INTO transactions
+       RETURNING u.user_id, u.balance_minor
+     ), new_transfers AS (
+       INSERT INTO transfers (transfer_id, from_user_id, to_user_id, amount_minor, created_at)
+       SELECT * FROM unnest((:transferIds)::uuid[], (:transferFrom)::uuid[], (:transferTo)::uuid[],
+                            (:transferAmounts)::bigint[], (:transferTimes)::timestamptz[])
+       RETURNING 1
+     ), new_legs AS (
+       INSERT INTO transactions
          (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at)
        SELECT id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at
-         FROM unnest(?::uuid[], ?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::uuid[], ?::uuid[], ?::timestamptz[])
+         FROM unnest((:legIds)::uuid[], (:legUsers)::uuid[], (:legTypes)::text[], (:legKinds)::text[], (:legAmounts)::bigint[],
+                     (:legBalances)::bigint[], (:legTransfers)::uuid[], (:legCounterparties)::uuid[], (:legTimes)::timestamptz[])
               WITH ORDINALITY AS l(id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id,
                                    counterparty_user_id, created_at, applied_order)
-        ORDER BY applied_order`,
-      [
-        legs.map((l) => l.id),
-        legs.map((l) => l.userId),
-        legs.map((l) => l.type),
-        legs.map((l) => l.kind),
-        legs.map((l) => l.amountMinor.toString()),
-        legs.map((l) => l.balanceAfterMinor.toString()),
-        // Nulls inside a uuid[] are fine for PostgreSQL; knex's binding type just does not say so.
-        legs.map((l) => l.transferId) as string[],
-        legs.map((l) => l.counterpartyUserId) as string[],
-        legs.map((l) => l.createdAt.toISOString()),
-      ],
+        ORDER BY applied_order
+       RETURNING 1
+     ), stored AS (
+       UPDATE idempotency_keys k SET response_status = s.status, response_body = s.body::json
+         FROM unnest((:outcomeEndpoints)::text[], (:outcomeKeys)::text[], (:outcomeStatuses)::int[], (:outcomeBodies)::text[])
+              AS s(endpoint, idempotency_key, status, body)
+        WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
+       RETURNING 1
+     )
+     SELECT pg_current_xact_id()::text AS xid,
+            (SELECT count(*) FROM new_transfers) AS transfers,
+            (SELECT count(*) FROM new_legs) AS legs,
+            (SELECT count(*) FROM stored) AS stored,
+            (SELECT array_agg(user_id) FROM moved) AS user_ids,
+            (SELECT array_agg(balance_minor::text) FROM moved) AS balances`,
+    {
+      changeUsers: changes.map((c) => c.userId),
+      changeDeltas: changes.map((c) => c.deltaMinor.toString()),
+      transferIds: transfers.map((t) => t.transferId),
+      transferFrom: transfers.map((t) => t.fromUserId),
+      transferTo: transfers.map((t) => t.toUserId),
+      transferAmounts: transfers.map((t) => t.amountMinor.toString()),
+      transferTimes: transfers.map((t) => t.createdAt.toISOString()),
+      legIds: legs.map((l) => l.id),
+      legUsers: legs.map((l) => l.userId),
+      legTypes: legs.map((l) => l.type),
+      legKinds: legs.map((l) => l.kind),
+      legAmounts: legs.map((l) => l.amountMinor.toString()),
+      legBalances: legs.map((l) => l.balanceAfterMinor.toString()),
+      legTransfers: legs.map((l) => l.transferId),
+      legCounterparties: legs.map((l) => l.counterpartyUserId),
+      legTimes: legs.map((l) => l.createdAt.toISOString()),
+      outcomeEndpoints: outcomes.map((o) => o.endpoint),
+      outcomeKeys: outcomes.map((o) => o.key),
+      outcomeStatuses: outcomes.map((o) => o.status),
+      outcomeBodies: outcomes.map((o) => JSON.stringify(o.body)),
+    },
+  );
+  const row = result.rows[0]!;
+  const counts = { transfers: Number(row.transfers), legs: Number(row.legs), stored: Number(row.stored) };
+  if (counts.transfers !== transfers.length || counts.legs !== legs.length || counts.stored !== outcomes.length) {
+    throw new Error(
+      `a money batch wrote ${counts.transfers}/${transfers.length} transfers, ${counts.legs}/${legs.length} ledger rows, ` +
+        `${counts.stored}/${outcomes.length} stored outcomes`,
     );
-    if (inserted.rowCount !== legs.length) throw new Error(`wrote ${inserted.rowCount} ledger rows instead of ${legs.length}`);
   }
-  if (batch.outcomes.length > 0) {
-    const o = batch.outcomes;
-    const stored = await trx.raw<{ rowCount: number }>(
-      `UPDATE idempotency_keys k SET response_status = s.status, response_body = s.body::json
-         FROM unnest(?::text[], ?::text[], ?::int[], ?::text[]) AS s(endpoint, idempotency_key, status, body)
-        WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key`,
-      [o.map((x) => x.endpoint), o.map((x) => x.key), o.map((x) => x.status), o.map((x) => JSON.stringify(x.body))],
-    );
-    if (stored.rowCount !== o.length) throw new Error(`stored ${stored.rowCount} idempotent outcomes instead of ${o.length}`);
-  }
-  return after;
+  const userIds = row.user_ids ?? [];
+  const balances = row.balances ?? [];
+  return { xid: row.xid, balances: new Map(userIds.map((id, i) => [id, BigInt(balances[i]!)])) };
 }

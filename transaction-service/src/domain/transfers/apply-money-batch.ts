@@ -7,7 +7,6 @@ import {
   keyId,
   lockBalances,
   rollbackQuietly,
-  type MoneyTransaction,
   type StoredIdempotencyRecord,
   type StoredOutcome,
 } from '../../data-access/money-batch-repository';
@@ -28,7 +27,7 @@ export type ItemAnswer = { ok: true; outcome: OperationOutcome; result?: MoneyRe
  */
 export class CommitOutcomeUnknown extends Error {
   constructor(
-    readonly tx: MoneyTransaction,
+    readonly xid: string,
     readonly answers: ItemAnswer[],
     options: { cause: unknown },
   ) {
@@ -123,10 +122,11 @@ export async function applyMoneyBatch(
       .map(([userId, after]) => ({ userId, deltaMinor: after - locked.get(userId)! }))
       .filter((c) => c.deltaMinor !== 0n);
     const written = await writeMoneyBatch(tx.trx, { balanceChanges, transfers, legs, outcomes });
+    tx.xid = written.xid;
     // We hold every touched row's lock: if the database disagrees with the decided balances,
     // something is wrong below us, and the stored responses would lie. Abort.
     for (const { userId } of balanceChanges) {
-      if (written.get(userId) !== balances.get(userId)) {
+      if (written.balances.get(userId) !== balances.get(userId)) {
         throw new Error(`invariant violated: balance of ${userId} after the batch`);
       }
     }
@@ -155,7 +155,7 @@ export async function applyMoneyBatch(
   try {
     await commitMoneyTransaction(tx);
   } catch (error) {
-    throw new CommitOutcomeUnknown(tx, answers, { cause: error });
+    throw new CommitOutcomeUnknown(tx.xid, answers, { cause: error });
   }
   lap('commit');
   return answers;

@@ -242,14 +242,14 @@ export class MoneyEngine {
   private async settleCommit(unknown: CommitOutcomeUnknown): Promise<'committed' | 'aborted'> {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const status = await transactionStatus(this.options.knex, unknown.tx.xid);
+        const status = await transactionStatus(this.options.knex, unknown.xid);
         if (status !== 'in progress') {
           this.metrics.ambiguous.inc({ resolution: status });
-          this.options.logger.warn({ xid: unknown.tx.xid, status, err: unknown.cause }, 'COMMIT reply lost; settled from the commit log');
+          this.options.logger.warn({ xid: unknown.xid, status, err: unknown.cause }, 'COMMIT reply lost; settled from the commit log');
           return status;
         }
       } catch (error) {
-        this.options.logger.warn({ err: error, xid: unknown.tx.xid }, 'cannot read the commit log yet; waiting');
+        this.options.logger.warn({ err: error, xid: unknown.xid }, 'cannot read the commit log yet; waiting');
       }
       await sleep(Math.min(1_000, 20 * 2 ** Math.min(attempt, 6)));
     }
