@@ -24,6 +24,12 @@ export interface TransactionServiceConfig {
   idempotencyTtlHours: number;
   idempotencyPurgeIntervalMs: number;
   httpBodyLimitBytes: number;
+  /** Money operations per batch (one database transaction); 1 = one transaction per operation. */
+  moneyBatchMax: number;
+  /** Money batches running at once in this process. */
+  moneyBatchesInFlight: number;
+  /** Validated money operations allowed to wait for a batch; beyond it, 503 with Retry-After. */
+  moneyQueueLimit: number;
   logLevel: string;
 }
 
@@ -66,6 +72,9 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
+  moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },
+  moneyBatchesInFlight: { env: 'MONEY_BATCHES_IN_FLIGHT', schema: Joi.number().integer().min(1).max(64).default(1) },
+  moneyQueueLimit: { env: 'MONEY_QUEUE_LIMIT', schema: configFields.positiveInt(5_000) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 

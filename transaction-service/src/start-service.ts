@@ -29,7 +29,9 @@ import { openApiDocument } from './entry-points/http/openapi';
 import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-created';
 import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
-import { WalletService } from './domain/wallet-service';
+import { WalletQueries } from './domain/wallet-queries';
+import { MoneyEngine } from './domain/transfers/money-engine';
+import { presentMoneyResult } from './entry-points/http/money-presenter';
 import { reconcileBalances } from './domain/reconcile-balances';
 import { parseAmount } from './domain/money';
 
@@ -67,10 +69,23 @@ export async function startTransactionService(
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
-  const wallet = new WalletService(knex, {
-    maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
+  const wallet = new WalletQueries(knex);
+  // The money engine has connections of its own: batches never wait behind HTTP reads, and one
+  // spare connection is kept to settle a COMMIT whose reply was lost.
+  const moneyKnex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.moneyBatchesInFlight + 1,
+    applicationName: 'transaction-service-money',
+    statementTimeoutMs: 30_000,
+  });
+  const money = new MoneyEngine({
+    knex: moneyKnex,
+    present: presentMoneyResult,
     logger,
     metrics,
+    maxBatchSize: config.moneyBatchMax,
+    maxBatchesInFlight: config.moneyBatchesInFlight,
+    queueLimit: config.moneyQueueLimit,
   });
 
   const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
@@ -97,7 +112,7 @@ export async function startTransactionService(
   const app = createHttpApp({
     logger,
     metrics,
-    router: createWalletRouter(wallet),
+    router: createWalletRouter({ money, queries: wallet, maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
     readinessChecks: {
       postgres: () => checkDatabase(knex),
       nats: () => checkNats(nats),
@@ -120,11 +135,12 @@ export async function startTransactionService(
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(server) },
     { name: 'operator-http', run: () => closeServer(operatorServer) },
+    { name: 'money-engine', run: () => money.stop() },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'nats', run: () => closeNats(nats) },
-    { name: 'postgres', run: () => knex.destroy() },
+    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
   ];
   return {
     server,

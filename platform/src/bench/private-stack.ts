@@ -62,8 +62,14 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
     MIGRATION_DATABASE_URL: userDatabaseUrl,
     BALANCE_SUBJECT: subject,
   };
+  // The money engine's settings reach the private transaction-service, so a bench can compare
+  // MONEY_BATCH_MAX=1 (one transaction per operation) with the default in one session.
+  const moneySettings = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MONEY_') && e[1] !== undefined),
+  );
   const txEnv = {
     ...common,
+    ...moneySettings,
     PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
     DATABASE_URL: txDatabaseUrl,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createProblemMiddleware } from './problem-middleware';
 
 /**
- * The app behind an operators' listener (see ADR 6): only the given routes, errors as
+ * The app behind an operators' listener (see ADR 7): only the given routes, errors as
  * problem+json like everywhere else, no request body read. It is meant to be bound to the
  * loopback (or a private admin network), never published with the public API.
  */

@@ -102,7 +102,7 @@ export const createWalletSchema: Migration = {
 /**
  * What the service's own login (`transaction_service`) may do: only the DML its code runs. The
  * ledger and the transfers are insert-only by privilege as well as by trigger, and the login owns
- * nothing, so it cannot disable the trigger or alter any table (db/README.md, ADR 6). The database
+ * nothing, so it cannot disable the trigger or alter any table (db/README.md, ADR 7). The database
  * owner applies this, so the grants live with the tables they are about; a new table needs its
  * grant here too. Skipped when the role does not exist (a server set up without db/init).
  */

@@ -9,7 +9,7 @@ import {
   type NatsConnection,
 } from '@wallet/platform';
 import type { Msg } from 'nats';
-import type { WalletService } from '../../domain/wallet-service';
+import type { WalletQueries } from '../../domain/wallet-queries';
 
 const requestSchema = Joi.object<{ user_id: string }>({
   user_id: uuidSchema().required(),
@@ -22,7 +22,7 @@ const requestSchema = Joi.object<{ user_id: string }>({
 export function answerBalanceRequests(options: {
   nats: NatsConnection;
   subject: string;
-  wallet: WalletService;
+  wallet: WalletQueries;
   logger: Logger;
   metrics: MetricsRegistry;
 }): { stop(): Promise<void> } {

@@ -58,7 +58,7 @@ export const createUsersSchema: Migration = {
  * What each login may do on this database: user-service reads and creates users and writes their
  * events; the relay reads the outbox and marks rows published (three columns), nothing else — not
  * even the users table. Neither owns anything, so neither can alter the schema (db/README.md,
- * ADR 6). A role that does not exist (a server set up without db/init) is skipped.
+ * ADR 7). A role that does not exist (a server set up without db/init) is skipped.
  */
 export const grantServicePrivileges: Migration = {
   name: '002-grant-service-privileges',
