@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createKafka, ensureTopics } from '../kafka/create-kafka';
 import { dropDatabase } from '../db/create-knex';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
-import { TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
+import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
 import { REPO_ROOT } from './bench-config';
 
 const ENTRY = {
@@ -58,7 +58,8 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const userEnv = {
     ...common,
     PORT: String(userPort),
-    DATABASE_URL: userDatabaseUrl,
+    // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
+    DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'user_service'),
     MIGRATION_DATABASE_URL: userDatabaseUrl,
     BALANCE_SUBJECT: subject,
   };
@@ -72,7 +73,7 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
     ...moneySettings,
     PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
-    DATABASE_URL: txDatabaseUrl,
+    DATABASE_URL: await serviceLoginUrl(txDatabaseUrl, 'transaction_service'),
     MIGRATION_DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
@@ -82,7 +83,7 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const relayEnv = {
     ...common,
     PORT: String(relayPort),
-    DATABASE_URL: userDatabaseUrl,
+    DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'outbox_relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),

@@ -46,6 +46,18 @@ async function ensureServiceRole(role: ServiceRole): Promise<void> {
   }
 }
 
+/**
+ * `databaseUrl` (a superuser's URL on the test server) as the service's own login, which is created
+ * first when missing. The test server trusts loopback logins, like `make infra`'s: no password.
+ */
+export async function serviceLoginUrl(databaseUrl: string, role: ServiceRole): Promise<string> {
+  await ensureServiceRole(role);
+  const login = new URL(databaseUrl);
+  login.username = role;
+  login.password = '';
+  return login.toString();
+}
+
 /** A fresh, empty database for one test file, so test files never see each other's rows. */
 export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
   const url = new URL(TEST_POSTGRES_URL);
@@ -53,14 +65,7 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
   await ensureDatabaseExists(url.toString());
   return {
     url: url.toString(),
-    async urlAs(role) {
-      await ensureServiceRole(role);
-      const login = new URL(url.toString());
-      // The test server trusts loopback logins, like `make infra`'s; a password is not needed.
-      login.username = role;
-      login.password = '';
-      return login.toString();
-    },
+    urlAs: (role) => serviceLoginUrl(url.toString(), role),
     drop: () => dropDatabase(url.toString()),
   };
 }
