@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { closeServer, createLogger, createOperatorApp, listen } from '@wallet/platform';
+import { closeServer, createKnex, createLogger, createOperatorApp, listen } from '@wallet/platform';
 import { requestJson } from '@wallet/platform/testing';
 import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
 import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
@@ -114,6 +114,21 @@ describe('reconciliation', () => {
     const [a, , c] = users as [string, string, string];
     const transferId = await transfer(a, c, '1.00');
     const lonely = await transfer(c, a, '2.00');
+    // The service's own login could not do this tampering: no UPDATE/DELETE on the ledger, and not
+    // the owner, so it cannot disable the trigger either. Only the superuser below can.
+    const serviceLogin = createKnex({ url: h.env.DATABASE_URL ?? '', poolMax: 1, applicationName: 'reconcile-test-login' });
+    try {
+      for (const statement of [
+        'ALTER TABLE transactions DISABLE TRIGGER transactions_append_only',
+        'UPDATE transactions SET amount_minor = amount_minor + 5',
+        'DELETE FROM transactions',
+        'TRUNCATE transactions CASCADE',
+      ]) {
+        await assert.rejects(serviceLogin.raw(statement), { code: '42501' }, statement);
+      }
+    } finally {
+      await serviceLogin.destroy();
+    }
     await h.db.raw('ALTER TABLE transactions DISABLE TRIGGER transactions_append_only');
     try {
       await h.db('transactions').where({ transfer_id: transferId, type: 'credit' }).increment('amount_minor', 5);
