@@ -411,11 +411,16 @@ describe('operability', () => {
     const [a, b] = await h.createUsers(2);
     await h.fund(a!, '3.00');
     await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '9.00' });
+    // A replay, so the replay counter has a sample of its own (its HELP line alone proves nothing).
+    const key = { 'Idempotency-Key': `metrics-${a}` };
+    await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }, key);
+    const replayed = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }, key);
+    assert.equal(replayed.headers.get('idempotent-replayed'), 'true');
     const metrics = String((await requestJson<string>(`${h.url}/metrics`)).body);
     assert.match(metrics, /http_request_duration_seconds_bucket\{[^}]*route="\/transfer"[^}]*status="422"/);
     assert.match(metrics, /wallet_operations_total\{[^}]*operation="transfer",outcome="insufficient_funds"[^}]*\} [1-9]/);
     assert.match(metrics, /wallet_operations_total\{[^}]*operation="add-money",outcome="ok"[^}]*\} [1-9]/);
-    assert.match(metrics, /wallet_idempotent_replays_total/);
+    assert.match(metrics, /wallet_idempotent_replays_total\{[^}]*operation="transfer"[^}]*\} [1-9]/);
     assert.match(metrics, /db_pool_connections\{[^}]*state="used"/);
   });
 
