@@ -26,7 +26,7 @@ import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-cre
 import { createWalletRouter } from './entry-points/http/create-wallet-router';
 import { openApiDocument } from './entry-points/http/openapi';
 import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-created';
-import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
+import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletService } from './domain/wallet-service';
 import { reconcileBalances } from './domain/reconcile-balances';
@@ -66,7 +66,7 @@ export async function startTransactionService(
   });
 
   const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
-  const balanceResponder = answerBalanceRequests({ nats, subject: config.balanceSubject, wallet, logger, metrics });
+  const balanceResponder = startBalanceResponder(config, { nats, logger, metrics });
 
   const kafka = createKafka({ clientId: 'transaction-service', brokers: splitBrokers(config.kafkaBrokers), logger });
   const consumer = await startUserCreatedConsumer({
@@ -77,6 +77,8 @@ export async function startTransactionService(
     topic: config.userCreatedTopic,
     topicPartitions: config.userCreatedTopicPartitions,
     groupId: config.consumerGroupId,
+    chunkSize: config.consumerChunkSize,
+    partitionsConsumedConcurrently: config.consumerPartitionsConcurrently,
   });
 
   const purge = startIdempotencyKeyPurge({

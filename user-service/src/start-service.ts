@@ -68,6 +68,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     nats: natsConnection,
     subject: config.balanceSubject,
     timeoutMs: config.balanceTimeoutMs,
+    maxOutstanding: config.balanceMaxOutstanding,
     logger,
     metrics,
   });

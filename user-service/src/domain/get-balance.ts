@@ -47,9 +47,13 @@ export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Pro
       // The user exists here but its user-created event has not reached transaction-service yet:
       // no money can have been added to it, so its balance is truly zero.
       if (reply.error === 'user_not_found') return { email: user.email, balance: '0.00' };
+      // transaction-service is at its budget of balance requests: a moment later it may not be.
+      if (reply.error === 'busy') throw new AppError('balance_unavailable', 'The balance service is busy; retry shortly');
       deps.logger.error({ user_id: user.user_id, error: reply.error }, 'balance service refused the request');
       throw new AppError('balance_unavailable', 'The balance service could not answer');
     }
+    case 'overloaded':
+      throw new AppError('balance_unavailable', 'Too many balance requests are waiting; retry shortly');
     case 'no_responders':
       throw new AppError('balance_unavailable', 'No balance service instance is running');
     case 'disconnected':
