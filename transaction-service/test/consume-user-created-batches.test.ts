@@ -120,7 +120,7 @@ async function waitUntilCommittedToEnd(topic: string, groupId: string, timeoutMs
 }
 
 async function usersAmong(userIds: string[]): Promise<Map<string, number>> {
-  const rows = (await knex('users').whereIn('user_id', userIds).select('user_id')) as Array<{ user_id: string }>;
+  const rows = await knex<{ user_id: string }>('users').whereIn('user_id', userIds).select('user_id');
   const counts = new Map<string, number>();
   for (const row of rows) counts.set(row.user_id, (counts.get(row.user_id) ?? 0) + 1);
   return counts;
