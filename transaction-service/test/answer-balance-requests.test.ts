@@ -81,7 +81,7 @@ test('the budget: while the reads are stuck, BALANCE_MAX_PENDING requests wait a
       const reply = await nats.request(subject, Buffer.from(JSON.stringify({ user_id: user })), { timeout: 10_000 });
       replies[i] = JSON.parse(Buffer.from(reply.data).toString('utf8')) as BalanceReply;
     });
-    await waitFor(async () => (replies.filter((r) => r !== undefined).length >= 7 ? true : undefined), {
+    await waitFor(() => Promise.resolve(replies.filter((r) => r !== undefined).length >= 7 ? true : undefined), {
       what: 'the busy answers',
     });
     assert.deepEqual(

@@ -114,7 +114,7 @@ describe('GET /balance: transaction-service unreachable', () => {
     );
     try {
       const waiting = [0, 1].map(() => requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`));
-      await waitFor(async () => (received >= 2 ? true : undefined), { what: 'two requests to be outstanding' });
+      await waitFor(() => Promise.resolve(received >= 2 ? true : undefined), { what: 'two requests to be outstanding' });
       const refused = await requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`);
       assertProblem(refused, 503, 'balance_unavailable');
       assert.equal(refused.headers.get('retry-after'), '1');
