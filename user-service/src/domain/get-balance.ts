@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { AppError, validateInput, type Knex, type Logger } from '@wallet/platform';
+import { AppError, validateInput, type Logger } from '@wallet/platform';
 import type { BalanceRequestOutcome } from '../data-access/request-balance';
-import { findUserByEmail } from '../data-access/users-repository';
+import type { FindUserByEmail } from './user-lookup-cache';
 import { emailSchema } from './email';
 
 export interface BalanceView {
@@ -10,7 +10,7 @@ export interface BalanceView {
 }
 
 export interface GetBalanceDeps {
-  knex: Knex;
+  findUser: FindUserByEmail;
   logger: Logger;
   requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
 }
@@ -30,7 +30,7 @@ const queryEmailSchema = emailSchema.required().label('email');
  */
 export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Promise<BalanceView> {
   const email = resolveEmail(query);
-  const user = await findUserByEmail(deps.knex, email);
+  const user = await deps.findUser(email);
   if (!user) throw new AppError('user_not_found', 'No user has this email');
 
   const outcome = await deps.requestBalance(user.user_id);
