@@ -180,6 +180,15 @@ describe('GET /balance: with the real transaction-service answering', () => {
     assert.deepEqual(response.body, { email, balance: '0.00' });
   });
 
+  test('an email unknown a moment ago is found once its user exists (a miss is never remembered)', async () => {
+    const later = 'created.later@example.com';
+    assertProblem(await balanceByQuery(later), 404, 'user_not_found');
+    assert.equal((await requestJson(`${h.url}/users`, { body: { email: later } })).status, 201);
+    const found = await balanceByQuery(later);
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    assert.deepEqual(found.body, { email: later, balance: '0.00' });
+  });
+
   test('the balance is the one transaction-service holds, in both request forms', async () => {
     await tx!.db('users').insert({ user_id: userId, created_at: new Date() });
     const funded = await requestJson(`${tx!.url}/add-money`, { body: { user_id: userId, amount: '12.34' } });
