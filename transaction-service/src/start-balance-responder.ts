@@ -7,10 +7,10 @@ import { answerBalanceRequests } from './entry-points/nats/answer-balance-reques
  * operations: however many balance requests arrive, they hold at most BALANCE_DB_POOL_MAX
  * connections, and a transfer never waits behind them for one.
  */
-export function startBalanceResponder(
+export async function startBalanceResponder(
   config: TransactionServiceConfig,
   deps: { nats: NatsConnection; logger: Logger; metrics: MetricsRegistry },
-): { stop(): Promise<void> } {
+): Promise<{ stop(): Promise<void> }> {
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.balanceDbPoolMax,
@@ -28,6 +28,9 @@ export function startBalanceResponder(
     batchMax: config.balanceBatchMax,
     concurrency: config.balanceDbPoolMax,
   });
+  // The server knows the subscription once this round trip is done: a request sent after start-up
+  // finds a responder instead of "no responders".
+  await deps.nats.flush().catch((error: unknown) => deps.logger.warn({ err: error }, 'nats flush after subscribing failed'));
   return {
     stop: async () => {
       await responder.stop();

@@ -66,7 +66,7 @@ export async function startTransactionService(
   });
 
   const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
-  const balanceResponder = startBalanceResponder(config, { nats, logger, metrics });
+  const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
   const kafka = createKafka({ clientId: 'transaction-service', brokers: splitBrokers(config.kafkaBrokers), logger });
   const consumer = await startUserCreatedConsumer({
