@@ -1,4 +1,4 @@
-import { createKnex, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
+import { createKnex, withTimeout, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
 import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
 
@@ -30,7 +30,7 @@ export async function startBalanceResponder(
   });
   // The server knows the subscription once this round trip is done: a request sent after start-up
   // finds a responder instead of "no responders".
-  await deps.nats.flush().catch((error: unknown) => deps.logger.warn({ err: error }, 'nats flush after subscribing failed'));
+  await withTimeout(deps.nats.flush(), 2_000, 'nats flush timed out').catch((error: unknown) => deps.logger.warn({ err: error }, 'nats flush after subscribing failed'));
   return {
     stop: async () => {
       await responder.stop();
