@@ -134,7 +134,7 @@ export async function startPrivateStack(options: {
     },
     transactionServicePid() {
       const current = processes.get('transaction-service');
-      return current && current.child.exitCode === null ? current.child.pid : undefined;
+      return current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined;
     },
     outputs() {
       const all: Record<string, string> = {};

@@ -381,6 +381,8 @@ async function addMoneyLoop(txUrl: string, userIds: string[], clients: number, r
         }
         latencies.push(performance.now() - started);
         statuses.push(status);
+        // Refused at once (the process is gone): do not spin.
+        if (status === 0) await sleep(50);
       }
     }),
   );
@@ -476,6 +478,7 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
     handled,
     handledMs: Math.round(handledMs),
     survived: !died && stack.transactionServicePid() !== undefined,
+    exit: stack.transactionServicePid() === undefined ? stack.outputs()['transaction-service']?.slice(-300) : undefined,
     txHeapMb: config.txHeapMb,
     maxRssMb: Math.round(maxRss),
     minGroupMembers: minMembers,
