@@ -79,6 +79,12 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
     buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
     registers: [options.metrics],
   });
+  const readDuration = new promClient.Histogram({
+    name: 'nats_balance_read_seconds',
+    help: 'Time of one balance query (one batch of waiting requests)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [options.metrics],
+  });
   const readFailures = createErrorAggregator(logger, { message: 'balance read failed' });
   const replyFailures = createErrorAggregator(logger, { message: 'balance reply could not be sent' });
 
@@ -101,8 +107,10 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
   const readBatch = async (batch: Pending[]): Promise<void> => {
     batchSize.observe(batch.length);
     let balances: Map<string, string>;
+    const endTimer = readDuration.startTimer();
     try {
       balances = await readBalances(knex, batch.map((p) => p.userId));
+      endTimer();
     } catch (error) {
       readFailures.record(error, { requests: batch.length });
       for (const p of batch) respond(p.msg, { ok: false, error: 'internal_error' });
