@@ -118,10 +118,13 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
     for (const letter of deadLetters) {
       logger.error({ partition: letter.partition, offset: letter.offset, reason: letter.reason }, 'user-created message dead-lettered');
     }
-    logger.debug(
+    // One line per chunk (not per user): at thousands of events a second, a line each would cost
+    // more than applying them. The event ids are at debug level.
+    logger.info(
       { partition: batch.partition, messages: items.length, registered: outcome.registered.size, duplicates: outcome.duplicates },
       'user-created chunk applied',
     );
+    logger.debug({ partition: batch.partition, registered: [...outcome.registered] }, 'user-created events registered');
   }
 
   /**
