@@ -5,9 +5,29 @@ SHELL := /bin/bash
 USER_URL ?= http://localhost:3001
 TX_URL ?= http://localhost:3002
 INFRA := platform/infra/infra.sh
-JSON := node platform/infra/print-json.mjs
+API := node platform/infra/api-request.mjs
+# The request targets' variables reach their helper through the environment, read with $(value ...):
+# neither make nor the shell ever evaluates what they hold, so an email with an apostrophe (or a $,
+# a quote, a `;`) is sent exactly as typed, and nothing in a variable can run as code.
+export WALLET_USER_URL = $(value USER_URL)
+export WALLET_TX_URL = $(value TX_URL)
+export WALLET_EMAIL = $(value EMAIL)
+export WALLET_AMOUNT = $(value AMOUNT)
+export WALLET_KEY = $(value KEY)
+export WALLET_FROM = $(value FROM)
+export WALLET_TO = $(value TO)
+export WALLET_FROM_ID = $(value FROM_ID)
+export WALLET_TO_ID = $(value TO_ID)
+export WALLET_SINCE = $(value SINCE)
+export WALLET_UNTIL = $(value UNTIL)
 # USER is also the login name in every shell's environment: only a USER= given on the command line counts.
-CLI_USER := $(if $(filter command line,$(origin USER)),$(USER))
+export WALLET_USER = $(if $(filter command line,$(origin USER)),$(value USER))
+# make would otherwise export command-line variables itself, expanding them first (a $(shell ...)
+# in one would run): recipes see only the WALLET_ copies above.
+unexport EMAIL AMOUNT KEY FROM TO FROM_ID TO_ID SINCE UNTIL USER_URL TX_URL
+ifeq ($(origin USER),command line)
+unexport USER
+endif
 # npm rewrites node_modules/.package-lock.json on every install, so it stamps "dependencies match the
 # lockfile": targets that need node_modules depend on it and a fresh clone installs them first.
 DEPS := node_modules/.package-lock.json
@@ -30,7 +50,7 @@ build: $(DEPS) ## compile the TypeScript workspaces
 
 up: ## start the whole stack: Docker Compose when an engine runs, else natively in the background
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-	  docker compose up -d --build --wait && echo "user-service: $(USER_URL)  transaction-service: $(TX_URL)  docs: $(USER_URL)/docs $(TX_URL)/docs"; \
+	  docker compose up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs"; \
 	else \
 	  echo "no Docker engine: starting natively"; \
 	  $(MAKE) --no-print-directory infra build && bash platform/infra/run.sh start; \
@@ -70,25 +90,23 @@ lint: $(DEPS) ## lint and type-check only
 
 replay-outbox: build ## republish outbox events: FROM_ID=/TO_ID= event ids, SINCE=/UNTIL= ISO times, or USER=<user id>
 	node outbox-relay/dist/src/entry-points/replay-outbox.js \
-	  $(if $(FROM_ID),--from-event-id $(FROM_ID)) $(if $(TO_ID),--to-event-id $(TO_ID)) \
-	  $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(CLI_USER),--user-id $(CLI_USER))
+	  $${WALLET_FROM_ID:+--from-event-id "$$WALLET_FROM_ID"} $${WALLET_TO_ID:+--to-event-id "$$WALLET_TO_ID"} \
+	  $${WALLET_SINCE:+--since "$$WALLET_SINCE"} $${WALLET_UNTIL:+--until "$$WALLET_UNTIL"} $${WALLET_USER:+--user-id "$$WALLET_USER"}
 
 create-user: ## POST /users: make create-user EMAIL=a@b.co
-	@curl -sS -X POST $(USER_URL)/users -H 'content-type: application/json' -d '{"email":"$(EMAIL)"}' | $(JSON)
+	@$(API) create-user
 
 add-money: ## POST /add-money: make add-money USER=<id> AMOUNT=10.00 [KEY=<idempotency key>]
-	@curl -sS -X POST $(TX_URL)/add-money -H 'content-type: application/json' $(if $(KEY),-H 'Idempotency-Key: $(KEY)') \
-	  -d '{"user_id":"$(CLI_USER)","amount":"$(AMOUNT)"}' | $(JSON)
+	@$(API) add-money
 
 transfer: ## POST /transfer: make transfer FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<idempotency key>]
-	@curl -sS -X POST $(TX_URL)/transfer -H 'content-type: application/json' $(if $(KEY),-H 'Idempotency-Key: $(KEY)') \
-	  -d '{"from_user_id":"$(FROM)","to_user_id":"$(TO)","amount_to_transfer":"$(AMOUNT)"}' | $(JSON)
+	@$(API) transfer
 
 balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co
-	@curl -sS -G $(USER_URL)/balance --data-urlencode 'email=$(EMAIL)' | $(JSON)
+	@$(API) balance
 
 history: ## GET a user's transactions: make history USER=<id>
-	@curl -sS $(TX_URL)/users/$(CLI_USER)/transactions | $(JSON)
+	@$(API) history
 
 bench: build ## load + books check against a running stack (see BENCHMARKS.md)
 	node platform/dist/src/bench/run-bench.js

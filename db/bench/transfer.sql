@@ -1,8 +1,8 @@
--- pgbench script: exactly the SQL statements transaction-service runs for one transfer sent with an
--- Idempotency-Key (WalletService.transfer -> executeOnce; see data-access/idempotency-repository.ts
--- and wallet-repository.ts: claimIdempotencyKey, lockUsersInOrder, applyTransfer with the outcome to
--- store), one round trip per statement as knex sends them: BEGIN, 3 statements, COMMIT.
--- Keep it in step with applyTransfer when that SQL changes.
+-- pgbench script: the SQL of the per-transfer design (one transaction per keyed transfer), as
+-- transaction-service ran it before group commit (ADR 6): claim the key, lock both rows, one
+-- statement for balances + transfer + ledger legs + stored outcome, one round trip each:
+-- BEGIN, 3 statements, COMMIT. It is the baseline `make bench-compare` measures the engine against;
+-- the engine's own SQL is db/bench/transfer-batch.sql.
 -- Variables (-D): users, hot_permille (share of transfers between users 1 and 2, in 1/1000),
 -- max_amount_minor. The funds check and the invariant checks happen in Node, not in SQL.
 

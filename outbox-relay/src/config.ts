@@ -12,13 +12,14 @@ export interface OutboxRelayConfig {
   pollIntervalMs: number;
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Port of the small /healthz, /readyz, /metrics server; 0 picks a free port. */
+  /** Address and port of the small /healthz, /readyz, /metrics server; 0 picks a free port. */
+  host: string;
   port: number;
   logLevel: string;
 }
 
 export const outboxRelayConfig = defineConfig<OutboxRelayConfig>({
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_users') },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://outbox_relay@127.0.0.1:5432/wallet_users') },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(4) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_EVENT_TYPE) },
@@ -27,6 +28,7 @@ export const outboxRelayConfig = defineConfig<OutboxRelayConfig>({
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
   initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },
   maxBackoffMs: { env: 'RELAY_MAX_BACKOFF_MS', schema: Joi.number().integer().min(1).default(30_000) },
+  host: { env: 'HOST', schema: configFields.host() },
   port: { env: 'PORT', schema: configFields.port(3003) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import {
   checkDatabase,
+  checkKafka,
   closeServer,
   createHttpApp,
   createKafka,
@@ -113,12 +114,13 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
       logger,
       metrics,
       router: new Router(),
-      // Kafka is deliberately not a readiness condition: the relay is doing its job (keeping rows
-      // safe, retrying) while Kafka is down; the backlog gauge is the signal to alert on.
-      readinessChecks: { postgres: () => checkDatabase(knex) },
+      // Ready means "events can flow": without Kafka the relay keeps rows safe and retries, but
+      // nothing reaches transaction-service, and the operator should see it here as well as in
+      // the backlog gauge.
+      readinessChecks: { postgres: () => checkDatabase(knex), kafka: () => checkKafka(kafka) },
       bodyLimitBytes: 1_024,
     });
-    server = await listen(app, config.port);
+    server = await listen(app, config.port, config.host);
   } catch (error) {
     await listener.stop();
     await relay.stop();

@@ -40,9 +40,12 @@ describe('outbox relay under failure', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       assert.equal(await unpublished(), 30, 'nothing is marked published while Kafka is unreachable');
       assert.equal(await countRows(p.tx.db, 'users'), 0);
-      // The relay is alive and says why it waits; it stays ready (it has its database).
+      // The relay is alive (healthz) and says why it waits: not ready, because Kafka is not there.
       assert.equal(await metricValue(deadRelay.url, 'outbox_backlog_events'), 30);
-      assert.equal((await requestJson(`${deadRelay.url}/readyz`)).status, 200);
+      assert.equal((await requestJson(`${deadRelay.url}/healthz`)).status, 200);
+      const ready = await requestJson<{ checks: Record<string, string> }>(`${deadRelay.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body.checks, { postgres: 'ok', kafka: 'unavailable' });
       // More users while it keeps failing (its first Kafka attempt gives up after a few retries).
       userIds.push(...(await createUsers(p.users.url, 10, 'kafka-still-down')));
       await waitFor(async () => ((await metricValue(deadRelay.url, 'outbox_relay_failures_total')) >= 1 ? true : undefined), {

@@ -89,8 +89,12 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
   test('relay metrics: backlog gauge and publish lag', async () => {
     assert.equal(await metricValue(relay.url, 'outbox_backlog_events'), 0);
     assert.ok((await metricValue(relay.url, 'outbox_publish_lag_seconds_count')) > 0);
-    const ready = await requestJson(`${relay.url}/readyz`);
+    const ready = await requestJson<{ checks: Record<string, string> }>(`${relay.url}/readyz`);
     assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body.checks, { postgres: 'ok', kafka: 'ok' });
+    const address = relay.server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    assert.equal(address.address, '127.0.0.1', 'the relay listens on the loopback by default (HOST)');
   });
 });
 

@@ -53,13 +53,33 @@ ensure_postgres() {
   local i
   for ((i = 0; i < 300; i++)); do pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break; sleep 0.1; done
   pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || die "PostgreSQL did not become ready"
-  local db
-  for db in "${DATABASES[@]}"; do
-    if [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
-      psql -q -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null
-      log "created database $db"
-    fi
+  setup_databases
+}
+
+# The same scripts the postgres container runs on its first start (db/init/*.sql), as the
+# superuser: the roles (an owner per database, a login per process), the databases and their
+# privileges. They are idempotent, so this runs on every `make infra` and also brings a database
+# made by an older setup to the same state. Natively the server trusts loopback connections (the
+# machine's choice), so the passwords only matter where password authentication is on (the compose
+# postgres, whose superuser password is POSTGRES_PASSWORD as in docker-compose.yml).
+setup_databases() {
+  local script server
+  # The scripts use psql 15's \getenv and PostgreSQL 15's pg_database_owner (the same major as
+  # compose's postgres:15 image): an older one would half-apply them.
+  server="$(PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-postgres}}" psql -X -tA -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c 'SHOW server_version_num')"
+  [ "${server:-0}" -ge 150000 ] || die "PostgreSQL 15 or later is needed on $PG_HOST:$PG_PORT (found server_version_num ${server:-unknown})"
+  [ "$(psql --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')" -ge 15 ] || die "psql 15 or later is needed (found: $(psql --version))"
+  for script in "$ROOT"/db/init/*.sql; do
+    WALLET_USERS_OWNER_DB_PASSWORD="${WALLET_USERS_OWNER_DB_PASSWORD:-wallet-users-owner-dev}" \
+    WALLET_TRANSACTIONS_OWNER_DB_PASSWORD="${WALLET_TRANSACTIONS_OWNER_DB_PASSWORD:-wallet-transactions-owner-dev}" \
+    USER_SERVICE_DB_PASSWORD="${USER_SERVICE_DB_PASSWORD:-user-service-dev}" \
+    TRANSACTION_SERVICE_DB_PASSWORD="${TRANSACTION_SERVICE_DB_PASSWORD:-transaction-service-dev}" \
+    OUTBOX_RELAY_DB_PASSWORD="${OUTBOX_RELAY_DB_PASSWORD:-outbox-relay-dev}" \
+    PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-postgres}}" \
+      psql -q -X -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -f "$script" >/dev/null ||
+      die "$(basename "$script") failed on $PG_HOST:$PG_PORT"
   done
+  log "databases ${DATABASES[*]}: roles and privileges in place (db/init)"
 }
 
 ensure_nats() {
@@ -141,6 +161,7 @@ case "${1:-up}" in
     ensure_kafka
     ;;
   kafka-jars) ensure_kafka_jars ;;
+  databases) setup_databases ;;
   kafka-up) ensure_kafka ;;
   kafka-down) stop_pid_file kafka "$RUN_DIR/kafka.pid" ;;
   down)
@@ -151,5 +172,5 @@ case "${1:-up}" in
       rm -f "$RUN_DIR/compose-services"
     fi
     ;;
-  *) die "usage: $0 up|down|kafka-jars|kafka-up|kafka-down" ;;
+  *) die "usage: $0 up|down|databases|kafka-jars|kafka-up|kafka-down" ;;
 esac

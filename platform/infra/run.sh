@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the three processes natively (after `make infra` and a build).
 #   run.sh foreground   all three in this terminal; Ctrl-C stops them (make run)
-#   run.sh start        in the background, logs in .run/<name>.log, pids in .run/<name>.pid (make up without Docker)
+#   run.sh start        in the background, logs appended to .run/<name>.log, pids in .run/<name>.pid (make up without Docker)
 #   run.sh stop         stops what `start` started, by pid file
 #   run.sh status
-# Configuration comes from the environment (see README); defaults suit a local machine.
+# Configuration comes from the environment (see README); defaults suit a local machine. Every
+# listener binds the loopback (HOST) and each process logs in to PostgreSQL with its own role;
+# the migrations run as each database's owner role (db/README.md).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="$ROOT/.run"
@@ -20,9 +22,9 @@ declare -A HEALTH=([user-service]="http://127.0.0.1:${USER_SERVICE_PORT:-3001}/h
 
 env_for() {
   case "$1" in
-    user-service) echo "PORT=${USER_SERVICE_PORT:-3001} DATABASE_URL=${USER_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/wallet_users}" ;;
-    transaction-service) echo "PORT=${TRANSACTION_SERVICE_PORT:-3002} DATABASE_URL=${TRANSACTION_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/wallet_transactions}" ;;
-    outbox-relay) echo "DATABASE_URL=${USER_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/wallet_users}" ;;
+    user-service) echo "PORT=${USER_SERVICE_PORT:-3001} DATABASE_URL=${USER_DATABASE_URL:-postgres://user_service@127.0.0.1:5432/wallet_users} MIGRATION_DATABASE_URL=${USER_MIGRATION_DATABASE_URL:-postgres://wallet_users_owner@127.0.0.1:5432/wallet_users}" ;;
+    transaction-service) echo "PORT=${TRANSACTION_SERVICE_PORT:-3002} DATABASE_URL=${TRANSACTION_DATABASE_URL:-postgres://transaction_service@127.0.0.1:5432/wallet_transactions} MIGRATION_DATABASE_URL=${TRANSACTION_MIGRATION_DATABASE_URL:-postgres://wallet_transactions_owner@127.0.0.1:5432/wallet_transactions}" ;;
+    outbox-relay) echo "DATABASE_URL=${RELAY_DATABASE_URL:-postgres://outbox_relay@127.0.0.1:5432/wallet_users}" ;;
   esac
 }
 
@@ -57,8 +59,10 @@ case "${1:-foreground}" in
         echo "$name already runs (pid $(cat "$RUN_DIR/$name.pid"))"
         continue
       fi
+      # Appended, never truncated: the log of a run that crashed is still there after a restart.
+      printf '\n===== %s: %s starting (run.sh start) =====\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" >>"$RUN_DIR/$name.log"
       # shellcheck disable=SC2046
-      nohup env $(env_for "$name") node "$ROOT/${ENTRY[$name]}" >"$RUN_DIR/$name.log" 2>&1 </dev/null &
+      nohup env $(env_for "$name") node "$ROOT/${ENTRY[$name]}" >>"$RUN_DIR/$name.log" 2>&1 </dev/null &
       echo $! >"$RUN_DIR/$name.pid"
       wait_healthy "$name"
     done

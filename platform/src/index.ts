@@ -7,6 +7,7 @@ export * from './db/create-knex';
 export * from './db/migrate';
 export * from './db/run-in-transaction';
 export * from './http/create-http-app';
+export * from './http/create-operator-app';
 export * from './http/problem-middleware';
 export * from './http/serve-api-docs';
 export * from './http/openapi-building-blocks';

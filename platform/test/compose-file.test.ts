@@ -35,9 +35,10 @@ const compose = parseYaml(composeText) as ComposeFile;
 
 /** The processes built from this repository, with the config module each reads at start-up. */
 const APP_SERVICES = {
-  'user-service': { pkg: 'user-service', role: 'user_service', database: 'wallet_users' },
-  'transaction-service': { pkg: 'transaction-service', role: 'transaction_service', database: 'wallet_transactions' },
-  'outbox-relay': { pkg: 'outbox-relay', role: 'outbox_relay', database: 'wallet_users' },
+  'user-service': { pkg: 'user-service', role: 'user_service', database: 'wallet_users', owner: 'wallet_users_owner' },
+  'transaction-service': { pkg: 'transaction-service', role: 'transaction_service', database: 'wallet_transactions', owner: 'wallet_transactions_owner' },
+  // The relay applies no migrations: it has no owner login at all.
+  'outbox-relay': { pkg: 'outbox-relay', role: 'outbox_relay', database: 'wallet_users', owner: undefined },
 } as const;
 type AppService = keyof typeof APP_SERVICES;
 const APP_SERVICE_NAMES = Object.keys(APP_SERVICES) as AppService[];
@@ -151,7 +152,7 @@ describe('docker-compose.yml', () => {
   });
 
   for (const name of APP_SERVICE_NAMES) {
-    const { pkg, role, database } = APP_SERVICES[name];
+    const { pkg, role, database, owner } = APP_SERVICES[name];
 
     test(`${name}: sets exactly the variables its config module reads, with valid values`, () => {
       const env = environmentOf(name);
@@ -173,6 +174,30 @@ describe('docker-compose.yml', () => {
       assert.equal(url.pathname, `/${database}`);
       const passwordVariable = `${role.toUpperCase()}_DB_PASSWORD`;
       assert.equal(url.password, environmentOf('postgres')[passwordVariable], `the password is postgres' ${passwordVariable}`);
+    });
+
+    test(`${name}: migrates as its database's owner role, or not at all`, () => {
+      const migrationUrl = environmentOf(name).MIGRATION_DATABASE_URL;
+      if (owner === undefined) {
+        assert.equal(migrationUrl, undefined);
+        return;
+      }
+      const url = new URL(migrationUrl ?? '');
+      assert.equal(url.username, owner);
+      assert.equal(url.hostname, 'postgres');
+      assert.equal(url.pathname, `/${database}`);
+      const passwordVariable = `${owner.toUpperCase()}_DB_PASSWORD`;
+      assert.equal(url.password, environmentOf('postgres')[passwordVariable], `the password is postgres' ${passwordVariable}`);
+    });
+
+    test(`${name}: binds every interface inside its container, published on the host's loopback only`, () => {
+      const env = environmentOf(name);
+      assert.equal(env.HOST, '0.0.0.0');
+      for (const mapping of compose.services[name]?.ports ?? []) assert.match(mapping, /^127\.0\.0\.1:/);
+      if (env.OPERATOR_PORT !== undefined) {
+        assert.equal(env.OPERATOR_HOST, '127.0.0.1', 'the operators\' listener stays on the container\'s loopback');
+        assert.ok(!(compose.services[name]?.ports ?? []).some((p) => p.endsWith(`:${env.OPERATOR_PORT}`)), 'and is not published');
+      }
     });
 
     test(`${name}: publishes and health-checks the port it listens on`, () => {
@@ -207,13 +232,13 @@ describe('database init scripts', () => {
     .map((f) => read(`db/init/${f}`))
     .join('\n');
 
-  test('create one role per service and each database owned by its service', () => {
-    const roles = [...scripts.matchAll(/CREATE ROLE (\w+) LOGIN/g)].map((m) => m[1]).sort();
-    assert.deepEqual(roles, ['outbox_relay', 'transaction_service', 'user_service']);
+  test('create an owner role per database and a login role per service, each database owned by its owner role', () => {
+    const roles = [...scripts.matchAll(/ALTER ROLE (\w+) LOGIN/g)].map((m) => m[1]).sort();
+    assert.deepEqual(roles, ['outbox_relay', 'transaction_service', 'user_service', 'wallet_transactions_owner', 'wallet_users_owner']);
     const databases = Object.fromEntries(
       [...scripts.matchAll(/CREATE DATABASE (\w+) OWNER (\w+)/g)].map((m): [string, string] => [m[1] ?? '', m[2] ?? '']),
     );
-    assert.deepEqual(databases, { wallet_users: 'user_service', wallet_transactions: 'transaction_service' });
+    assert.deepEqual(databases, { wallet_users: 'wallet_users_owner', wallet_transactions: 'wallet_transactions_owner' });
     for (const database of Object.keys(databases)) {
       assert.match(scripts, new RegExp(`REVOKE ALL ON DATABASE ${database} FROM PUBLIC`));
     }
@@ -221,7 +246,7 @@ describe('database init scripts', () => {
 
   test('take every password from a variable the postgres service sets', () => {
     const variables = [...scripts.matchAll(/\\getenv \w+ ([A-Z_]+)/g)].map((m) => m[1] ?? '');
-    assert.equal(variables.length, 3);
+    assert.equal(variables.length, 5);
     const env = environmentOf('postgres');
     for (const variable of variables) assert.ok(env[variable], `postgres sets ${variable}`);
     assert.doesNotMatch(scripts, /PASSWORD\s+'/, 'no literal password');
@@ -300,5 +325,36 @@ describe('Dockerfiles', () => {
   test('.dockerignore keeps host builds and dependencies out of the context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     for (const entry of ['**/node_modules', '**/dist', '.cache', '.run', '.git']) assert.ok(ignored.includes(entry), entry);
+  });
+});
+
+describe('the native runner and compose set PostgreSQL up the same way', () => {
+  const infra = read('platform/infra/infra.sh');
+  const runner = read('platform/infra/run.sh');
+
+  test('make infra runs the same db/init scripts with the same password variables and defaults', () => {
+    assert.match(infra, /for script in "\$ROOT"\/db\/init\/\*\.sql/);
+    const postgres = compose.services.postgres?.environment ?? {};
+    const composeDefaults: Record<string, string | undefined> = Object.fromEntries(
+      Object.entries(postgres)
+        .filter(([name]) => name.endsWith('_DB_PASSWORD'))
+        .map(([name, value]): [string, string | undefined] => [name, /:-([^}]*)\}/.exec(String(value))?.[1]]),
+    );
+    const nativeDefaults: Record<string, string | undefined> = Object.fromEntries(
+      [...infra.matchAll(/([A-Z_]+_DB_PASSWORD)="\$\{\1:-([^}]*)\}"/g)].map((m): [string, string | undefined] => [m[1] ?? '', m[2]]),
+    );
+    assert.equal(Object.keys(composeDefaults).length, 5);
+    assert.deepEqual(nativeDefaults, composeDefaults);
+  });
+
+  test('run.sh logs each process in with the role compose gives it, and migrates as the same owner', () => {
+    for (const name of APP_SERVICE_NAMES) {
+      const { role, owner, database } = APP_SERVICES[name];
+      const line = new RegExp(`^\\s*${name}\\) echo "([^"]*)"`, 'm').exec(runner)?.[1] ?? '';
+      assert.ok(line, `run.sh sets ${name}'s environment`);
+      assert.match(line, new RegExp(`DATABASE_URL=\\$\\{\\w+:-postgres://${role}@127\\.0\\.0\\.1:5432/${database}\\}`), `${name} logs in as ${role}`);
+      if (owner) assert.match(line, new RegExp(`MIGRATION_DATABASE_URL=\\$\\{\\w+:-postgres://${owner}@127\\.0\\.0\\.1:5432/${database}\\}`));
+      else assert.doesNotMatch(line, /MIGRATION_DATABASE_URL/);
+    }
   });
 });

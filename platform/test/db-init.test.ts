@@ -1,9 +1,9 @@
 /**
  * Runs db/init/*.sql exactly as the postgres image's entrypoint does (psql, as the superuser, in
  * file order) on a throwaway PostgreSQL cluster of its own (a Unix socket in a temporary folder, no
- * TCP port), then applies both services' real migrations as their own roles and checks that each
- * role reaches only what it should. The shared development server is never touched: the init
- * scripts create fixed role and database names.
+ * TCP port), then applies both services' real migrations as their databases' owner roles and
+ * checks that each service's login reaches only what it should. The shared development server is
+ * never touched: the init scripts create fixed role and database names.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,8 @@ import { REPO_ROOT, requireCompiled } from './support/load-service-modules';
 
 const PASSWORDS = {
   postgres: 'superuser-test-pw',
+  wallet_users_owner: 'wallet-users-owner-test-pw',
+  wallet_transactions_owner: 'wallet-transactions-owner-test-pw',
   user_service: 'user-service-test-pw',
   transaction_service: 'transaction-service-test-pw',
   outbox_relay: 'outbox-relay-test-pw',
@@ -24,6 +26,8 @@ const PASSWORDS = {
 type Role = keyof typeof PASSWORDS;
 
 const INIT_ENV = {
+  WALLET_USERS_OWNER_DB_PASSWORD: PASSWORDS.wallet_users_owner,
+  WALLET_TRANSACTIONS_OWNER_DB_PASSWORD: PASSWORDS.wallet_transactions_owner,
   USER_SERVICE_DB_PASSWORD: PASSWORDS.user_service,
   TRANSACTION_SERVICE_DB_PASSWORD: PASSWORDS.transaction_service,
   OUTBOX_RELAY_DB_PASSWORD: PASSWORDS.outbox_relay,
@@ -137,26 +141,36 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
 
   test('initialisation stops when a password is not set', () => {
     const first = scripts[0] ?? '';
-    const result = psqlFile(first, { USER_SERVICE_DB_PASSWORD: 'x', TRANSACTION_SERVICE_DB_PASSWORD: 'y' });
+    const { OUTBOX_RELAY_DB_PASSWORD: _missing, ...others } = INIT_ENV;
+    const result = psqlFile(first, others);
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /OUTBOX_RELAY_DB_PASSWORD is not set/);
   });
 
-  test('the scripts run in order, as the image runs them', async () => {
-    for (const script of scripts) {
-      const result = psqlFile(script, INIT_ENV);
-      assert.equal(result.status, 0, `${script}\n${result.stderr}`);
+  test('the scripts run in order, as the image runs them, and again (make infra runs them every time)', async () => {
+    for (let round = 0; round < 2; round++) {
+      for (const script of scripts) {
+        const result = psqlFile(script, INIT_ENV);
+        assert.equal(result.status, 0, `round ${round}: ${script}\n${result.stderr}`);
+      }
     }
     const roles = await as('postgres', 'postgres', async (c) =>
-      (await c.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname IN ('user_service', 'transaction_service', 'outbox_relay') AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole ORDER BY 1")).rows.map((r) => r.rolname),
+      (await c.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolname IN ('wallet_users_owner', 'wallet_transactions_owner', 'user_service', 'transaction_service', 'outbox_relay') AND rolcanlogin AND NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole ORDER BY 1")).rows.map((r) => r.rolname),
     );
-    assert.deepEqual(roles, ['outbox_relay', 'transaction_service', 'user_service']);
+    assert.deepEqual(roles, ['outbox_relay', 'transaction_service', 'user_service', 'wallet_transactions_owner', 'wallet_users_owner']);
+    const owners = await as('postgres', 'postgres', async (c) =>
+      (await c.query<{ datname: string; owner: string }>("SELECT datname, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname LIKE 'wallet_%' ORDER BY 1")).rows,
+    );
+    assert.deepEqual(owners, [
+      { datname: 'wallet_transactions', owner: 'wallet_transactions_owner' },
+      { datname: 'wallet_users', owner: 'wallet_users_owner' },
+    ]);
   });
 
-  test('each service applies its real migrations as its own role', async () => {
+  test("each service's real migrations apply as its database's owner role", async () => {
     const services = [
-      { pkg: 'user-service', module: 'data-access/migrations/001-create-users-schema', role: 'user_service', database: 'wallet_users' },
-      { pkg: 'transaction-service', module: 'data-access/migrations/001-create-wallet-schema', role: 'transaction_service', database: 'wallet_transactions' },
+      { pkg: 'user-service', module: 'data-access/migrations/001-create-users-schema', role: 'wallet_users_owner', database: 'wallet_users' },
+      { pkg: 'transaction-service', module: 'data-access/migrations/001-create-wallet-schema', role: 'wallet_transactions_owner', database: 'wallet_transactions' },
     ] as const;
     for (const service of services) {
       const { migrations, MIGRATION_LOCK_KEY } = requireCompiled<{ migrations: Migration[]; MIGRATION_LOCK_KEY: number }>(service.pkg, service.module);
@@ -184,46 +198,98 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
     assert.equal(await denied('user_service', PASSWORDS.user_service, 'wallet_transactions'), '42501');
     assert.equal(await denied('outbox_relay', PASSWORDS.outbox_relay, 'wallet_transactions'), '42501');
     assert.equal(await denied('transaction_service', PASSWORDS.transaction_service, 'wallet_users'), '42501');
+    assert.equal(await denied('wallet_users_owner', PASSWORDS.wallet_users_owner, 'wallet_transactions'), '42501');
+    assert.equal(await denied('wallet_transactions_owner', PASSWORDS.wallet_transactions_owner, 'wallet_users'), '42501');
     assert.equal(await denied('intruder', 'intruder-pw', 'wallet_users'), '42501');
     assert.equal(await denied('intruder', 'intruder-pw', 'wallet_transactions'), '42501');
     assert.equal(await denied('user_service', 'wrong-password', 'wallet_users'), '28P01');
   });
 
-  test('the outbox relay may only read and mark outbox rows', async () => {
-    await as('user_service', 'wallet_users', (c) =>
-      c.query(
+  test("a service's own login cannot change the schema or apply migrations", async () => {
+    for (const [role, database] of [['user_service', 'wallet_users'], ['transaction_service', 'wallet_transactions'], ['outbox_relay', 'wallet_users']] as const) {
+      await as(role, database, async (c) => {
+        assert.equal(await sqlStateOf(() => c.query('CREATE TABLE sneaky (id int)')), '42501', `${role} creates a table`);
+        assert.equal(await sqlStateOf(() => c.query('ALTER TABLE users ADD COLUMN sneaky int')), '42501', `${role} alters users`);
+        assert.equal(await sqlStateOf(() => c.query('DROP TABLE users')), '42501', `${role} drops users`);
+        assert.equal(await sqlStateOf(() => c.query("INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('x', 9, now())")), '42501');
+      });
+    }
+  });
+
+  test('user-service may read and create users and write events, nothing else', async () => {
+    await as('user_service', 'wallet_users', async (c) => {
+      await c.query("INSERT INTO users (user_id, email) VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d01', 'a@b.co')");
+      assert.equal((await c.query('SELECT email FROM users')).rowCount, 1);
+      await c.query(
         `INSERT INTO ${OUTBOX_TABLE} (event_id, event_type, aggregate_id, payload)
          VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d9e', 'user-created', 'u1', '{}')`,
-      ),
-    );
+      );
+      assert.equal(await sqlStateOf(() => c.query("UPDATE users SET email = 'b@b.co'")), '42501');
+      assert.equal(await sqlStateOf(() => c.query('DELETE FROM users')), '42501');
+      assert.equal(await sqlStateOf(() => c.query(`SELECT * FROM ${OUTBOX_TABLE}`)), '42501');
+      assert.equal(await sqlStateOf(() => c.query(`UPDATE ${OUTBOX_TABLE} SET published_at = now()`)), '42501');
+    });
+  });
+
+  test('the outbox relay may only read and mark outbox rows', async () => {
     await as('outbox_relay', 'wallet_users', async (c) => {
       await c.query('BEGIN');
       const rows = await c.query(`SELECT id FROM ${OUTBOX_TABLE} WHERE published_at IS NULL FOR UPDATE SKIP LOCKED`);
       assert.equal(rows.rowCount, 1);
-      await c.query(`UPDATE ${OUTBOX_TABLE} SET published_at = now()`);
+      await c.query(`UPDATE ${OUTBOX_TABLE} SET published_at = now(), attempts = attempts + 1, last_error = NULL`);
       await c.query('COMMIT');
+      assert.equal(await sqlStateOf(() => c.query(`UPDATE ${OUTBOX_TABLE} SET payload = '{"forged": true}'`)), '42501', 'the payload is not the relay\'s to change');
       assert.equal(await sqlStateOf(() => c.query(`DELETE FROM ${OUTBOX_TABLE}`)), '42501');
       assert.equal(
         await sqlStateOf(() => c.query(`INSERT INTO ${OUTBOX_TABLE} (event_id, event_type, aggregate_id, payload) VALUES (gen_random_uuid(), 'x', 'x', '{}')`)),
         '42501',
       );
-      assert.equal(await sqlStateOf(() => c.query('CREATE TABLE sneaky (id int)')), '42501');
+      assert.equal(await sqlStateOf(() => c.query('SELECT email FROM users')), '42501', 'the relay does not read users');
       assert.equal(await sqlStateOf(() => c.query(`DROP TABLE ${OUTBOX_TABLE}`)), '42501');
     });
   });
 
-  test('the ledger is append-only, even for the role that owns it', async () => {
+  test('the ledger is append-only by privilege as well as by trigger: the service login cannot rewrite it', async () => {
     await as('transaction_service', 'wallet_transactions', async (c) => {
       await c.query("INSERT INTO users (user_id, balance_minor, created_at) VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91', 500, now())");
       await c.query(
         `INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor)
          VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d92', '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91', 'credit', 'add_money', 500, 500)`,
       );
-      for (const statement of ['UPDATE transactions SET amount_minor = 1', 'DELETE FROM transactions', 'TRUNCATE transactions CASCADE']) {
+      await c.query("UPDATE users SET balance_minor = 500 WHERE user_id = '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91'");
+      await c.query("INSERT INTO idempotency_keys (endpoint, idempotency_key, request_hash) VALUES ('add-money', 'k', 'h')");
+      await c.query("DELETE FROM idempotency_keys WHERE idempotency_key = 'k'");
+      for (const statement of [
+        'UPDATE transactions SET amount_minor = 1',
+        'DELETE FROM transactions',
+        'TRUNCATE transactions CASCADE',
+        'ALTER TABLE transactions DISABLE TRIGGER transactions_append_only',
+        'ALTER TABLE transactions DISABLE TRIGGER ALL',
+        'DROP TRIGGER transactions_append_only ON transactions',
+        'UPDATE transfers SET amount_minor = 1',
+        'DELETE FROM transfers',
+        'DELETE FROM users',
+        'DELETE FROM processed_events',
+      ]) {
         assert.equal(await sqlStateOf(() => c.query(statement)), '42501', statement);
       }
       const { rows } = await c.query<{ amount_minor: string }>('SELECT amount_minor FROM transactions');
       assert.deepEqual(rows, [{ amount_minor: '500' }]);
     });
+    // The owner role (used only for migrations) is refused by the trigger too.
+    await as('wallet_transactions_owner', 'wallet_transactions', async (c) => {
+      assert.equal(await sqlStateOf(() => c.query('UPDATE transactions SET amount_minor = 1')), '42501');
+      assert.equal(await sqlStateOf(() => c.query('DELETE FROM transactions')), '42501');
+    });
+  });
+
+  test('a database an older setup migrated as the superuser is handed to its owner by the scripts', async () => {
+    await as('postgres', 'wallet_transactions', (c) => c.query('CREATE TABLE legacy (id int)'));
+    for (const script of scripts) assert.equal(psqlFile(script, INIT_ENV).status, 0);
+    const owner = await as('postgres', 'wallet_transactions', async (c) =>
+      (await c.query<{ owner: string }>("SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'legacy'")).rows[0]?.owner,
+    );
+    assert.equal(owner, 'wallet_transactions_owner');
+    await as('wallet_transactions_owner', 'wallet_transactions', (c) => c.query('DROP TABLE legacy'));
   });
 });

@@ -4,7 +4,21 @@ import type { Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import Router from '@koa/router';
-import { AppError, closeServer, createHttpApp, createLogger, createMetricsRegistry, JsonNumber, listen, requestBody } from '../src/index';
+import {
+  AppError,
+  closeServer,
+  CONNECTIONS_CHECKING_INTERVAL_MS,
+  createHttpApp,
+  createLogger,
+  createMetricsRegistry,
+  exceedsJsonDepth,
+  JsonNumber,
+  listen,
+  MAX_JSON_DEPTH,
+  MAX_PROBLEM_DETAIL_BYTES,
+  requestBody,
+  truncateUtf8,
+} from '../src/index';
 import { requestJson } from '../src/testing/index';
 
 /** The one error middleware maps every failure once; these are the failures no service test provokes on demand. */
@@ -164,4 +178,91 @@ test("requests Node's parser refuses get problem+json too, not an empty answer",
   const huge = await sendRaw(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${'a'.repeat(20_000)}\r\n\r\n`);
   assert.equal(huge.status, 431);
   assert.equal(huge.body.code, 'headers_too_large');
+});
+
+test('an Expect header other than 100-continue is 417 problem+json, not an empty answer', async () => {
+  const response = await sendRaw('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: the-impossible\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+  assert.equal(response.status, 417);
+  assert.match(response.contentType, /problem\+json/);
+  assert.equal(response.body.code, 'expectation_failed');
+});
+
+test('CONNECT is 405 problem+json and the connection is closed (this is not a proxy)', async () => {
+  const response = await sendRaw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.equal(response.status, 405);
+  assert.match(response.contentType, /problem\+json/);
+  assert.equal(response.body.code, 'method_not_allowed');
+});
+
+test(`JSON nested up to ${MAX_JSON_DEPTH} levels is read; deeper is 400 malformed_json without engine text`, async () => {
+  const nested = (depth: number) => `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+  assert.equal((await post(nested(MAX_JSON_DEPTH))).status, 200);
+  for (const depth of [MAX_JSON_DEPTH + 1, 400]) {
+    const response = await post(nested(depth));
+    assert.equal(response.status, 400, String(depth));
+    const body = (await response.json()) as { code: string; detail: string };
+    assert.equal(body.code, 'malformed_json');
+    assert.doesNotMatch(body.detail, /stack|RangeError|Maximum call/i);
+  }
+  // Brackets inside strings are text, not nesting.
+  assert.equal((await post(`{"a":"${'['.repeat(100)}\\"${'{'.repeat(100)}"}`)).status, 200);
+});
+
+test('exceedsJsonDepth counts only structure', () => {
+  assert.equal(exceedsJsonDepth('[[[]]]', 3), false);
+  assert.equal(exceedsJsonDepth('[[[[]]]]', 3), true);
+  assert.equal(exceedsJsonDepth('{"a":"[[[[[[","b":[{}]}', 3), false);
+  assert.equal(exceedsJsonDepth('{"a\\"[[[[":1}', 1), false);
+});
+
+test('a problem detail is capped at 2 KB whatever it quotes', async () => {
+  const response = await requestJson<{ code: string; detail: string }>(`${url}/${'p'.repeat(8_000)}`);
+  assert.equal(response.status, 404);
+  assert.equal(response.body.code, 'not_found');
+  assert.ok(Buffer.byteLength(response.body.detail) <= MAX_PROBLEM_DETAIL_BYTES);
+  assert.match(response.body.detail, /…$/);
+  assert.equal(truncateUtf8('€€€', 9), '€€€');
+  assert.equal(truncateUtf8('€€€', 8), '€…');
+});
+
+test('the documented timeouts are the server\'s, checked every second so a 408 is not late', async () => {
+  assert.equal(server.headersTimeout, 10_000);
+  assert.equal(server.requestTimeout, 30_000);
+  assert.equal(CONNECTIONS_CHECKING_INTERVAL_MS, 1_000);
+
+  // The same server with a 1 s header timeout (the mechanism, without waiting 10 s): a client that
+  // never finishes its headers gets a 408 problem+json within the limit plus one check interval.
+  const quick = await listen(
+    createHttpApp({ logger: createLogger({ service: 'test', level: 'silent' }), metrics: createMetricsRegistry('t'), router: new Router(), readinessChecks: {}, bodyLimitBytes: 1024 }),
+    0,
+    '127.0.0.1',
+    { headersTimeoutMs: 1_000, requestTimeoutMs: 2_000 },
+  );
+  try {
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect((quick.address() as AddressInfo).port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // and never the blank line
+    });
+    const elapsed = Date.now() - started;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"request_timeout"/);
+    assert.ok(elapsed >= 900 && elapsed < 1_000 + CONNECTIONS_CHECKING_INTERVAL_MS + 1_500, `408 after ${elapsed} ms`);
+  } finally {
+    await closeServer(quick);
+  }
+});
+
+test('listen binds the loopback unless told otherwise', async () => {
+  const app = createHttpApp({ logger: createLogger({ service: 'test', level: 'silent' }), metrics: createMetricsRegistry('t2'), router: new Router(), readinessChecks: {}, bodyLimitBytes: 1024 });
+  const loopback = await listen(app, 0);
+  try {
+    assert.equal((loopback.address() as AddressInfo).address, '127.0.0.1');
+  } finally {
+    await closeServer(loopback);
+  }
 });

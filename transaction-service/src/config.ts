@@ -3,8 +3,15 @@ import { configFields, defineConfig } from '@wallet/platform';
 import { parseAmount } from './domain/money';
 
 export interface TransactionServiceConfig {
+  host: string;
   port: number;
+  /** The operators' listener (GET /internal/reconcile): loopback only unless told otherwise. */
+  operatorHost: string;
+  operatorPort: number;
+  /** The service's own login: only the DML it needs; the ledger is insert-only (see db/README.md). */
   databaseUrl: string;
+  /** The database owner's login, used only to apply the migrations at start-up. */
+  migrationDatabaseUrl: string;
   dbPoolMax: number;
   natsUrl: string;
   balanceSubject: string;
@@ -27,12 +34,28 @@ export interface TransactionServiceConfig {
   idempotencyTtlHours: number;
   idempotencyPurgeIntervalMs: number;
   httpBodyLimitBytes: number;
+  /** Money operations per batch (one database transaction); 1 = one transaction per operation. */
+  moneyBatchMax: number;
+  /** Money batches running at once in this process. */
+  moneyBatchesInFlight: number;
+  /** Validated money operations allowed to wait for a batch; beyond it, 503 with Retry-After. */
+  moneyQueueLimit: number;
   logLevel: string;
 }
 
 export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
+  host: { env: 'HOST', schema: configFields.host() },
   port: { env: 'PORT', schema: configFields.port(3002) },
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_transactions') },
+  operatorHost: { env: 'OPERATOR_HOST', schema: configFields.host() },
+  operatorPort: { env: 'OPERATOR_PORT', schema: configFields.port(3102) },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    schema: configFields.postgresUrl('postgres://transaction_service@127.0.0.1:5432/wallet_transactions'),
+  },
+  migrationDatabaseUrl: {
+    env: 'MIGRATION_DATABASE_URL',
+    schema: configFields.postgresUrl('postgres://wallet_transactions_owner@127.0.0.1:5432/wallet_transactions'),
+  },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },
@@ -67,6 +90,9 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
+  moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },
+  moneyBatchesInFlight: { env: 'MONEY_BATCHES_IN_FLIGHT', schema: Joi.number().integer().min(1).max(64).default(1) },
+  moneyQueueLimit: { env: 'MONEY_QUEUE_LIMIT', schema: configFields.positiveInt(5_000) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 

@@ -12,10 +12,10 @@ import {
   createKafka,
   createKnex,
   createMetricsRegistry,
+  createOperatorApp,
   createStopOnce,
-  ensureDatabaseExists,
   listen,
-  migrateExclusively,
+  migrateAsOwner,
   registerPoolMetrics,
   splitBrokers,
   type Logger,
@@ -24,17 +24,23 @@ import {
 import type { TransactionServiceConfig } from './config';
 import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-wallet-schema';
 import { createWalletRouter } from './entry-points/http/create-wallet-router';
+import { createOperatorRouter } from './entry-points/operator/create-operator-router';
 import { openApiDocument } from './entry-points/http/openapi';
 import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-created';
 import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
-import { WalletService } from './domain/wallet-service';
+import { WalletQueries } from './domain/wallet-queries';
+import { MoneyEngine } from './domain/transfers/money-engine';
+import { presentMoneyResult } from './entry-points/http/money-presenter';
 import { reconcileBalances } from './domain/reconcile-balances';
 import { parseAmount } from './domain/money';
 
 export interface RunningTransactionService {
   server: Server;
   url: string;
+  /** The operators' listener (GET /internal/reconcile), on the loopback unless configured otherwise. */
+  operatorServer: Server;
+  operatorUrl: string;
   stop(): Promise<void>;
 }
 
@@ -47,22 +53,39 @@ export async function startTransactionService(
   config: TransactionServiceConfig,
   logger: Logger,
 ): Promise<RunningTransactionService> {
-  await ensureDatabaseExists(config.databaseUrl);
+  const applied = await migrateAsOwner({
+    migrationDatabaseUrl: config.migrationDatabaseUrl,
+    migrations,
+    lockKey: MIGRATION_LOCK_KEY,
+    applicationName: 'transaction-service-migrate',
+  });
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     applicationName: 'transaction-service',
     statementTimeoutMs: 30_000,
   });
-  const applied = await migrateExclusively(knex, config.databaseUrl, migrations, MIGRATION_LOCK_KEY);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
-  const wallet = new WalletService(knex, {
-    maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
+  const wallet = new WalletQueries(knex);
+  // The money engine has connections of its own: batches never wait behind HTTP reads, and one
+  // spare connection is kept to settle a COMMIT whose reply was lost.
+  const moneyKnex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.moneyBatchesInFlight + 1,
+    applicationName: 'transaction-service-money',
+    statementTimeoutMs: 30_000,
+  });
+  const money = new MoneyEngine({
+    knex: moneyKnex,
+    present: presentMoneyResult,
     logger,
     metrics,
+    maxBatchSize: config.moneyBatchMax,
+    maxBatchesInFlight: config.moneyBatchesInFlight,
+    queueLimit: config.moneyQueueLimit,
   });
 
   const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
@@ -91,7 +114,7 @@ export async function startTransactionService(
   const app = createHttpApp({
     logger,
     metrics,
-    router: createWalletRouter(wallet, { reconcile: () => reconcileBalances(knex) }),
+    router: createWalletRouter({ money, queries: wallet, maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
     readinessChecks: {
       postgres: () => checkDatabase(knex),
       nats: () => checkNats(nats),
@@ -101,17 +124,31 @@ export async function startTransactionService(
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port);
+  const server = await listen(app, config.port, config.host);
   const { port } = server.address() as AddressInfo;
-  logger.info({ port }, 'transaction-service listening');
+  const operatorServer = await listen(
+    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
+    config.operatorPort,
+    config.operatorHost,
+  );
+  const operatorPort = (operatorServer.address() as AddressInfo).port;
+  logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(server) },
+    { name: 'operator-http', run: () => closeServer(operatorServer) },
+    { name: 'money-engine', run: () => money.stop() },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'nats', run: () => closeNats(nats) },
-    { name: 'postgres', run: () => knex.destroy() },
+    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    operatorServer,
+    operatorUrl: `http://127.0.0.1:${operatorPort}`,
+    stop: createStopOnce(logger, steps),
+  };
 }

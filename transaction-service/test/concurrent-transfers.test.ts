@@ -91,6 +91,23 @@ describe('concurrent transfers', () => {
     assert.equal(total.map((t) => BigInt(t.body.balance.replace('.', ''))).reduce((x, y) => x + y), 20_000n);
   });
 
+  test('100 % hot pair: 2,000 transfers from 200 clients between two users keep the books exact', async () => {
+    const users = await h.createUsers(2);
+    const funding = await fundAll(users, '100.00');
+    const load = await runTransferLoad({
+      txUrl: h.url,
+      userIds: users,
+      transfers: 2_000,
+      concurrency: 200,
+      hotPairShare: 1,
+      duplicateShare: 0.1,
+      maxAmountMinor: 3_000n,
+    });
+    assert.ok(load.acknowledged.size > 1_000, `only ${load.acknowledged.size} transfers acknowledged`);
+    assert.equal([...load.statusCounts.keys()].filter((s) => s >= 500).length, 0, JSON.stringify([...load.statusCounts]));
+    assertBooks(await checkBooks({ txUrl: h.url, funding, load }));
+  });
+
   test('overdraft race: 200 simultaneous 1.00 debits from a 50.00 wallet -> exactly 50 succeed', async () => {
     const [rich, ...others] = await h.createUsers(5);
     await h.fund(rich!, '50.00');
@@ -106,25 +123,26 @@ describe('concurrent transfers', () => {
   });
 });
 
-describe('two transaction-service processes sharing the database', () => {
+describe('three transaction-service processes sharing the database', () => {
   const processes: SpawnedProcess[] = [];
   after(async () => {
     await Promise.all(processes.map((p) => p.stop()));
   });
 
-  test('the same 2,000-transfer scenario, spread over both processes, keeps the books exact', async () => {
+  test('the same 2,000-transfer scenario, spread over three processes (three batch engines), keeps the books exact', async () => {
     const entry = join(__dirname, '..', 'src', 'entry-points', 'main.js');
     const urls: string[] = [];
-    for (let i = 0; i < 2; i += 1) {
+    for (let i = 0; i < 3; i += 1) {
       const port = await findFreePort();
-      const child = spawnNode(entry, { ...h.env, PORT: String(port), LOG_LEVEL: 'warn', DB_POOL_MAX: '15' });
+      const child = spawnNode(entry, { ...h.env, PORT: String(port), LOG_LEVEL: 'warn', DB_POOL_MAX: '10' });
       processes.push(child);
       urls.push(`http://127.0.0.1:${port}`);
       await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000, child);
     }
     const users = await h.createUsers(20);
     const funding = await fundAll(users, '200.00');
-    // Copies of one request go to different processes: only the database can keep them to one execution.
+    // Copies of one request go to different processes (and so to different batches): only the
+    // database can keep them to one execution.
     const load = await runTransferLoad({
       txUrl: urls,
       userIds: users,

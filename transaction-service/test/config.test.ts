@@ -12,4 +12,21 @@ describe('transaction-service configuration', () => {
       assert.throws(() => loadTransactionServiceConfig({ MAX_AMOUNT: bad }), /MAX_AMOUNT/, `MAX_AMOUNT=${JSON.stringify(bad)}`);
     }
   });
+
+  test('every listener binds the loopback unless HOST / OPERATOR_HOST say otherwise', () => {
+    const defaults = loadTransactionServiceConfig({});
+    assert.equal(defaults.host, '127.0.0.1');
+    assert.equal(defaults.operatorHost, '127.0.0.1');
+    assert.equal(defaults.operatorPort, 3102);
+    assert.equal(loadTransactionServiceConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0');
+    for (const bad of ['not a host', 'a;b', '']) {
+      assert.throws(() => loadTransactionServiceConfig({ HOST: bad }), /HOST/, `HOST=${JSON.stringify(bad)}`);
+    }
+  });
+
+  test('serves with its own login and migrates as the owner, by default', () => {
+    const defaults = loadTransactionServiceConfig({});
+    assert.equal(new URL(defaults.databaseUrl).username, 'transaction_service');
+    assert.equal(new URL(defaults.migrationDatabaseUrl).username, 'wallet_transactions_owner');
+  });
 });

@@ -2,44 +2,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  closeServer,
-  createHttpApp,
-  createLogger,
-  createMetricsRegistry,
-  listen,
-} from '@wallet/platform';
+import { closeServer, createKnex, createLogger, createOperatorApp, listen } from '@wallet/platform';
 import { requestJson } from '@wallet/platform/testing';
-import { reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
-import { WalletService } from '../src/domain/wallet-service';
-import { createWalletRouter } from '../src/entry-points/http/create-wallet-router';
+import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
+import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
-let reconcileServer: Server;
 let reconcileUrl: string;
 
 before(async () => {
   h = await startTransactionServiceHarness();
-  // The route as the service mounts it, over this test's database.
-  const logger = createLogger({ service: 'reconcile-test', level: 'silent' });
-  const metrics = createMetricsRegistry('reconcile-test');
-  const wallet = new WalletService(h.db, { maxAmountMinor: 100_000_000n, logger, metrics });
-  const app = createHttpApp({
-    logger,
-    metrics,
-    router: createWalletRouter(wallet, { reconcile: () => reconcileBalances(h.db) }),
-    readinessChecks: {},
-    bodyLimitBytes: 1_024,
-  });
-  reconcileServer = await listen(app, 0, '127.0.0.1');
-  reconcileUrl = `http://127.0.0.1:${(reconcileServer.address() as AddressInfo).port}`;
+  // The service's own operators' listener.
+  reconcileUrl = h.service.operatorUrl;
 });
 
 after(async () => {
-  await closeServer(reconcileServer);
   await h.stop();
 });
 
@@ -135,6 +114,21 @@ describe('reconciliation', () => {
     const [a, , c] = users as [string, string, string];
     const transferId = await transfer(a, c, '1.00');
     const lonely = await transfer(c, a, '2.00');
+    // The service's own login could not do this tampering: no UPDATE/DELETE on the ledger, and not
+    // the owner, so it cannot disable the trigger either. Only the superuser below can.
+    const serviceLogin = createKnex({ url: h.env.DATABASE_URL ?? '', poolMax: 1, applicationName: 'reconcile-test-login' });
+    try {
+      for (const statement of [
+        'ALTER TABLE transactions DISABLE TRIGGER transactions_append_only',
+        'UPDATE transactions SET amount_minor = amount_minor + 5',
+        'DELETE FROM transactions',
+        'TRUNCATE transactions CASCADE',
+      ]) {
+        await assert.rejects(serviceLogin.raw(statement), { code: '42501' }, statement);
+      }
+    } finally {
+      await serviceLogin.destroy();
+    }
     await h.db.raw('ALTER TABLE transactions DISABLE TRIGGER transactions_append_only');
     try {
       await h.db('transactions').where({ transfer_id: transferId, type: 'credit' }).increment('amount_minor', 5);
@@ -158,3 +152,67 @@ describe('reconciliation', () => {
     assert.equal(report.mismatch_count, 3);
   });
 });
+
+describe('the operators\' listener', () => {
+  test('serves /internal/reconcile on the loopback only; the public port does not know it', async () => {
+    assert.equal((h.service.operatorServer.address() as AddressInfo).address, '127.0.0.1');
+    assert.equal((h.service.server.address() as AddressInfo).address, '127.0.0.1');
+    const publicAnswer = await requestJson<{ code: string }>(`${h.url}/internal/reconcile`);
+    assert.equal(publicAnswer.status, 404);
+    assert.equal(publicAnswer.body.code, 'not_found');
+    const wrongMethod = await requestJson<{ code: string }>(`${reconcileUrl}/internal/reconcile`, { method: 'POST' });
+    assert.equal(wrongMethod.status, 405);
+  });
+
+  test('one reconciliation at a time on a database: another is 429 reconcile_in_progress', async () => {
+    // Another instance (or the CLI) holds the reconciliation lock: the service refuses at once.
+    const holder = await h.db.transaction();
+    try {
+      await holder.raw('SELECT pg_advisory_xact_lock(?)', [RECONCILE_LOCK_KEY]);
+      const busy = await requestJson<{ code: string }>(`${reconcileUrl}/internal/reconcile`);
+      assert.equal(busy.status, 429);
+      assert.match(busy.headers.get('content-type') ?? '', /problem\+json/);
+      assert.equal(busy.body.code, 'reconcile_in_progress');
+      const cli = await runCli();
+      assert.equal(cli.code, 2, 'the CLI exits 2: the check could not run');
+      assert.match(cli.stderr, /Another reconciliation is running/);
+    } finally {
+      await holder.rollback();
+    }
+    assert.equal((await requestJson(`${reconcileUrl}/internal/reconcile`)).status, 200);
+  });
+
+  test('one reconciliation at a time per process: a second request while one runs is 429', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const router = createOperatorRouter({
+      reconcile: async () => {
+        calls++;
+        await gate;
+        return reconcileBalances(h.db);
+      },
+    });
+    const server = await listen(createOperatorApp({ logger: createLogger({ service: 'test', level: 'silent' }), router }), 0);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/internal/reconcile`;
+    try {
+      const first = requestJson(url);
+      await waitUntil(() => calls === 1);
+      const second = await requestJson<{ code: string }>(url);
+      assert.equal(second.status, 429);
+      assert.equal(second.body.code, 'reconcile_in_progress');
+      release();
+      assert.equal((await first).status, 200);
+      assert.equal((await requestJson(url)).status, 200, 'free again once the first is done');
+      assert.equal(calls, 2);
+    } finally {
+      release();
+      await closeServer(server);
+    }
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(condition());
+}

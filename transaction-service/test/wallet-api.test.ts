@@ -59,13 +59,14 @@ describe('add money', () => {
   });
 
   test('a user who arrives while the credit runs is credited, not refused for the balance limit', async () => {
-    // The credit's UPDATE finds no row (its snapshot predates the user); the user commits before
-    // the service decides why. A statement-level trigger parks the UPDATE on an advisory lock the
-    // test holds, so the interleaving is forced rather than hoped for.
+    // The credit's batch has begun (its key is claimed) when the user commits; the balance must be
+    // decided from what the row lock then sees, not from an earlier read. A statement-level
+    // trigger parks the batch after its key claim, before it locks the users, on an advisory lock
+    // the test holds, so the interleaving is forced rather than hoped for.
     await h.db.raw(`
       CREATE FUNCTION park_credit() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NULL; END $$;
-      CREATE TRIGGER park_credit AFTER UPDATE ON users FOR EACH STATEMENT EXECUTE FUNCTION park_credit();`);
+      CREATE TRIGGER park_credit AFTER INSERT ON idempotency_keys FOR EACH STATEMENT EXECUTE FUNCTION park_credit();`);
     const userId = uuidv7();
     const gate = await h.db.transaction(); // holds the advisory lock until it ends
     try {
@@ -85,7 +86,7 @@ describe('add money', () => {
       assert.equal(await balanceOf(userId), '5.00');
     } finally {
       if (!gate.isCompleted()) await gate.rollback();
-      await h.db.raw('DROP TRIGGER park_credit ON users; DROP FUNCTION park_credit()');
+      await h.db.raw('DROP TRIGGER park_credit ON idempotency_keys; DROP FUNCTION park_credit()');
     }
   });
 });

@@ -2,8 +2,12 @@ import Joi from 'joi';
 import { BALANCE_SUBJECT, configFields, defineConfig } from '@wallet/platform';
 
 export interface UserServiceConfig {
+  host: string;
   port: number;
+  /** The service's own login: only the DML it needs (see db/README.md). */
   databaseUrl: string;
+  /** The database owner's login, used only to apply the migrations at start-up. */
+  migrationDatabaseUrl: string;
   dbPoolMax: number;
   natsUrl: string;
   balanceSubject: string;
@@ -16,8 +20,13 @@ export interface UserServiceConfig {
 }
 
 export const userServiceConfig = defineConfig<UserServiceConfig>({
+  host: { env: 'HOST', schema: configFields.host() },
   port: { env: 'PORT', schema: configFields.port(3001) },
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://postgres@127.0.0.1:5432/wallet_users') },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://user_service@127.0.0.1:5432/wallet_users') },
+  migrationDatabaseUrl: {
+    env: 'MIGRATION_DATABASE_URL',
+    schema: configFields.postgresUrl('postgres://wallet_users_owner@127.0.0.1:5432/wallet_users'),
+  },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default(BALANCE_SUBJECT) },

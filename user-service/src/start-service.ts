@@ -11,9 +11,8 @@ import {
   createKnex,
   createMetricsRegistry,
   createStopOnce,
-  ensureDatabaseExists,
   listen,
-  migrateExclusively,
+  migrateAsOwner,
   promClient,
   registerPoolMetrics,
   type Logger,
@@ -40,7 +39,13 @@ export interface RunningUserService {
  * dependency at all: events wait in the outbox until the relay can publish them.
  */
 export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
-  await ensureDatabaseExists(config.databaseUrl);
+  const applied = await migrateAsOwner({
+    migrationDatabaseUrl: config.migrationDatabaseUrl,
+    migrations,
+    lockKey: MIGRATION_LOCK_KEY,
+    applicationName: 'user-service-migrate',
+  });
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
@@ -49,8 +54,6 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
   });
   let nats: NatsConnection | undefined;
   try {
-    const applied = await migrateExclusively(knex, config.databaseUrl, migrations, MIGRATION_LOCK_KEY);
-    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
     nats = await connectNats({ url: config.natsUrl, name: 'user-service', logger });
   } catch (error) {
     await knex.destroy();
@@ -94,9 +97,9 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port);
+  const server = await listen(app, config.port, config.host);
   const { port } = server.address() as AddressInfo;
-  logger.info({ port }, 'user-service listening');
+  logger.info({ host: config.host, port }, 'user-service listening');
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(server) },

@@ -105,6 +105,11 @@ describe('POST /users', () => {
         code: 'validation_failed',
       },
       { name: 'unknown field', send: () => postUser({ email: 'x1@example.com', admin: true }), status: 400, code: 'validation_failed' },
+      // Look-alikes of another address: invisible or direction-changing format characters (Cf).
+      { name: 'email with a zero-width space (U+200B)', send: () => postUser({ email: 'first\u200b.user@example.com' }), status: 400, code: 'validation_failed' },
+      { name: 'email with a right-to-left override (U+202E)', send: () => postUser({ email: 'first.user@exa\u202emple.com' }), status: 400, code: 'validation_failed' },
+      { name: 'email with a leading byte-order mark (U+FEFF)', send: () => postUser({ email: '\ufefffirst.user@example.com' }), status: 400, code: 'validation_failed' },
+      { name: 'email with a soft hyphen (U+00AD)', send: () => postUser({ email: 'first\u00ad.user@example.com' }), status: 400, code: 'validation_failed' },
       { name: 'JSON array body', send: () => postUser([{ email: 'x2@example.com' }]), status: 400, code: 'validation_failed' },
       {
         name: 'text/plain body',
@@ -148,6 +153,32 @@ describe('POST /users', () => {
     }
   });
 
+  test('a body with thousands of unknown keys gets a short answer naming the first 10 problems', async () => {
+    const body: Record<string, number | string> = { email: 'many.keys@example.com' };
+    for (let i = 0; i < 5_400; i++) body[`k${i}`] = 1;
+    const sent = JSON.stringify(body);
+    assert.ok(sent.length > 50_000 && sent.length < 65_536, String(sent.length));
+    const response = await requestJson<{ code: string; detail: string }>(`${h.url}/users`, { method: 'POST', rawBody: sent, headers: { 'content-type': 'application/json' } });
+    assertProblem(response, 400, 'validation_failed');
+    const size = Buffer.byteLength(JSON.stringify(response.body));
+    assert.ok(size <= 2_048 + 300, `the whole problem is ${size} bytes`);
+    assert.equal(response.body.detail.match(/is not allowed/g)?.length, 10);
+    assert.match(response.body.detail, /and 5390 more problems$/);
+    // A single unknown key as long as the body is cut too.
+    const longKey = await postUser({ email: 'long.key@example.com', ['k'.repeat(60_000)]: 1 });
+    assertProblem(longKey, 400, 'validation_failed');
+    assert.ok(Buffer.byteLength(JSON.stringify(longKey.body)) <= 2_048 + 300);
+  });
+
+  test('a body nested deeper than 32 levels is 400 malformed_json without engine text', async () => {
+    const depth = 32_000;
+    const rawBody = `{"email":"deep@example.com","x":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const response = await requestJson<{ detail: string }>(`${h.url}/users`, { method: 'POST', rawBody, headers: { 'content-type': 'application/json' } });
+    assertProblem(response, 400, 'malformed_json');
+    assert.doesNotMatch(JSON.stringify(response.body), /stack|RangeError|Maximum/i);
+    assert.match(response.body.detail, /deeper than 32 levels/);
+  });
+
   test('the schema itself refuses a non-normalised or duplicate email (not just the code)', async () => {
     const id = '01900000-0000-7000-8000-000000000001';
     await assert.rejects(h.db('users').insert({ user_id: id, email: 'Upper@Example.com' }), { code: '23514' });
@@ -157,6 +188,12 @@ describe('POST /users', () => {
 });
 
 describe('operations', () => {
+  test('listens on the loopback only, by default (HOST)', () => {
+    const address = h.service.server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    assert.equal(address.address, '127.0.0.1');
+  });
+
   test('healthz, readyz (postgres + nats) and metrics', async () => {
     assert.equal((await requestJson(`${h.url}/healthz`)).status, 200);
     const ready = await requestJson<{ status: string; checks: Record<string, string> }>(`${h.url}/readyz`);

@@ -36,7 +36,8 @@ export async function startPipeline(): Promise<Pipeline> {
     BALANCE_SUBJECT: users.env.BALANCE_SUBJECT!,
   });
   const relayEnv: Record<string, string> = {
-    DATABASE_URL: users.database.url,
+    // The relay's own login: it may only read the outbox and mark rows published.
+    DATABASE_URL: await users.database.urlAs('outbox_relay'),
     KAFKA_BROKERS: TEST_KAFKA_BROKERS,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: '3',
@@ -53,7 +54,7 @@ export async function startPipeline(): Promise<Pipeline> {
     topic,
     relayEnv,
     async startRelay(overrides = {}, database) {
-      const env = { ...relayEnv, ...(database ? { DATABASE_URL: database.url } : {}), ...overrides };
+      const env = { ...relayEnv, ...(database ? { DATABASE_URL: await database.urlAs('outbox_relay') } : {}), ...overrides };
       const config = loadOutboxRelayConfig(env);
       const relay = await startOutboxRelay(config, createLogger({ service: 'outbox-relay', level: config.logLevel }));
       relays.add(relay);

@@ -59,6 +59,7 @@ export function toLoadShape<T extends LoadShapeEnv>(raw: T): Omit<T, 'funding' |
 interface BenchEnv extends LoadShapeEnv {
   userServiceUrl: string;
   transactionServiceUrl: string;
+  transactionOperatorUrl: string;
   transactionDatabaseUrl: string;
   arrivalTimeoutMs: number;
   resultFile: string;
@@ -68,7 +69,9 @@ interface BenchEnv extends LoadShapeEnv {
 export interface BenchConfig extends LoadShape {
   userServiceUrl: string;
   transactionServiceUrl: string;
-  /** Only used when the service does not serve GET /internal/reconcile: the CLI is run against it. */
+  /** transaction-service's operators' listener, serving GET /internal/reconcile. */
+  transactionOperatorUrl: string;
+  /** Only used when the operators' listener does not answer: the reconcile CLI is run against it. */
   transactionDatabaseUrl: string;
   arrivalTimeoutMs: number;
   resultFile: string;
@@ -79,6 +82,7 @@ export interface BenchConfig extends LoadShape {
 const benchConfig = defineConfig<BenchEnv>({
   userServiceUrl: { env: 'USER_SERVICE_URL', schema: Joi.string().uri().default('http://localhost:3001') },
   transactionServiceUrl: { env: 'TRANSACTION_SERVICE_URL', schema: Joi.string().uri().default('http://localhost:3002') },
+  transactionOperatorUrl: { env: 'TRANSACTION_OPERATOR_URL', schema: Joi.string().uri().default('http://127.0.0.1:3102') },
   transactionDatabaseUrl: {
     env: 'TRANSACTION_DATABASE_URL',
     schema: Joi.string()
@@ -92,11 +96,12 @@ const benchConfig = defineConfig<BenchEnv>({
 });
 
 export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
-  const { stack, userServiceUrl, transactionServiceUrl, ...rest } = toLoadShape(benchConfig.load(env));
+  const { stack, userServiceUrl, transactionServiceUrl, transactionOperatorUrl, ...rest } = toLoadShape(benchConfig.load(env));
   return {
     ...rest,
     userServiceUrl: userServiceUrl.replace(/\/$/, ''),
     transactionServiceUrl: transactionServiceUrl.replace(/\/$/, ''),
+    transactionOperatorUrl: transactionOperatorUrl.replace(/\/$/, ''),
     privateStack: stack === 'private',
   };
 }

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createKafka, ensureTopics } from '../kafka/create-kafka';
 import { dropDatabase } from '../db/create-knex';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
-import { TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
+import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, type ServiceRole } from '../testing/test-resources';
 import { REPO_ROOT } from './bench-config';
 
 /** The compiled entry points under a checkout's root (another checkout's, to measure a before). */
@@ -22,6 +22,8 @@ const entries = (root: string) => ({
 export interface PrivateStack {
   userUrl: string;
   txUrl: string;
+  /** transaction-service's operators' listener (GET /internal/reconcile). */
+  txOperatorUrl: string;
   userDatabaseUrl: string;
   txDatabaseUrl: string;
   topic: string;
@@ -56,6 +58,8 @@ export async function startPrivateStack(options: {
   transactionNodeArgs?: string[];
   /** Extra environment of every process. */
   extraEnv?: Record<string, string>;
+  /** false: every process logs in as the owner (a checkout from before the least-privilege logins). */
+  serviceLogins?: boolean;
   name?: string;
 }): Promise<PrivateStack> {
   const ENTRY = entries(options.root ?? REPO_ROOT);
@@ -66,17 +70,35 @@ export async function startPrivateStack(options: {
   const subject = uniqueName(`${options.name ?? 'chaos'}.balance`);
   const partitions = String(options.partitions ?? 3);
   const consumerGroup = uniqueName(`${options.name ?? 'chaos'}-tx`);
-  const [userPort, txPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  // A checkout from before the least-privilege logins migrates with DATABASE_URL: it needs the owner.
+  const login = (url: string, role: ServiceRole): Promise<string> =>
+    options.serviceLogins === false ? Promise.resolve(url) : serviceLoginUrl(url, role);
 
   const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
   await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
 
   const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel, ...options.extraEnv };
-  const userEnv = { ...common, PORT: String(userPort), DATABASE_URL: userDatabaseUrl, BALANCE_SUBJECT: subject };
+  const userEnv = {
+    ...common,
+    PORT: String(userPort),
+    // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
+    DATABASE_URL: await login(userDatabaseUrl, 'user_service'),
+    MIGRATION_DATABASE_URL: userDatabaseUrl,
+    BALANCE_SUBJECT: subject,
+  };
+  // The money engine's settings reach the private transaction-service, so a bench can compare
+  // MONEY_BATCH_MAX=1 (one transaction per operation) with the default in one session.
+  const moneySettings = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MONEY_') && e[1] !== undefined),
+  );
   const txEnv = {
     ...common,
+    ...moneySettings,
     PORT: String(txPort),
-    DATABASE_URL: txDatabaseUrl,
+    OPERATOR_PORT: String(txOperatorPort),
+    DATABASE_URL: await login(txDatabaseUrl, 'transaction_service'),
+    MIGRATION_DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
@@ -85,7 +107,7 @@ export async function startPrivateStack(options: {
   const relayEnv = {
     ...common,
     PORT: String(relayPort),
-    DATABASE_URL: userDatabaseUrl,
+    DATABASE_URL: await login(userDatabaseUrl, 'outbox_relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
@@ -110,6 +132,7 @@ export async function startPrivateStack(options: {
   const stack: PrivateStack = {
     userUrl,
     txUrl,
+    txOperatorUrl: `http://127.0.0.1:${txOperatorPort}`,
     userDatabaseUrl,
     txDatabaseUrl,
     topic,

@@ -508,6 +508,8 @@ async function main(): Promise<void> {
     logLevel: 'warn',
     relayMaxBackoffMs: 5_000,
     root: config.root,
+    // Another checkout (a before) may predate the least-privilege logins and migrate with DATABASE_URL.
+    serviceLogins: config.root === REPO_ROOT,
     partitions: 6,
     transactionNodeArgs: [`--max-old-space-size=${config.txHeapMb}`],
     name: 'benchpipe',

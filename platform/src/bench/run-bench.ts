@@ -35,6 +35,7 @@ async function assertUp(name: string, url: string): Promise<void> {
 interface BenchTarget {
   userUrl: string;
   txUrl: string;
+  txOperatorUrl: string;
   txDatabaseUrl: string;
 }
 
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
     return runBench(config, {
       userUrl: config.userServiceUrl,
       txUrl: config.transactionServiceUrl,
+      txOperatorUrl: config.transactionOperatorUrl,
       txDatabaseUrl: config.transactionDatabaseUrl,
     });
   }
@@ -52,7 +54,12 @@ async function main(): Promise<number> {
   process.stderr.write('starting a private user-service, transaction-service and outbox-relay (BENCH_STACK=private)\n');
   const stack = await startPrivateStack({ logLevel: 'warn', relayMaxBackoffMs: 30_000 });
   try {
-    return await runBench(config, { userUrl: stack.userUrl, txUrl: stack.txUrl, txDatabaseUrl: stack.txDatabaseUrl });
+    return await runBench(config, {
+      userUrl: stack.userUrl,
+      txUrl: stack.txUrl,
+      txOperatorUrl: stack.txOperatorUrl,
+      txDatabaseUrl: stack.txDatabaseUrl,
+    });
   } finally {
     await stack.stop();
   }
@@ -126,7 +133,7 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
   checks.push(
     await checkUserServiceBalances({ userUrl: target.userUrl, txUrl: target.txUrl, users }),
   );
-  const reconciliation = await runReconciliation(target.txUrl, target.txDatabaseUrl);
+  const reconciliation = await runReconciliation(target.txOperatorUrl, target.txDatabaseUrl);
   checks.push(reconciliation.check);
   const targets = evaluateTargets(summary);
   const ok = checks.every((c) => c.ok);

@@ -431,7 +431,7 @@ async function main(): Promise<number> {
         `${facts.processedUserCreated} processed user-created events, ${facts.deadLetters} dead letters; ` +
         `outbox ${outbox.events} events, ${outbox.unpublished} unpublished`,
     });
-    checks.push((await runReconciliation(stack.txUrl, stack.txDatabaseUrl)).check);
+    checks.push((await runReconciliation(stack.txOperatorUrl, stack.txDatabaseUrl)).check);
   } catch (error) {
     checks.push({ name: 'the run completed', ok: false, detail: error instanceof Error ? error.message : String(error) });
   } finally {

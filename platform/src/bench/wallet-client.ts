@@ -199,15 +199,15 @@ export interface ReconcileOutcome {
 }
 
 /**
- * Runs transaction-service's reconciliation: GET /internal/reconcile when the service serves it,
- * else the `make reconcile` CLI against `databaseUrl`.
+ * Runs transaction-service's reconciliation: GET /internal/reconcile on its operators' listener
+ * when that answers, else the `make reconcile` CLI against `databaseUrl`.
  */
-export async function runReconciliation(txUrl: string, databaseUrl: string): Promise<{ check: BooksCheck; report?: ReconcileOutcome }> {
+export async function runReconciliation(operatorUrl: string, databaseUrl: string): Promise<{ check: BooksCheck; report?: ReconcileOutcome }> {
   let report: ReconcileOutcome | undefined;
   let via = 'GET /internal/reconcile';
   let failure = '';
   try {
-    const response = await fetch(`${txUrl}/internal/reconcile`, { signal: AbortSignal.timeout(120_000) });
+    const response = await fetch(`${operatorUrl}/internal/reconcile`, { signal: AbortSignal.timeout(120_000) });
     if (response.status === 200) report = (await response.json()) as ReconcileOutcome;
     else {
       await response.arrayBuffer();

@@ -22,6 +22,11 @@ export function loadConfig<T>(schema: Joi.ObjectSchema<T>, env: NodeJS.ProcessEn
 /** Common building blocks for service config schemas. */
 export const configFields = {
   port: (fallback: number) => Joi.number().integer().min(0).max(65535).default(fallback),
+  /**
+   * The address a listener binds. The loopback by default: a process exposes itself to a network
+   * only when told to (HOST=0.0.0.0 in a container, whose port is then published on purpose).
+   */
+  host: (fallback = '127.0.0.1') => Joi.string().hostname().default(fallback),
   postgresUrl: (fallback: string) =>
     Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).default(fallback),
   natsUrl: () => Joi.string().default('nats://127.0.0.1:4222'),

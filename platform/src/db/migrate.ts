@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { createKnex, ensureDatabaseExists } from './create-knex';
 
 export interface Migration {
   name: string;
@@ -47,5 +48,26 @@ export async function migrateExclusively(
   } finally {
     await lockClient.query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
     await lockClient.end();
+  }
+}
+
+/**
+ * Applies `migrations` as the database's owner, on a connection of its own that is closed before
+ * the service starts serving: the service's own login holds only DML (see db/README.md), so it
+ * could not alter the schema even if it tried. Creates the database first when it is missing and
+ * the owner may (harmless otherwise).
+ */
+export async function migrateAsOwner(options: {
+  migrationDatabaseUrl: string;
+  migrations: readonly Migration[];
+  lockKey: number;
+  applicationName: string;
+}): Promise<string[]> {
+  await ensureDatabaseExists(options.migrationDatabaseUrl);
+  const knex = createKnex({ url: options.migrationDatabaseUrl, poolMax: 2, applicationName: options.applicationName });
+  try {
+    return await migrateExclusively(knex, options.migrationDatabaseUrl, options.migrations, options.lockKey);
+  } finally {
+    await knex.destroy();
   }
 }

@@ -16,12 +16,14 @@ export const ERROR_CATALOG = {
   duplicate_email: { status: 409, title: 'A user with this email already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },
+  expectation_failed: { status: 417, title: 'The Expect header cannot be met' },
   payload_too_large: { status: 413, title: 'The body is too large' },
   unsupported_media_type: { status: 415, title: 'The body must be application/json' },
   headers_too_large: { status: 431, title: 'The request headers are too large' },
   insufficient_funds: { status: 422, title: 'Insufficient funds' },
   balance_limit_exceeded: { status: 422, title: 'The balance would exceed its limit' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
+  reconcile_in_progress: { status: 429, title: 'A reconciliation is already running' },
   internal_error: { status: 500, title: 'Internal error' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   balance_unavailable: { status: 503, title: 'The balance service is unavailable' },
@@ -61,12 +63,34 @@ export interface ProblemDetails {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
+/**
+ * The longest `detail` a client ever gets, in UTF-8 bytes. A detail often quotes the request (a
+ * path, a field name), so without a cap an error could be far larger than the request that caused
+ * it; every problem passes through toProblem, so this is the one place that bounds them all.
+ */
+export const MAX_PROBLEM_DETAIL_BYTES = 2_048;
+
+/** Cuts `text` to at most `maxBytes` UTF-8 bytes on a code point boundary, marking the cut with "…". */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  const ellipsis = '…';
+  let bytes = Buffer.byteLength(ellipsis);
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}${ellipsis}`;
+}
+
 export function toProblem(error: AppError): ProblemDetails {
   return {
     type: `urn:problem-type:wallet:${error.code}`,
     title: error.title,
     status: error.status,
-    detail: error.message,
+    detail: truncateUtf8(error.message, MAX_PROBLEM_DETAIL_BYTES),
     code: error.code,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -30,6 +30,29 @@ export interface HttpAppOptions {
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+
+/** Deepest nesting of objects and arrays a request body may have (ours have 1); deeper is 400 malformed_json. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * True when `json` opens more than `limit` objects/arrays inside one another. A linear scan that
+ * skips string contents; it runs only on text JSON.parse has already accepted.
+ */
+export function exceedsJsonDepth(json: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \\ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+  }
+  return false;
+}
 
 export function createHttpApp(options: HttpAppOptions): Koa {
   const { logger, metrics } = options;
@@ -103,12 +126,19 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(async (ctx: Context, next: Next) => {
     const raw = (ctx.request as { rawBody?: unknown }).rawBody;
     if (typeof raw === 'string' && raw.trim() !== '') {
+      // The lossless parser recurses once per level: a body nested thousands deep would overflow
+      // the stack (and its engine message would reach the client). No request of ours nests.
+      if (exceedsJsonDepth(raw, MAX_JSON_DEPTH)) {
+        throw new AppError('malformed_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+      }
       try {
         (ctx.request as { body?: unknown }).body = parseLosslessJson(raw, null, (source) => new JsonNumber(source));
       } catch (error) {
         // Only what JSON.parse lets through and the stricter parser does not: a duplicate key,
-        // whose two values would make the request ambiguous.
-        throw new AppError('malformed_json', `The request body is not acceptable JSON: ${(error as Error).message}`);
+        // whose two values would make the request ambiguous. Its message names the key and its
+        // position (capped like every detail); any other failure is described, never quoted.
+        const message = error instanceof SyntaxError && /^Duplicate key/.test(error.message) ? `: ${error.message}` : '';
+        throw new AppError('malformed_json', `The request body is not acceptable JSON${message}`);
       }
     }
     await next();
@@ -148,17 +178,57 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   return app;
 }
 
-/** Listens on `port` (0 = any free port) and resolves once the server accepts connections. */
-export async function listen(app: Koa, port: number, host = '0.0.0.0'): Promise<Server> {
-  // A deep accept backlog: a burst of thousands of simultaneous clients queues in the kernel
-  // instead of waiting out SYN retransmits (Node's default backlog is 511).
-  const server = app.listen(port, host, 4096);
-  server.keepAliveTimeout = 65_000;
+export interface ListenOptions {
+  /** Headers must be complete within this (default 10 s, as the README says). */
+  headersTimeoutMs?: number;
+  /** The whole request must be complete within this (default 30 s). */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * How often Node checks for requests past headersTimeout/requestTimeout. Node checks every 30 s by
+ * default, so a "10 s" header timeout fired anywhere between 10 and 40 s; checking every second
+ * makes the 408 arrive within a second of the documented limit, for a negligible cost.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+
+/**
+ * Listens on `host:port` (0 = any free port) and resolves once the server accepts connections.
+ * The default host is the loopback: a network interface is exposed only when asked for (HOST).
+ */
+export async function listen(app: Koa, port: number, host = '127.0.0.1', options: ListenOptions = {}): Promise<Server> {
   // A client that never finishes its headers or body gives up its connection after these, not
   // after Node's defaults (60 s and 300 s).
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    },
+    app.callback(),
+  );
+  // An idle keep-alive connection is closed (a clean FIN, no response owed) after this; longer than
+  // the usual 60 s of load balancers, so they close first and never reuse a closing connection.
+  server.keepAliveTimeout = 65_000;
   server.on('clientError', answerClientError);
+  // Without these listeners Node answers an unknown `Expect` with an empty 417 and drops a CONNECT
+  // without a word; both get problem+json like every other refusal.
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const problem = toProblem(new AppError('expectation_failed', 'Only "Expect: 100-continue" is supported'));
+    const body = JSON.stringify(problem);
+    response.writeHead(problem.status, {
+      'Content-Type': PROBLEM_CONTENT_TYPE,
+      'Content-Length': Buffer.byteLength(body),
+      Connection: 'close',
+    });
+    response.end(body);
+  });
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    writeProblemAndClose(socket, new AppError('method_not_allowed', `${request.method ?? 'CONNECT'} is not allowed: this is not a proxy`));
+  });
+  // A deep accept backlog: a burst of thousands of simultaneous clients queues in the kernel
+  // instead of waiting out SYN retransmits (Node's default backlog is 511).
+  server.listen(port, host, 4096);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -182,7 +252,12 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ['request_timeout', 'The request did not arrive in time']
         : ['malformed_request', 'The request is not valid HTTP/1.1'];
-  const problem = toProblem(new AppError(code, detail));
+  writeProblemAndClose(socket, new AppError(code, detail));
+}
+
+/** Writes a whole problem+json response on a raw socket (no ServerResponse exists) and closes it. */
+function writeProblemAndClose(socket: Duplex, error: AppError): void {
+  const problem = toProblem(error);
   const body = JSON.stringify(problem);
   socket.end(
     `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n` +

@@ -1,14 +1,26 @@
 import type Joi from 'joi';
-import { AppError } from '../errors/app-error';
+import { AppError, truncateUtf8 } from '../errors/app-error';
+
+/** At most this many problems are named in one validation_failed detail; the rest are counted. */
+export const MAX_REPORTED_PROBLEMS = 10;
+/** A problem quotes the client's field name, which may be as long as the body: each is cut to this. */
+const MAX_PROBLEM_BYTES = 160;
 
 /**
  * Validates client input against a joi schema: the converted value, or a 400 validation_failed
- * naming every problem at once. Unknown fields are refused so a misspelt field is never ignored.
+ * naming the first problems at once (a body with thousands of unknown keys gets a short answer,
+ * not a list as long as itself). Unknown fields are refused so a misspelt field is never ignored.
  */
 export function validateInput<T>(schema: Joi.Schema<T>, value: unknown): T {
   const result = schema.validate(value, { abortEarly: false, convert: true, allowUnknown: false });
   if (result.error) {
-    throw new AppError('validation_failed', result.error.details.map((d) => d.message.replace(/"/g, '')).join('; '));
+    const { details } = result.error;
+    const named = details
+      .slice(0, MAX_REPORTED_PROBLEMS)
+      .map((d) => truncateUtf8(d.message.replace(/"/g, ''), MAX_PROBLEM_BYTES));
+    const more = details.length - named.length;
+    if (more > 0) named.push(`and ${more} more problem${more === 1 ? '' : 's'}`);
+    throw new AppError('validation_failed', named.join('; '));
   }
   return result.value;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
@@ -12,8 +13,49 @@ export function uniqueName(prefix: string): string {
 }
 
 export interface TestDatabase {
+  /** As the superuser: for migrations, fixtures and assertions. */
   url: string;
+  /** The same database as a service's own login (see serviceLoginUrl). */
+  urlAs(role: ServiceRole): Promise<string>;
   drop: () => Promise<void>;
+}
+
+/** The processes' own database logins, as db/init creates them (db/README.md). */
+export type ServiceRole = 'user_service' | 'transaction_service' | 'outbox_relay';
+
+/**
+ * Makes sure a service's login role exists on the test server, exactly as db/init/01 sets it up
+ * (idempotent, and safe when several test files or `make infra` do it at once: roles are
+ * cluster-wide). Its privileges on a test database come from the services' own migrations, so the
+ * tests run the services with the same least privilege as a real deployment.
+ */
+async function ensureServiceRole(role: ServiceRole): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`).catch((error: unknown) => {
+        // 42710 duplicate_object / 23505: created by someone else between the check and the create.
+        const code = (error as { code?: string }).code;
+        if (code !== '42710' && code !== '23505') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * `databaseUrl` (a superuser's URL on the test server) as the service's own login, which is created
+ * first when missing. The test server trusts loopback logins, like `make infra`'s: no password.
+ */
+export async function serviceLoginUrl(databaseUrl: string, role: ServiceRole): Promise<string> {
+  await ensureServiceRole(role);
+  const login = new URL(databaseUrl);
+  login.username = role;
+  login.password = '';
+  return login.toString();
 }
 
 /** A fresh, empty database for one test file, so test files never see each other's rows. */
@@ -21,7 +63,11 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
   const url = new URL(TEST_POSTGRES_URL);
   url.pathname = `/${uniqueName(prefix)}`;
   await ensureDatabaseExists(url.toString());
-  return { url: url.toString(), drop: () => dropDatabase(url.toString()) };
+  return {
+    url: url.toString(),
+    urlAs: (role) => serviceLoginUrl(url.toString(), role),
+    drop: () => dropDatabase(url.toString()),
+  };
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -1,4 +1,4 @@
-import type { Knex } from '@wallet/platform';
+import { AppError, type Knex } from '@wallet/platform';
 import { findBalanceDrifts, findMalformedTransfers } from '../data-access/reconcile-repository';
 import { formatMinor } from './money';
 
@@ -34,20 +34,33 @@ export interface ReconcileReport {
   duration_ms: number;
 }
 
+/** Advisory-lock key held by a running reconciliation: one at a time across every instance and the CLI. */
+export const RECONCILE_LOCK_KEY = 727_003;
+
 /**
  * Recomputes every balance from the ledger and checks the shape of every transfer. Both checks run
  * in one REPEATABLE READ, read-only transaction: they see a single snapshot of the books even while
- * transfers keep committing, so a transfer in flight can never look like a mismatch.
+ * transfers keep committing, so a transfer in flight can never look like a mismatch. A full scan
+ * is heavy, so only one runs at a time on a database: another one is refused with
+ * reconcile_in_progress instead of piling up.
  */
 export async function reconcileBalances(knex: Knex, options: { limit?: number } = {}): Promise<ReconcileReport> {
   const limit = options.limit ?? 100;
   const started = performance.now();
   const checkedAt = new Date();
   const { balances, transfers } = await knex.transaction(
-    async (trx) => ({
-      balances: await findBalanceDrifts(trx, limit),
-      transfers: await findMalformedTransfers(trx, limit),
-    }),
+    async (trx) => {
+      const { rows } = await trx.raw<{ rows: Array<{ locked: boolean }> }>('SELECT pg_try_advisory_xact_lock(?) AS locked', [
+        RECONCILE_LOCK_KEY,
+      ]);
+      if (rows[0]?.locked !== true) {
+        throw new AppError('reconcile_in_progress', 'Another reconciliation is running on this database; retry when it is done');
+      }
+      return {
+        balances: await findBalanceDrifts(trx, limit),
+        transfers: await findMalformedTransfers(trx, limit),
+      };
+    },
     { isolationLevel: 'repeatable read', readOnly: true },
   );
 

@@ -27,7 +27,10 @@ export async function startTransactionServiceHarness(
   const database = await createTestDatabase('tx');
   const env: Record<string, string> = {
     PORT: '0',
-    DATABASE_URL: database.url,
+    OPERATOR_PORT: '0',
+    // The service runs as its own login, holding only what the migrations grant it.
+    DATABASE_URL: await database.urlAs('transaction_service'),
+    MIGRATION_DATABASE_URL: database.url,
     BALANCE_SUBJECT: uniqueName('test.balance'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
     KAFKA_TOPIC_PARTITIONS: '1',

@@ -26,7 +26,9 @@ export async function startUserServiceHarness(
   const database = shared?.database ?? (await createTestDatabase('us'));
   const env: Record<string, string> = {
     PORT: '0',
-    DATABASE_URL: database.url,
+    // The service runs as its own login, holding only what the migrations grant it.
+    DATABASE_URL: await database.urlAs('user_service'),
+    MIGRATION_DATABASE_URL: database.url,
     BALANCE_SUBJECT: uniqueName('test.balance'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_MAX: '20',

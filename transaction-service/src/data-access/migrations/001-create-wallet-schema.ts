@@ -99,7 +99,31 @@ export const createWalletSchema: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [createWalletSchema];
+/**
+ * What the service's own login (`transaction_service`) may do: only the DML its code runs. The
+ * ledger and the transfers are insert-only by privilege as well as by trigger, and the login owns
+ * nothing, so it cannot disable the trigger or alter any table (db/README.md, ADR 7). The database
+ * owner applies this, so the grants live with the tables they are about; a new table needs its
+ * grant here too. Skipped when the role does not exist (a server set up without db/init).
+ */
+export const grantServicePrivileges: Migration = {
+  name: '002-grant-service-privileges',
+  async up(knex: Knex): Promise<void> {
+    await knex.raw(`
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'transaction_service') THEN
+          GRANT SELECT, INSERT, UPDATE ON users TO transaction_service;
+          GRANT SELECT, INSERT ON transactions, transfers, processed_events, dead_letters TO transaction_service;
+          GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO transaction_service;
+        END IF;
+      END
+      $$;
+    `);
+  },
+};
+
+export const migrations: readonly Migration[] = [createWalletSchema, grantServicePrivileges];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */
 export const MIGRATION_LOCK_KEY = 727_001;

@@ -46,7 +46,7 @@ interface ChunkMessage {
 
 /**
  * Consumes `user-created` into the users table, a chunk of a fetched batch per database transaction
- * (see ADR 6). Offsets are resolved and committed only after that chunk's database commit
+ * (see ADR 8). Offsets are resolved and committed only after that chunk's database commit
  * (at-least-once delivery); processed_events turns that into an exactly-once effect, so a chunk
  * redelivered after a crash or a rebalance changes nothing.
  * Starts in the background and returns at once: while Kafka is unreachable, transaction-service

@@ -54,7 +54,32 @@ export const createUsersSchema: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [createUsersSchema];
+/**
+ * What each login may do on this database: user-service reads and creates users and writes their
+ * events; the relay reads the outbox and marks rows published (three columns), nothing else — not
+ * even the users table. Neither owns anything, so neither can alter the schema (db/README.md,
+ * ADR 7). A role that does not exist (a server set up without db/init) is skipped.
+ */
+export const grantServicePrivileges: Migration = {
+  name: '002-grant-service-privileges',
+  async up(knex: Knex): Promise<void> {
+    await knex.raw(`
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'user_service') THEN
+          GRANT SELECT, INSERT ON users TO user_service;
+          GRANT INSERT ON ${OUTBOX_TABLE} TO user_service;
+        END IF;
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'outbox_relay') THEN
+          GRANT SELECT, UPDATE (published_at, attempts, last_error) ON ${OUTBOX_TABLE} TO outbox_relay;
+        END IF;
+      END
+      $$;
+    `);
+  },
+};
+
+export const migrations: readonly Migration[] = [createUsersSchema, grantServicePrivileges];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */
 export const MIGRATION_LOCK_KEY = 727_002;

@@ -1,0 +1,75 @@
+-- pgbench script: the SQL of ONE group-commit batch of :batch keyed transfers, statement by
+-- statement as transaction-service's money engine sends them (domain/transfers/apply-money-batch.ts,
+-- data-access/money-batch-repository.ts): BEGIN, key claim, ordered row locks, the one set-based
+-- write, COMMIT. transfers/s = tps x :batch. Keep it in step with that SQL.
+-- Variables (-D): users, batch, hot_permille, max_amount_minor.
+-- What Node does in the engine (deciding each transfer, running balances, response bodies) is not
+-- here: the first statement only draws the batch's pairs, ids and keys, and balance_after is the
+-- amount (a placeholder of the same type and width), so this is the database's share alone.
+
+SELECT array_agg(a ORDER BY i)::text AS froms, array_agg(b ORDER BY i)::text AS tos,
+       array_agg(amount ORDER BY i)::text AS amounts, array_agg(tid ORDER BY i)::text AS tids,
+       array_agg(k ORDER BY i)::text AS idem_keys
+  FROM (
+    SELECT i, bench_user_id(pa) AS a, bench_user_id(pb) AS b, amount, bench_uuid_v7() AS tid,
+           gen_random_uuid()::text AS k
+      FROM (
+        SELECT i, amount,
+               CASE WHEN hot THEN 1 + dir ELSE x END AS pa,
+               CASE WHEN hot THEN 2 - dir ELSE 1 + (x + y) % :users END AS pb
+          FROM (
+            SELECT i, random() * 1000 < :hot_permille AS hot, (random() < 0.5)::int AS dir,
+                   1 + floor(random() * :users)::int AS x, floor(random() * (:users - 1))::int AS y,
+                   1 + floor(random() * :max_amount_minor)::bigint AS amount
+              FROM generate_series(1, :batch) AS i
+          ) r
+      ) p
+  ) t \gset
+
+BEGIN;
+
+INSERT INTO idempotency_keys (endpoint, idempotency_key, request_hash)
+SELECT 'transfer', k, md5(k) FROM unnest(:idem_keys::text[]) AS k
+ ORDER BY 1, 2
+ON CONFLICT (endpoint, idempotency_key) DO NOTHING
+RETURNING endpoint, idempotency_key;
+
+SELECT user_id, balance_minor FROM users
+ WHERE user_id = ANY(:froms::uuid[] || :tos::uuid[])
+ ORDER BY user_id
+   FOR NO KEY UPDATE;
+
+WITH moved AS (
+  UPDATE users u SET balance_minor = u.balance_minor + c.delta
+    FROM (SELECT user_id, sum(delta)::bigint AS delta
+            FROM (SELECT unnest(:froms::uuid[]) AS user_id, -unnest(:amounts::bigint[]) AS delta
+                  UNION ALL
+                  SELECT unnest(:tos::uuid[]), unnest(:amounts::bigint[])) d
+           GROUP BY user_id) c
+   WHERE u.user_id = c.user_id
+  RETURNING u.user_id, u.balance_minor
+), new_transfers AS (
+  INSERT INTO transfers (transfer_id, from_user_id, to_user_id, amount_minor, created_at)
+  SELECT t, f, o, a, now() FROM unnest(:tids::uuid[], :froms::uuid[], :tos::uuid[], :amounts::bigint[]) AS x(t, f, o, a)
+  RETURNING 1
+), new_legs AS (
+  INSERT INTO transactions
+    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at)
+  SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', x.amount, x.amount, x.tid, l.counterparty, now()
+    FROM unnest(:tids::uuid[], :froms::uuid[], :tos::uuid[], :amounts::bigint[]) WITH ORDINALITY AS x(tid, f, o, amount, n)
+   CROSS JOIN LATERAL (VALUES (x.f, 'debit', x.o, 1), (x.o, 'credit', x.f, 2)) AS l(user_id, type, counterparty, leg)
+   ORDER BY x.n, l.leg
+  RETURNING 1
+), stored AS (
+  UPDATE idempotency_keys k SET response_status = 201,
+         response_body = json_build_object('transfer_id', s.tid, 'amount', '0.00', 'updated_balance', '0.00', 'created_at', now())
+    FROM unnest(:idem_keys::text[], :tids::uuid[], array_fill('transfer'::text, ARRAY[(:batch)::int])) AS s(idempotency_key, tid, endpoint)
+   WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
+  RETURNING 1
+)
+SELECT pg_current_xact_id()::text AS xid,
+       (SELECT count(*) FROM new_transfers) AS transfers, (SELECT count(*) FROM new_legs) AS legs,
+       (SELECT count(*) FROM stored) AS stored,
+       (SELECT array_agg(user_id) FROM moved) AS user_ids, (SELECT array_agg(balance_minor::text) FROM moved) AS balances;
+
+COMMIT;

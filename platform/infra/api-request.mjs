@@ -1,0 +1,47 @@
+/* global fetch, URLSearchParams */
+// The Makefile's request targets (make create-user, add-money, transfer, balance, history).
+// Every value arrives in the environment (WALLET_*), never on a command line, and the body is built
+// with JSON.stringify: an email with an apostrophe works, and nothing a variable holds is ever read
+// as shell code or as JSON syntax. Prints the JSON answer; exits 1 when the service is unreachable.
+const env = (name) => process.env[`WALLET_${name}`] ?? '';
+const userUrl = env('USER_URL') || 'http://localhost:3001';
+const txUrl = env('TX_URL') || 'http://localhost:3002';
+const idempotency = env('KEY') === '' ? {} : { 'Idempotency-Key': env('KEY') };
+
+const requests = {
+  'create-user': () => [`${userUrl}/users`, { email: env('EMAIL') }],
+  'add-money': () => [`${txUrl}/add-money`, { user_id: env('USER'), amount: env('AMOUNT') }, idempotency],
+  transfer: () => [
+    `${txUrl}/transfer`,
+    { from_user_id: env('FROM'), to_user_id: env('TO'), amount_to_transfer: env('AMOUNT') },
+    idempotency,
+  ],
+  balance: () => [`${userUrl}/balance?${new URLSearchParams({ email: env('EMAIL') })}`],
+  history: () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/transactions`],
+};
+
+const target = process.argv[2];
+const build = requests[target];
+if (!build) {
+  process.stderr.write(`usage: api-request.mjs ${Object.keys(requests).join('|')}\n`);
+  process.exit(2);
+}
+const [url, body, headers = {}] = build();
+try {
+  const response = await fetch(url, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let shown = text;
+  try {
+    shown = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // not JSON: shown as it came
+  }
+  process.stdout.write(`${shown}\n`);
+} catch (error) {
+  process.stderr.write(`${target}: ${url} is not reachable (${error.cause?.code ?? error.message}); is the stack up (make up)?\n`);
+  process.exit(1);
+}

@@ -1,0 +1,67 @@
+import type { AppError } from '@wallet/platform';
+import type { IdempotentEndpoint } from '../idempotency';
+import type { Minor } from '../money';
+
+/**
+ * A money operation that has passed every check that needs no database: schema, canonical
+ * UUIDs, amount, self-transfer. Only validated commands are queued, so nothing in a batch can
+ * make the set-based SQL fail on a client's mistake.
+ */
+export type MoneyCommand =
+  | { op: 'transfer'; fromUserId: string; toUserId: string; amountMinor: Minor }
+  | { op: 'add-money'; userId: string; amountMinor: Minor };
+
+/** A command with its Idempotency-Key (if any) and the fingerprint of its normalised request. */
+export interface KeyedCommand {
+  command: MoneyCommand;
+  key: string | undefined;
+  fingerprint: string;
+}
+
+export function endpointOf(command: MoneyCommand): IdempotentEndpoint {
+  return command.op;
+}
+
+/** What one command did: its own outcome, independent of the others in its batch. */
+export type MoneyResult =
+  | {
+      ok: true;
+      op: 'transfer';
+      transferId: string;
+      fromUserId: string;
+      toUserId: string;
+      amountMinor: Minor;
+      senderBalanceAfterMinor: Minor;
+      createdAt: Date;
+    }
+  | {
+      ok: true;
+      op: 'add-money';
+      transactionId: string;
+      userId: string;
+      amountMinor: Minor;
+      balanceAfterMinor: Minor;
+      createdAt: Date;
+    }
+  | { ok: false; error: AppError };
+
+/** One ledger row: a balance change of one user, in the order it was applied. */
+export interface LedgerLeg {
+  id: string;
+  userId: string;
+  type: 'credit' | 'debit';
+  kind: 'add_money' | 'transfer';
+  amountMinor: Minor;
+  balanceAfterMinor: Minor;
+  transferId: string | null;
+  counterpartyUserId: string | null;
+  createdAt: Date;
+}
+
+export interface TransferRow {
+  transferId: string;
+  fromUserId: string;
+  toUserId: string;
+  amountMinor: Minor;
+  createdAt: Date;
+}

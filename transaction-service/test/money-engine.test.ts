@@ -1,0 +1,374 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  AppError,
+  createKnex,
+  createLogger,
+  createMetricsRegistry,
+  migrateExclusively,
+  type Knex,
+} from '@wallet/platform';
+import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/platform/testing';
+import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
+import type { OperationOutcome } from '../src/domain/idempotency';
+import { MoneyEngine } from '../src/domain/transfers/money-engine';
+import type { KeyedCommand } from '../src/domain/transfers/money-command';
+import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
+import { parseAddMoneyRequest, parseTransferRequest } from '../src/entry-points/http/money-requests';
+import { CommitDroppingProxy } from './support/commit-dropping-proxy';
+
+/**
+ * The group-commit engine against the real PostgreSQL, driven directly so that which items share
+ * a batch is decided by the test: a row lock the test holds parks the engine's current batch,
+ * and everything submitted meanwhile forms the next one, in submission order.
+ */
+let database: TestDatabase;
+let db: Knex;
+const engines: Array<{ engine: MoneyEngine; knex: Knex }> = [];
+const MAX = 100_000_000_00n;
+
+before(async () => {
+  database = await createTestDatabase('engine');
+  db = createKnex({ url: database.url, poolMax: 4, applicationName: 'engine-test-fixtures' });
+  await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
+});
+
+after(async () => {
+  for (const { engine, knex } of engines) {
+    await engine.stop();
+    await knex.destroy();
+  }
+  await db.destroy();
+  await database.drop();
+});
+
+function startEngine(options: { url?: string; maxBatchSize?: number } = {}) {
+  const knex = createKnex({ url: options.url ?? database.url, poolMax: 2, applicationName: 'engine-under-test' });
+  const metrics = createMetricsRegistry('engine-test');
+  const engine = new MoneyEngine({
+    knex,
+    present: presentMoneyResult,
+    logger: createLogger({ service: 'engine-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics,
+    maxBatchSize: options.maxBatchSize ?? 500,
+    maxBatchesInFlight: 1,
+    queueLimit: 10_000,
+  });
+  engines.push({ engine, knex });
+  return { engine, metrics };
+}
+
+const transfer = (from: string, to: string, amount: string, key?: string): KeyedCommand =>
+  parseTransferRequest({ from_user_id: from, to_user_id: to, amount_to_transfer: amount }, key, MAX);
+const addMoney = (userId: string, amount: string, key?: string): KeyedCommand =>
+  parseAddMoneyRequest({ user_id: userId, amount }, key, MAX);
+
+async function createUsers(count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => uuidv7());
+  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
+  return ids;
+}
+
+async function balanceOf(userId: string): Promise<string> {
+  const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as { balance_minor: string };
+  return row.balance_minor;
+}
+
+/** Settles every promise, keeping each item's own outcome or error. */
+function outcomes(promises: Array<Promise<OperationOutcome>>) {
+  return Promise.allSettled(promises);
+}
+
+/**
+ * Parks the engine: a batch crediting `userId` waits on a row lock the test holds. Returns the
+ * parked item's promise and a release.
+ */
+async function park(engine: MoneyEngine, userId: string) {
+  const gate = await db.transaction();
+  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [userId]);
+  const parked = engine.submit(addMoney(userId, '0.01'));
+  await waitFor(
+    async () => {
+      const rows = await db.raw<{ rows: unknown[] }>(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'engine-under-test' AND wait_event_type = 'Lock'",
+      );
+      return rows.rows.length > 0 ? true : undefined;
+    },
+    { what: 'the engine to wait on the test row lock' },
+  );
+  return {
+    parked,
+    release: async () => {
+      await gate.commit();
+      await parked;
+    },
+  };
+}
+
+async function transfersCreatedAt(ids: string[]): Promise<Set<string>> {
+  const rows = (await db('transfers').select('created_at').whereIn('transfer_id', ids)) as Array<{ created_at: Date }>;
+  return new Set(rows.map((r) => r.created_at.toISOString()));
+}
+
+describe('one batch behaves as its items one after another, in arrival order', () => {
+  test('B starts at 0.00: A->B 10.00 then B->C 10.00 both succeed; in the reverse order the first is refused', async () => {
+    const { engine } = startEngine();
+    const [a, b, c, blocker] = (await createUsers(4)) as [string, string, string, string];
+    await engine.submit(addMoney(a, '20.00'));
+
+    let gate = await park(engine, blocker);
+    const forward = [engine.submit(transfer(a, b, '10.00')), engine.submit(transfer(b, c, '10.00'))];
+    await gate.release();
+    const [ab, bc] = await Promise.all(forward);
+    assert.equal(ab!.status, 201, JSON.stringify(ab!.body));
+    assert.equal(bc!.status, 201, JSON.stringify(bc!.body));
+    assert.equal(bc!.body.updated_balance, '0.00');
+    // Same batch: one transaction, one clock reading for both.
+    assert.equal((await transfersCreatedAt([String(ab!.body.transfer_id), String(bc!.body.transfer_id)])).size, 1);
+
+    // Now A 10.00, B 0.00, C 10.00. Reverse order: B->C first must be refused.
+    gate = await park(engine, blocker);
+    const reverse = [engine.submit(transfer(b, c, '10.00')), engine.submit(transfer(a, b, '10.00'))];
+    await gate.release();
+    const [bc2, ab2] = await Promise.all(reverse);
+    assert.equal(bc2!.status, 422);
+    assert.equal(bc2!.body.code, 'insufficient_funds');
+    assert.equal(bc2!.body.detail, "The sender's balance is 0.00");
+    assert.equal(ab2!.status, 201);
+    assert.deepEqual([await balanceOf(a), await balanceOf(b), await balanceOf(c)], ['0', '1000', '1000']);
+  });
+
+  test('each item has its own outcome: unknown users, overdraft and limit refusals do not abort the batch', async () => {
+    const { engine } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '5.00'));
+    const ghost = uuidv7();
+    const gate = await park(engine, blocker);
+    const pending = [
+      engine.submit(transfer(a, ghost, '1.00')),
+      engine.submit(addMoney(ghost, '1.00')),
+      engine.submit(transfer(a, b, '6.00')),
+      engine.submit(transfer(a, b, '5.00')),
+      engine.submit(addMoney(b, '0.01')),
+    ];
+    await gate.release();
+    const results = await Promise.all(pending);
+    assert.deepEqual(
+      results.map((r) => [r.status, r.status >= 400 ? r.body.code : 'ok']),
+      [
+        [404, 'user_not_found'],
+        [404, 'user_not_found'],
+        [422, 'insufficient_funds'],
+        [201, 'ok'],
+        [200, 'ok'],
+      ],
+    );
+    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['0', '501']);
+  });
+});
+
+describe('idempotency keys inside one batch', () => {
+  test('copies of one key: one execution; identical copies replay it, a different payload is 422', async () => {
+    const { engine } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '100.00'));
+    const key = `copies-${uuidv7()}`;
+    const gate = await park(engine, blocker);
+    const pending = outcomes([
+      engine.submit(transfer(a, b, '7.00', key)),
+      engine.submit(transfer(a, b, '7.00', key)),
+      engine.submit(transfer(a, b, '8.00', key)),
+      engine.submit(transfer(a, b, '7.00', key)),
+      // The same key on the other endpoint is another key.
+      engine.submit(addMoney(b, '1.00', key)),
+    ]);
+    await gate.release();
+    const [first, copy, different, copy2, other] = (await pending) as [
+      PromiseSettledResult<OperationOutcome>,
+      PromiseSettledResult<OperationOutcome>,
+      PromiseSettledResult<OperationOutcome>,
+      PromiseSettledResult<OperationOutcome>,
+      PromiseSettledResult<OperationOutcome>,
+    ];
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(copy.status, 'fulfilled');
+    assert.equal(copy2.status, 'fulfilled');
+    assert.equal(other.status, 'fulfilled');
+    const leader = (first).value;
+    assert.equal(leader.status, 201);
+    assert.equal(leader.replayed, false);
+    for (const c of [copy, copy2]) {
+      const value = (c).value;
+      assert.equal(value.replayed, true);
+      assert.deepEqual(value.body, leader.body);
+    }
+    assert.equal(different.status, 'rejected');
+    const error = (different).reason as AppError;
+    assert.equal(error.code, 'idempotency_key_reused');
+    assert.equal((other).value.status, 200);
+    const moved = await db('transfers').where({ from_user_id: a }).count<{ count: string }[]>('* as count');
+    assert.equal(moved[0]!.count, '1');
+    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['9300', '800']);
+
+    // A later batch with the key replays the stored outcome byte for byte.
+    const later = await engine.submit(transfer(a, b, '7.00', key));
+    assert.equal(later.replayed, true);
+    assert.equal(JSON.stringify(later.body), JSON.stringify(leader.body));
+  });
+
+  test('a key whose stored outcome is a refusal: an identical copy replays the refusal, never runs', async () => {
+    const { engine } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    const key = `refused-${uuidv7()}`;
+    const refused = await engine.submit(transfer(a, b, '1.00', key));
+    assert.equal(refused.status, 422);
+    await engine.submit(addMoney(a, '10.00'));
+    const gate = await park(engine, blocker);
+    const pending = [engine.submit(transfer(a, b, '1.00', key)), engine.submit(transfer(a, b, '1.00', key))];
+    await gate.release();
+    for (const r of await Promise.all(pending)) {
+      assert.equal(r.status, 422);
+      assert.equal(r.replayed, true);
+    }
+    assert.equal(await balanceOf(a), '1000');
+  });
+});
+
+describe('failures', () => {
+  test('an item whose write fails is answered alone; the rest of its batch commits', async () => {
+    const { engine, metrics } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '100.00'));
+    // A test-only trigger refuses one transfer (amount 13.37): an error no retry can cure.
+    await db.raw(`
+      CREATE FUNCTION refuse_1337() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.amount_minor = 1337 THEN RAISE EXCEPTION 'refused by test' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER refuse_1337 BEFORE INSERT ON transfers FOR EACH ROW EXECUTE FUNCTION refuse_1337();`);
+    try {
+      const gate = await park(engine, blocker);
+      const pending = outcomes([
+        engine.submit(transfer(a, b, '1.00')),
+        engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`)),
+        engine.submit(transfer(a, b, '13.37', `bad-${uuidv7()}`)),
+        engine.submit(transfer(a, b, '3.00')),
+        engine.submit(transfer(b, a, '0.50')),
+      ]);
+      await gate.release();
+      const results = await pending;
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+      );
+      assert.ok(!(((results[2] as PromiseRejectedResult).reason) instanceof AppError), 'the failing item is a 500');
+      assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 600 + 50), String(600 - 50)]);
+      assert.match(await metrics.metrics(), /wallet_money_batch_retries_total\{reason="split"[^}]*\} [1-9]/);
+    } finally {
+      await db.raw('DROP TRIGGER refuse_1337 ON transfers; DROP FUNCTION refuse_1337()');
+    }
+  });
+
+  test('a deadlock or serialization failure re-runs the whole batch: each item applied once', async () => {
+    const { engine, metrics } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '100.00'));
+    // Fails the first two attempts (a sequence is not rolled back), then lets the batch through.
+    await db.raw(`
+      CREATE SEQUENCE fail_twice;
+      CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('fail_twice') = 1 THEN RAISE EXCEPTION 'test deadlock' USING ERRCODE = '40P01'; END IF;
+        IF currval('fail_twice') = 2 THEN RAISE EXCEPTION 'test serialization' USING ERRCODE = '40001'; END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER fail_twice AFTER INSERT ON transfers FOR EACH STATEMENT EXECUTE FUNCTION fail_twice();`);
+    try {
+      const gate = await park(engine, blocker);
+      const pending = [
+        engine.submit(transfer(a, b, '1.00')),
+        engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`)),
+        engine.submit(transfer(b, a, '0.25')),
+      ];
+      await gate.release();
+      const results = await Promise.all(pending);
+      assert.deepEqual(results.map((r) => r.status), [201, 201, 201]);
+      assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 300 + 25), String(300 - 25)]);
+      const text = await metrics.metrics();
+      assert.match(text, /wallet_money_batch_retries_total\{reason="40P01"[^}]*\} 1/);
+      assert.match(text, /wallet_money_batch_retries_total\{reason="40001"[^}]*\} 1/);
+      const ledger = await db('transactions').whereIn('user_id', [a, b]).andWhere({ kind: 'transfer' }).count<{ count: string }[]>('* as count');
+      assert.equal(ledger[0]!.count, '6');
+    } finally {
+      await db.raw('DROP TRIGGER fail_twice ON transfers; DROP FUNCTION fail_twice(); DROP SEQUENCE fail_twice');
+    }
+  });
+
+  for (const mode of ['after-commit', 'before-commit'] as const) {
+    test(`a connection lost ${mode === 'after-commit' ? 'after COMMIT was sent (ambiguous)' : 'before COMMIT'}: an unkeyed transfer runs exactly once`, async () => {
+      const proxy = new CommitDroppingProxy({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
+      const hostPort = await proxy.start();
+      try {
+        const viaProxy = new URL(database.url);
+        viaProxy.host = hostPort;
+        const { engine, metrics } = startEngine({ url: viaProxy.toString() });
+        const [a, b] = (await createUsers(2)) as [string, string];
+        await engine.submit(addMoney(a, '10.00'));
+
+        proxy.arm(mode);
+        const result = await engine.submit(transfer(a, b, '4.00'));
+        assert.equal(proxy.dropped, 1, 'the proxy dropped a connection at COMMIT');
+        assert.equal(result.status, 201);
+        const moved = await db('transfers').where({ from_user_id: a }).count<{ count: string }[]>('* as count');
+        assert.equal(moved[0]!.count, '1', 'the transfer ran exactly once');
+        assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['600', '400']);
+        const text = await metrics.metrics();
+        if (mode === 'after-commit') {
+          assert.match(text, /wallet_money_ambiguous_commits_total\{resolution="committed"[^}]*\} 1/);
+        } else {
+          assert.match(text, /wallet_money_ambiguous_commits_total\{resolution="aborted"[^}]*\} 1/);
+        }
+      } finally {
+        await proxy.stop();
+      }
+    });
+  }
+});
+
+describe('bounds', () => {
+  test('a full queue refuses at once with 503, and what it refused never moves', async () => {
+    const knex = createKnex({ url: database.url, poolMax: 2, applicationName: 'engine-under-test' });
+    const engine = new MoneyEngine({
+      knex,
+      present: presentMoneyResult,
+      logger: createLogger({ service: 'engine-test', level: 'silent' }),
+      metrics: createMetricsRegistry('engine-test'),
+      maxBatchSize: 500,
+      maxBatchesInFlight: 1,
+      queueLimit: 3,
+    });
+    engines.push({ engine, knex });
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '10.00'));
+    const gate = await park(engine, blocker);
+    const pending = outcomes(Array.from({ length: 10 }, () => engine.submit(transfer(a, b, '1.00'))));
+    await gate.release();
+    const results = await pending;
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r).reason as AppError);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+    assert.equal(refused.length, 7);
+    assert.ok(refused.every((e) => e.code === 'service_unavailable' && e.status === 503));
+    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
+  });
+
+  test('a batch maximum of 1 runs every operation in its own transaction', async () => {
+    const { engine, metrics } = startEngine({ maxBatchSize: 1 });
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '10.00'));
+    const gate = await park(engine, blocker);
+    const pending = [engine.submit(transfer(a, b, '1.00')), engine.submit(transfer(a, b, '1.00'))];
+    await gate.release();
+    const results = await Promise.all(pending);
+    assert.equal((await transfersCreatedAt(results.map((r) => String(r.body.transfer_id)))).size, 2);
+    assert.match(await metrics.metrics(), /wallet_money_batch_size_bucket\{le="1"[^}]*\} 4/);
+  });
+});

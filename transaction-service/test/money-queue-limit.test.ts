@@ -1,0 +1,74 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requestJson, waitFor } from '@wallet/platform/testing';
+import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
+
+/**
+ * The money queue's bound as a client sees it: a full queue answers at once with 503 problem+json
+ * and Retry-After, and what it refused never moves.
+ */
+let h: TransactionServiceHarness;
+before(async () => {
+  h = await startTransactionServiceHarness({ MONEY_QUEUE_LIMIT: '5' });
+});
+after(async () => {
+  await h.stop();
+});
+
+test('a full money queue: 503 service_unavailable with Retry-After, nothing moved for what it refused', async () => {
+  const [a, b, blocker] = (await h.createUsers(3)) as [string, string, string];
+  await h.fund(a, '100.00');
+
+  // Park the engine: its batch waits on a row lock this test holds, so the next requests queue.
+  const gate = await h.db.transaction();
+  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [blocker]);
+  const parked = requestJson(`${h.url}/add-money`, { body: { user_id: blocker, amount: '1.00' } });
+  await waitFor(
+    async () => {
+      const rows = await h.db.raw<{ rows: unknown[] }>(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'transaction-service-money' AND wait_event_type = 'Lock'",
+      );
+      return rows.rows.length > 0 ? true : undefined;
+    },
+    { what: 'the money engine to wait on the test row lock' },
+  );
+
+  const pending = Array.from({ length: 40 }, (_, i) =>
+    requestJson(`${h.url}/transfer`, {
+      body: { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
+      headers: { 'Idempotency-Key': `queue-${a}-${i}` },
+    }),
+  );
+  // The refusals come back while the engine is still parked: they never waited for a batch.
+  const early = await Promise.race([
+    Promise.all(pending.map((p) => p.then((r) => r.status))),
+    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 1_000)),
+  ]);
+  assert.equal(early, 'timeout', 'the queued requests must still be waiting for the parked batch');
+  await gate.commit();
+  assert.equal((await parked).status, 200);
+
+  const responses = await Promise.all(pending);
+  const refused = responses.filter((r) => r.status === 503);
+  const moved = responses.filter((r) => r.status === 201);
+  assert.equal(moved.length, 5, 'exactly the queue limit was accepted');
+  assert.equal(refused.length, 35);
+  for (const r of refused) {
+    assert.equal(r.headers.get('content-type'), 'application/problem+json');
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.equal((r.body as { code?: string }).code, 'service_unavailable');
+  }
+  const balances = await Promise.all(
+    [a, b].map(async (u) => (await requestJson<{ balance: string }>(`${h.url}/users/${u}/balance`)).body.balance),
+  );
+  assert.deepEqual(balances, ['95.00', '5.00']);
+
+  // A refused request retried with its key once the queue has room is executed, once.
+  const index = responses.findIndex((r) => r.status === 503);
+  const retried = await requestJson(`${h.url}/transfer`, {
+    body: { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
+    headers: { 'Idempotency-Key': `queue-${a}-${index}` },
+  });
+  assert.equal(retried.status, 201);
+  assert.equal(retried.headers.get('idempotent-replayed'), null);
+});
