@@ -45,7 +45,10 @@ before(async () => {
   const port = await findFreePort();
   Object.assign(env, {
     PORT: String(port),
-    DATABASE_URL: database.url,
+    OPERATOR_PORT: String(await findFreePort()),
+    // As deployed: the service with its own login, the migrations as the owner.
+    DATABASE_URL: await database.urlAs('transaction_service'),
+    MIGRATION_DATABASE_URL: database.url,
     NATS_URL: TEST_NATS_URL,
     KAFKA_BROKERS: TEST_KAFKA_BROKERS,
     BALANCE_SUBJECT: uniqueName('test.flood'),
