@@ -33,7 +33,7 @@ endif
 DEPS := node_modules/.package-lock.json
 
 .PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
-        create-user add-money transfer balance history bench bench-db bench-compare chaos reconcile dist
+        create-user add-money transfer balance history bench bench-db bench-compare bench-pipeline chaos reconcile dist
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -116,6 +116,9 @@ bench-db: build ## raw PostgreSQL transfer baseline with pgbench, compared with 
 
 bench-compare: build ## uniform traffic: make bench vs pgbench, alternating rounds, median ratio (the 0.7 target)
 	bash platform/infra/bench-compare.sh
+
+bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance-subject flood on a private stack (see BENCHMARKS.md)
+	node platform/dist/src/bench/run-bench-pipeline.js
 
 chaos: build ## fault drills during a bench run (kills, restarts, outages), then the books check
 	node platform/dist/src/bench/run-chaos.js

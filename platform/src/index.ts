@@ -1,6 +1,7 @@
 export * from './errors/app-error';
 export * from './config/load-config';
 export * from './logging/create-logger';
+export * from './logging/aggregate-errors';
 export * from './lifecycle/shutdown';
 export * from './db/create-knex';
 export * from './db/migrate';

@@ -19,6 +19,16 @@ export interface TransactionServiceConfig {
   userCreatedTopic: string;
   userCreatedTopicPartitions: number;
   consumerGroupId: string;
+  /** user-created messages applied per database transaction. */
+  consumerChunkSize: number;
+  /** Partitions whose batches this process applies at the same time. */
+  consumerPartitionsConcurrently: number;
+  /** Balance requests over NATS accepted and not yet answered; beyond it the answer is `busy` at once. */
+  balanceMaxPending: number;
+  /** Balance requests read in one query. */
+  balanceBatchMax: number;
+  /** The balance responder's own connections (kept apart from the money operations' pool). */
+  balanceDbPoolMax: number;
   /** Largest amount of one operation, as a decimal string ("1000000000.00"). */
   maxAmount: string;
   idempotencyTtlHours: number;
@@ -51,8 +61,16 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
-  userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: configFields.positiveInt(3) },
+  userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
+  consumerChunkSize: { env: 'KAFKA_CONSUMER_CHUNK_SIZE', schema: Joi.number().integer().min(1).max(5_000).default(500) },
+  consumerPartitionsConcurrently: {
+    env: 'KAFKA_CONSUMER_PARTITIONS_CONCURRENTLY',
+    schema: Joi.number().integer().min(1).max(64).default(2),
+  },
+  balanceMaxPending: { env: 'BALANCE_MAX_PENDING', schema: Joi.number().integer().min(1).max(100_000).default(1_000) },
+  balanceBatchMax: { env: 'BALANCE_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(250) },
+  balanceDbPoolMax: { env: 'BALANCE_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(2) },
   // Exactly what a client amount may be (parseAmount's own rules, so > 0 too): a value the check
   // accepted must never fail later, at start-up.
   maxAmount: {

@@ -27,7 +27,7 @@ import { createWalletRouter } from './entry-points/http/create-wallet-router';
 import { createOperatorRouter } from './entry-points/operator/create-operator-router';
 import { openApiDocument } from './entry-points/http/openapi';
 import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-created';
-import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
+import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletQueries } from './domain/wallet-queries';
 import { MoneyEngine } from './domain/transfers/money-engine';
@@ -89,7 +89,7 @@ export async function startTransactionService(
   });
 
   const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
-  const balanceResponder = answerBalanceRequests({ nats, subject: config.balanceSubject, wallet, logger, metrics });
+  const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
   const kafka = createKafka({ clientId: 'transaction-service', brokers: splitBrokers(config.kafkaBrokers), logger });
   const consumer = await startUserCreatedConsumer({
@@ -100,6 +100,8 @@ export async function startTransactionService(
     topic: config.userCreatedTopic,
     topicPartitions: config.userCreatedTopicPartitions,
     groupId: config.consumerGroupId,
+    chunkSize: config.consumerChunkSize,
+    partitionsConsumedConcurrently: config.consumerPartitionsConcurrently,
   });
 
   const purge = startIdempotencyKeyPurge({

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { createLogger, type BalanceReply } from '@wallet/platform';
-import { TEST_NATS_URL, requestJson } from '@wallet/platform/testing';
+import { TEST_NATS_URL, requestJson, uniqueName, waitFor } from '@wallet/platform/testing';
 import { loadTransactionServiceConfig } from '../src/config';
 import { startTransactionService, type RunningTransactionService } from '../src/start-service';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
@@ -26,6 +26,9 @@ after(async () => {
   await second.stop();
   await h.stop();
 });
+
+/** An extra instance in its own consumer group: its start and stop never rebalance the others'. */
+const ownGroup = () => ({ KAFKA_CONSUMER_GROUP: uniqueName('test-tx-extra') });
 
 async function ask(payload: string): Promise<BalanceReply> {
   const reply = await nats.request(h.env.BALANCE_SUBJECT!, Buffer.from(payload), { timeout: 2_000 });
@@ -60,4 +63,74 @@ test('two instances in a queue group answer each request exactly once between th
   const other = await answeredCount(second.url);
   assert.equal(first + other - before, 40);
   assert.ok(other > 0 && first > 0, `both instances should answer some: ${first} / ${other}`);
+});
+
+test('the budget: while the reads are stuck, BALANCE_MAX_PENDING requests wait and the rest are answered busy at once', async () => {
+  const subject = `${h.env.BALANCE_SUBJECT!}.budget`;
+  const bounded = await startTransactionService(
+    loadTransactionServiceConfig({ ...h.env, PORT: '0', BALANCE_SUBJECT: subject, BALANCE_MAX_PENDING: '3', BALANCE_DB_POOL_MAX: '1', ...ownGroup() }),
+    createLogger({ service: 'transaction-service-bounded', level: 'silent' }),
+  );
+  const [user] = await h.createUsers(1);
+  const trx = await h.db.transaction();
+  try {
+    // Nothing can read users until this transaction ends: the responder's reads hang.
+    await trx.raw('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+    const replies: Array<BalanceReply | undefined> = Array.from({ length: 10 }, () => undefined);
+    const asked = replies.map(async (_, i) => {
+      const reply = await nats.request(subject, Buffer.from(JSON.stringify({ user_id: user })), { timeout: 10_000 });
+      replies[i] = JSON.parse(Buffer.from(reply.data).toString('utf8')) as BalanceReply;
+    });
+    await waitFor(() => Promise.resolve(replies.filter((r) => r !== undefined).length >= 7 ? true : undefined), {
+      what: 'the busy answers',
+    });
+    assert.deepEqual(
+      replies.filter((r) => r !== undefined),
+      Array.from({ length: 7 }, () => ({ ok: false, error: 'busy' })),
+    );
+    await trx.commit();
+    await Promise.all(asked);
+    assert.equal(replies.filter((r) => r?.ok === true).length, 3);
+  } finally {
+    if (!trx.isCompleted()) await trx.rollback();
+    await bounded.stop();
+  }
+});
+
+test('waiting requests are read in one query; messages nobody waits for and garbage cost no read', async () => {
+  const subject = `${h.env.BALANCE_SUBJECT!}.batch`;
+  const batching = await startTransactionService(
+    loadTransactionServiceConfig({ ...h.env, PORT: '0', BALANCE_SUBJECT: subject, BALANCE_DB_POOL_MAX: '1', ...ownGroup() }),
+    createLogger({ service: 'transaction-service-batching', level: 'silent' }),
+  );
+  const users = await h.createUsers(5);
+  const trx = await h.db.transaction();
+  try {
+    await trx.raw('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+    for (let i = 0; i < 50; i += 1) nats.publish(subject, Buffer.from(JSON.stringify({ user_id: users[i % 5] })));
+    const garbage = await Promise.all(
+      ['nope', '{"user_id":"x"}', 'x'.repeat(5_000)].map((text) => nats.request(subject, Buffer.from(text), { timeout: 5_000 })),
+    );
+    for (const reply of garbage) assert.deepEqual(JSON.parse(Buffer.from(reply.data).toString('utf8')), { ok: false, error: 'invalid_request' });
+    const asked = Array.from({ length: 200 }, (_, i) =>
+      nats.request(subject, Buffer.from(JSON.stringify({ user_id: users[i % 5] })), { timeout: 10_000 }),
+    );
+    await nats.flush();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await trx.commit();
+    const replies = (await Promise.all(asked)).map((m) => JSON.parse(Buffer.from(m.data).toString('utf8')) as BalanceReply);
+    assert.ok(replies.every((r, i) => r.ok && r.user_id === users[i % 5] && r.balance === '0.00'));
+
+    const metrics = String((await requestJson<string>(`${batching.url}/metrics`)).body);
+    assert.match(metrics, /^nats_balance_requests_dropped_total\{[^}]*reason="no_reply"[^}]*\} 50$/m);
+    const queries = Number(/^nats_balance_batch_size_count(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
+    const read = Number(/^nats_balance_batch_size_sum(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
+    // The first request found the responder idle (a batch of one, stuck on the lock); the other
+    // 199 gathered meanwhile and were read together.
+    assert.equal(read, 200);
+    assert.ok(queries <= 3, `${queries} queries for 200 requests`);
+  } finally {
+    if (!trx.isCompleted()) await trx.rollback();
+    await batching.stop();
+  }
 });

@@ -12,6 +12,9 @@ export interface UserServiceConfig {
   natsUrl: string;
   balanceSubject: string;
   balanceTimeoutMs: number;
+  balanceMaxOutstanding: number;
+  /** Emails whose user is remembered for GET /balance (0: none). */
+  userLookupCacheSize: number;
   httpBodyLimitBytes: number;
   logLevel: string;
 }
@@ -28,6 +31,8 @@ export const userServiceConfig = defineConfig<UserServiceConfig>({
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default(BALANCE_SUBJECT) },
   balanceTimeoutMs: { env: 'BALANCE_TIMEOUT_MS', schema: Joi.number().integer().min(1).max(60_000).default(2_000) },
+  balanceMaxOutstanding: { env: 'BALANCE_MAX_OUTSTANDING', schema: Joi.number().integer().min(1).max(100_000).default(1_000) },
+  userLookupCacheSize: { env: 'USER_LOOKUP_CACHE_SIZE', schema: Joi.number().integer().min(0).max(10_000_000).default(100_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });

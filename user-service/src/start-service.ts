@@ -24,6 +24,7 @@ import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-cre
 import { createBalanceRequester } from './data-access/request-balance';
 import { createUser } from './domain/create-user';
 import { getBalance } from './domain/get-balance';
+import { createUserLookup } from './domain/user-lookup-cache';
 import { createUserRouter } from './entry-points/http/create-user-router';
 import { openApiDocument } from './entry-points/http/openapi';
 
@@ -67,17 +68,19 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     help: 'Users created (each with its user-created outbox event)',
     registers: [metrics],
   });
+  const findUser = createUserLookup(knex, config.userLookupCacheSize);
   const balanceRequester = createBalanceRequester({
     nats: natsConnection,
     subject: config.balanceSubject,
     timeoutMs: config.balanceTimeoutMs,
+    maxOutstanding: config.balanceMaxOutstanding,
     logger,
     metrics,
   });
 
   const router = createUserRouter({
     createUser: (input) => createUser({ knex, logger, onUserCreated: () => usersCreated.inc() }, input),
-    getBalance: (query) => getBalance({ knex, logger, requestBalance: balanceRequester.requestBalance }, query),
+    getBalance: (query) => getBalance({ findUser, logger, requestBalance: balanceRequester.requestBalance }, query),
   });
   const app = createHttpApp({
     logger,

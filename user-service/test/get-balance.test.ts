@@ -86,6 +86,48 @@ describe('GET /balance: transaction-service unreachable', () => {
     }
   });
 
+  test('transaction-service answers busy (its budget is full): 503 balance_unavailable with Retry-After', async () => {
+    const busy = nats.subscribe(h.env.BALANCE_SUBJECT!, {
+      callback: (_error, msg) => msg.respond(JSON.stringify({ ok: false, error: 'busy' })),
+    });
+    await nats.flush();
+    try {
+      const result = await balanceByQuery(email);
+      assertProblem(result, 503, 'balance_unavailable');
+      assert.equal(result.headers.get('retry-after'), '1');
+      assert.match(String((result.body as { detail?: unknown }).detail), /busy/);
+    } finally {
+      busy.unsubscribe();
+    }
+  });
+
+  test('at BALANCE_MAX_OUTSTANDING requests waiting, one more is 503 at once, not queued', async () => {
+    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!);
+    let received = 0;
+    void (async () => {
+      for await (const _ of silent) received += 1;
+    })();
+    await nats.flush();
+    const bounded = await startUserServiceHarness(
+      { BALANCE_SUBJECT: h.env.BALANCE_SUBJECT!, BALANCE_TIMEOUT_MS: '3000', BALANCE_MAX_OUTSTANDING: '2' },
+      { database: h.database },
+    );
+    try {
+      const waiting = [0, 1].map(() => requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`));
+      await waitFor(() => Promise.resolve(received >= 2 ? true : undefined), { what: 'two requests to be outstanding' });
+      const refused = await requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`);
+      assertProblem(refused, 503, 'balance_unavailable');
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.equal(received, 2, 'the third request was never sent');
+      for (const response of await Promise.all(waiting)) assertProblem(response, 504, 'balance_timeout');
+      const metrics = await fetch(`${bounded.url}/metrics`).then((r) => r.text());
+      assert.match(metrics, /^balance_request_failures_total\{[^}]*reason="overloaded"[^}]*\} 1$/m);
+    } finally {
+      silent.unsubscribe();
+      await bounded.stop();
+    }
+  });
+
   test('NATS connection lost: 503 balance_unavailable immediately (never a hang), readyz 503', async () => {
     let proxy: TcpProxy | undefined;
     let second: UserServiceHarness | undefined;
@@ -136,6 +178,15 @@ describe('GET /balance: with the real transaction-service answering', () => {
     const response = await balanceByQuery(email);
     assert.equal(response.status, 200, JSON.stringify(response.body));
     assert.deepEqual(response.body, { email, balance: '0.00' });
+  });
+
+  test('an email unknown a moment ago is found once its user exists (a miss is never remembered)', async () => {
+    const later = 'created.later@example.com';
+    assertProblem(await balanceByQuery(later), 404, 'user_not_found');
+    assert.equal((await requestJson(`${h.url}/users`, { body: { email: later } })).status, 201);
+    const found = await balanceByQuery(later);
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    assert.deepEqual(found.body, { email: later, balance: '0.00' });
   });
 
   test('the balance is the one transaction-service holds, in both request forms', async () => {

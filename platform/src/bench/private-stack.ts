@@ -9,14 +9,15 @@ import pino from 'pino';
 import { createKafka, ensureTopics } from '../kafka/create-kafka';
 import { dropDatabase } from '../db/create-knex';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
-import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
+import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, type ServiceRole } from '../testing/test-resources';
 import { REPO_ROOT } from './bench-config';
 
-const ENTRY = {
-  user: join(REPO_ROOT, 'user-service', 'dist', 'src', 'entry-points', 'main.js'),
-  transaction: join(REPO_ROOT, 'transaction-service', 'dist', 'src', 'entry-points', 'main.js'),
-  relay: join(REPO_ROOT, 'outbox-relay', 'dist', 'src', 'entry-points', 'main.js'),
-};
+/** The compiled entry points under a checkout's root (another checkout's, to measure a before). */
+const entries = (root: string) => ({
+  user: join(root, 'user-service', 'dist', 'src', 'entry-points', 'main.js'),
+  transaction: join(root, 'transaction-service', 'dist', 'src', 'entry-points', 'main.js'),
+  relay: join(root, 'outbox-relay', 'dist', 'src', 'entry-points', 'main.js'),
+});
 
 export interface PrivateStack {
   userUrl: string;
@@ -31,6 +32,11 @@ export interface PrivateStack {
   killTransactionService(): Promise<void>;
   /** Starts transaction-service again on the same port and waits for GET /healthz. */
   startTransactionService(): Promise<void>;
+  /** SIGTERM: it leaves its consumer group and commits what it applied. */
+  stopTransactionService(): Promise<void>;
+  /** The running transaction-service's process id (to sample its memory). */
+  transactionServicePid(): number | undefined;
+  consumerGroup: string;
   /** The last lines each process wrote (for failure reports). */
   outputs(): Record<string, string>;
   stop(): Promise<void>;
@@ -42,24 +48,42 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
-export async function startPrivateStack(options: { logLevel: string; relayMaxBackoffMs: number }): Promise<PrivateStack> {
-  const id = uniqueName('chaos');
+export async function startPrivateStack(options: {
+  logLevel: string;
+  relayMaxBackoffMs: number;
+  /** The checkout whose compiled entry points run (default: this one). */
+  root?: string;
+  partitions?: number;
+  /** Node flags of transaction-service (e.g. a heap limit). */
+  transactionNodeArgs?: string[];
+  /** Extra environment of every process. */
+  extraEnv?: Record<string, string>;
+  /** false: every process logs in as the owner (a checkout from before the least-privilege logins). */
+  serviceLogins?: boolean;
+  name?: string;
+}): Promise<PrivateStack> {
+  const ENTRY = entries(options.root ?? REPO_ROOT);
+  const id = uniqueName(options.name ?? 'chaos');
   const userDatabaseUrl = databaseUrl(`${id}_users`);
   const txDatabaseUrl = databaseUrl(`${id}_tx`);
-  const topic = uniqueName('chaos-user-created');
-  const subject = uniqueName('chaos.balance');
-  const partitions = '3';
+  const topic = uniqueName(`${options.name ?? 'chaos'}-user-created`);
+  const subject = uniqueName(`${options.name ?? 'chaos'}.balance`);
+  const partitions = String(options.partitions ?? 3);
+  const consumerGroup = uniqueName(`${options.name ?? 'chaos'}-tx`);
   const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  // A checkout from before the least-privilege logins migrates with DATABASE_URL: it needs the owner.
+  const login = (url: string, role: ServiceRole): Promise<string> =>
+    options.serviceLogins === false ? Promise.resolve(url) : serviceLoginUrl(url, role);
 
   const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
   await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
 
-  const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel };
+  const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel, ...options.extraEnv };
   const userEnv = {
     ...common,
     PORT: String(userPort),
     // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
-    DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'user_service'),
+    DATABASE_URL: await login(userDatabaseUrl, 'user_service'),
     MIGRATION_DATABASE_URL: userDatabaseUrl,
     BALANCE_SUBJECT: subject,
   };
@@ -73,17 +97,17 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
     ...moneySettings,
     PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
-    DATABASE_URL: await serviceLoginUrl(txDatabaseUrl, 'transaction_service'),
+    DATABASE_URL: await login(txDatabaseUrl, 'transaction_service'),
     MIGRATION_DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
-    KAFKA_CONSUMER_GROUP: uniqueName('chaos-tx'),
+    KAFKA_CONSUMER_GROUP: consumerGroup,
   };
   const relayEnv = {
     ...common,
     PORT: String(relayPort),
-    DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'outbox_relay'),
+    DATABASE_URL: await login(userDatabaseUrl, 'outbox_relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
@@ -93,8 +117,14 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
 
   const processes = new Map<string, SpawnedProcess>();
   const history: string[] = [];
-  const startOne = async (name: string, entry: string, env: Record<string, string>, healthUrl: string): Promise<void> => {
-    const spawned = spawnNode(entry, env);
+  const startOne = async (
+    name: string,
+    entry: string,
+    env: Record<string, string>,
+    healthUrl: string,
+    nodeArgs: string[] = [],
+  ): Promise<void> => {
+    const spawned = spawnNode(entry, env, nodeArgs);
     processes.set(name, spawned);
     await waitForHttp(healthUrl, 60_000, spawned);
   };
@@ -107,6 +137,7 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
     txDatabaseUrl,
     topic,
     subject,
+    consumerGroup,
     async killTransactionService() {
       const current = processes.get('transaction-service');
       if (current) {
@@ -115,7 +146,18 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
       }
     },
     async startTransactionService() {
-      await startOne('transaction-service', ENTRY.transaction, txEnv, `${txUrl}/healthz`);
+      await startOne('transaction-service', ENTRY.transaction, txEnv, `${txUrl}/healthz`, options.transactionNodeArgs);
+    },
+    async stopTransactionService() {
+      const current = processes.get('transaction-service');
+      if (current) {
+        history.push(current.output());
+        await current.stop(15_000);
+      }
+    },
+    transactionServicePid() {
+      const current = processes.get('transaction-service');
+      return current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined;
     },
     outputs() {
       const all: Record<string, string> = {};

@@ -11,4 +11,10 @@ export interface BalanceRequest {
 
 export type BalanceReply =
   | { ok: true; user_id: string; balance: string }
-  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' };
+  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy' };
+
+/**
+ * `busy`: the responder already holds as many unanswered requests as it accepts (its budget); it
+ * answers at once rather than queue without bound. The requester should retry a little later.
+ */
+export const BALANCE_BUSY = 'busy';

@@ -62,8 +62,9 @@ export function createProblemMiddleware(logger: Logger) {
       let appError = error instanceof AppError ? error : (fromBodyParserError(error) ?? fromInfrastructureError(error));
       if (appError?.code === 'service_unavailable') {
         logger.warn({ err: error, method: ctx.method, path: ctx.path }, 'dependency unavailable');
-        ctx.set('Retry-After', '1');
       }
+      // Every 503 is a passing condition (a dependency away, a budget full): say when to retry.
+      if (appError?.status === 503) ctx.set('Retry-After', '1');
       if (!appError) {
         logger.error({ err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
         appError = new AppError('internal_error', 'An internal error occurred; it has been logged');

@@ -23,9 +23,9 @@ export interface SpawnedProcess {
   kill9(): Promise<void>;
 }
 
-/** Runs a compiled entry point as a real child process with the given environment. */
-export function spawnNode(entry: string, env: Record<string, string>): SpawnedProcess {
-  const child = spawn(process.execPath, [entry], {
+/** Runs a compiled entry point as a real child process with the given environment (and Node flags). */
+export function spawnNode(entry: string, env: Record<string, string>, nodeArgs: string[] = []): SpawnedProcess {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

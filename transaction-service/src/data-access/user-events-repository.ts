@@ -48,3 +48,57 @@ export async function insertDeadLetter(db: Knex, letter: DeadLetter): Promise<vo
     .onConflict(['topic', 'kafka_partition', 'kafka_offset'])
     .ignore();
 }
+
+/**
+ * Claims a chunk's event ids in one statement; returns the ids that were new (a redelivery or a
+ * replay of an id already applied is not returned). One array per column, so no parameter limit.
+ */
+export async function claimProcessedEvents(
+  trx: Knex.Transaction,
+  events: Array<{ eventId: string; eventType: string }>,
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const result = await trx.raw<{ rows: Array<{ event_id: string }> }>(
+    `INSERT INTO processed_events (event_id, event_type)
+     SELECT * FROM unnest(?::uuid[], ?::text[])
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING event_id`,
+    [events.map((e) => e.eventId), events.map((e) => e.eventType)],
+  );
+  return new Set(result.rows.map((row) => row.event_id));
+}
+
+/** Creates the users that do not exist yet with a zero balance; returns the ids created now. */
+export async function insertUsersIfAbsent(
+  trx: Knex.Transaction,
+  users: Array<{ user_id: string; created_at: Date }>,
+): Promise<Set<string>> {
+  if (users.length === 0) return new Set();
+  const result = await trx.raw<{ rows: Array<{ user_id: string }> }>(
+    `INSERT INTO users (user_id, balance_minor, created_at)
+     SELECT u.user_id, 0, u.created_at FROM unnest(?::uuid[], ?::timestamptz[]) AS u (user_id, created_at)
+     ON CONFLICT (user_id) DO NOTHING
+     RETURNING user_id`,
+    [users.map((u) => u.user_id), users.map((u) => u.created_at.toISOString())],
+  );
+  return new Set(result.rows.map((row) => row.user_id));
+}
+
+/** Keeps a chunk's unprocessable messages in one statement; idempotent per (topic, partition, offset). */
+export async function insertDeadLetters(db: Knex | Knex.Transaction, letters: DeadLetter[]): Promise<void> {
+  if (letters.length === 0) return;
+  await db('dead_letters')
+    .insert(
+      letters.map((letter) => ({
+        topic: letter.topic,
+        kafka_partition: letter.partition,
+        kafka_offset: letter.offset,
+        message_key: letter.key,
+        message_value: letter.value,
+        headers: JSON.stringify(letter.headers),
+        reason: letter.reason,
+      })),
+    )
+    .onConflict(['topic', 'kafka_partition', 'kafka_offset'])
+    .ignore();
+}

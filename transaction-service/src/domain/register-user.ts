@@ -28,7 +28,8 @@ export type MessageHeaders = Record<string, string>;
 export function decodeUserCreatedMessage(value: Buffer | null, headers: MessageHeaders): DecodedMessage {
   const eventId = headers[EVENT_HEADERS.eventId];
   if (eventId === undefined) return { ok: false, reason: `missing ${EVENT_HEADERS.eventId} header` };
-  if (eventIdSchema.validate(eventId).error) return { ok: false, reason: `invalid ${EVENT_HEADERS.eventId} header` };
+  const checkedId = eventIdSchema.validate(eventId);
+  if (checkedId.error) return { ok: false, reason: `invalid ${EVENT_HEADERS.eventId} header` };
   const eventType = headers[EVENT_HEADERS.eventType] ?? USER_CREATED_EVENT_TYPE;
   if (eventType !== USER_CREATED_EVENT_TYPE) return { ok: false, reason: `unexpected event type ${eventType}` };
   if (value === null) return { ok: false, reason: 'empty message value' };
@@ -43,7 +44,9 @@ export function decodeUserCreatedMessage(value: Buffer | null, headers: MessageH
   if (result.error) {
     return { ok: false, reason: `payload violates the user-created schema: ${result.error.details.map((d) => d.message).join('; ')}` };
   }
-  return { ok: true, event: { eventId, eventType, payload: result.value } };
+  // The canonical (trimmed, lower-case) id: it is the form PostgreSQL returns when a chunk's claims
+  // are matched back to their events.
+  return { ok: true, event: { eventId: checkedId.value, eventType, payload: result.value } };
 }
 
 export type RegistrationOutcome = 'registered' | 'duplicate';

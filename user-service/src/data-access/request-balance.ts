@@ -5,6 +5,8 @@ import { promClient, type BalanceReply, type BalanceRequest, type Logger, type M
 export type BalanceRequestOutcome =
   | { kind: 'replied'; reply: BalanceReply }
   | { kind: 'no_responders' }
+  /** BALANCE_MAX_OUTSTANDING requests are already waiting for a reply: not sent. */
+  | { kind: 'overloaded' }
   | { kind: 'timeout' }
   | { kind: 'disconnected' }
   | { kind: 'invalid_reply'; detail: string }
@@ -28,6 +30,8 @@ export function createBalanceRequester(options: {
   nats: NatsConnection;
   subject: string;
   timeoutMs: number;
+  /** Requests waiting for a reply at once; one more is refused at once instead of queueing. */
+  maxOutstanding: number;
   logger: Logger;
   metrics: MetricsRegistry;
 }): BalanceRequester {
@@ -46,6 +50,16 @@ export function createBalanceRequester(options: {
     registers: [options.metrics],
   });
 
+  let outstanding = 0;
+  new promClient.Gauge({
+    name: 'balance_requests_outstanding',
+    help: 'NATS balance requests sent and not yet answered',
+    registers: [options.metrics],
+    collect() {
+      this.set(outstanding);
+    },
+  });
+
   let connected = true;
   const statusStream = nats.status();
   void (async () => {
@@ -56,8 +70,20 @@ export function createBalanceRequester(options: {
   })().catch((error: unknown) => logger.warn({ err: error }, 'nats status stream ended'));
 
   async function requestBalance(userId: string): Promise<BalanceRequestOutcome> {
+    // Every waiting request holds a timer, an inbox entry and an HTTP request: their number is
+    // bounded, so a slow or flooded transaction-service makes us fail fast rather than pile up.
+    if (outstanding >= options.maxOutstanding) {
+      failures.inc({ reason: 'overloaded' });
+      return { kind: 'overloaded' };
+    }
     const started = process.hrtime.bigint();
-    const outcome = await send(userId);
+    outstanding += 1;
+    let outcome: BalanceRequestOutcome;
+    try {
+      outcome = await send(userId);
+    } finally {
+      outstanding -= 1;
+    }
     latency.observe({ outcome: outcome.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome.kind !== 'replied') failures.inc({ reason: outcome.kind });
     return outcome;
@@ -104,7 +130,10 @@ function parseReply(data: unknown): BalanceReply | undefined {
   }
   if (
     reply.ok === false &&
-    (reply.error === 'user_not_found' || reply.error === 'invalid_request' || reply.error === 'internal_error')
+    (reply.error === 'user_not_found' ||
+      reply.error === 'invalid_request' ||
+      reply.error === 'internal_error' ||
+      reply.error === 'busy')
   ) {
     return { ok: false, error: reply.error };
   }

@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { AppError, validateInput, type Knex, type Logger } from '@wallet/platform';
+import { AppError, validateInput, type Logger } from '@wallet/platform';
 import type { BalanceRequestOutcome } from '../data-access/request-balance';
-import { findUserByEmail } from '../data-access/users-repository';
+import type { FindUserByEmail } from './user-lookup-cache';
 import { emailSchema } from './email';
 
 export interface BalanceView {
@@ -10,7 +10,7 @@ export interface BalanceView {
 }
 
 export interface GetBalanceDeps {
-  knex: Knex;
+  findUser: FindUserByEmail;
   logger: Logger;
   requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
 }
@@ -30,7 +30,7 @@ const queryEmailSchema = emailSchema.required().label('email');
  */
 export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Promise<BalanceView> {
   const email = resolveEmail(query);
-  const user = await findUserByEmail(deps.knex, email);
+  const user = await deps.findUser(email);
   if (!user) throw new AppError('user_not_found', 'No user has this email');
 
   const outcome = await deps.requestBalance(user.user_id);
@@ -47,9 +47,13 @@ export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Pro
       // The user exists here but its user-created event has not reached transaction-service yet:
       // no money can have been added to it, so its balance is truly zero.
       if (reply.error === 'user_not_found') return { email: user.email, balance: '0.00' };
+      // transaction-service is at its budget of balance requests: a moment later it may not be.
+      if (reply.error === 'busy') throw new AppError('balance_unavailable', 'The balance service is busy; retry shortly');
       deps.logger.error({ user_id: user.user_id, error: reply.error }, 'balance service refused the request');
       throw new AppError('balance_unavailable', 'The balance service could not answer');
     }
+    case 'overloaded':
+      throw new AppError('balance_unavailable', 'Too many balance requests are waiting; retry shortly');
     case 'no_responders':
       throw new AppError('balance_unavailable', 'No balance service instance is running');
     case 'disconnected':

@@ -1,12 +1,15 @@
-import type { Consumer, EachMessagePayload, IHeaders, Kafka } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { ensureTopics, promClient, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
-import { insertDeadLetter } from '../../data-access/user-events-repository';
+import { insertDeadLetter, type DeadLetter } from '../../data-access/user-events-repository';
 import {
   decodeUserCreatedMessage,
   isPermanentDatabaseError,
   registerUser,
+  type DecodedMessage,
   type MessageHeaders,
+  type UserCreatedEvent,
 } from '../../domain/register-user';
+import { registerUsers } from '../../domain/register-users';
 
 export interface UserCreatedConsumerOptions {
   kafka: Kafka;
@@ -16,12 +19,16 @@ export interface UserCreatedConsumerOptions {
   topic: string;
   topicPartitions: number;
   groupId: string;
+  /** Messages applied per database transaction (the offset is committed after each chunk). */
+  chunkSize?: number;
+  /** Partitions whose batches are applied at the same time (each on its own connection). */
+  partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure (database down, Kafka away). */
   maxBackoffMs?: number;
 }
 
 export interface RunningConsumer {
-  /** Stops fetching, lets the in-flight message finish and commits its offset. */
+  /** Stops fetching, lets the in-flight chunk finish and commits its offset. */
   stop(): Promise<void>;
   /** Readiness: resolves while the consumer is a member of its group, throws otherwise. */
   check(): Promise<void>;
@@ -29,9 +36,19 @@ export interface RunningConsumer {
 
 const INITIAL_BACKOFF_MS = 100;
 
+type Outcome = 'registered' | 'duplicate' | 'dead_lettered';
+
+interface ChunkMessage {
+  message: KafkaMessage;
+  headers: MessageHeaders;
+  decoded: DecodedMessage;
+}
+
 /**
- * Consumes `user-created` into the users table. Offsets are committed only after the database
- * commit (at-least-once delivery); processed_events turns that into an exactly-once effect.
+ * Consumes `user-created` into the users table, a chunk of a fetched batch per database transaction
+ * (see ADR 8). Offsets are resolved and committed only after that chunk's database commit
+ * (at-least-once delivery); processed_events turns that into an exactly-once effect, so a chunk
+ * redelivered after a crash or a rebalance changes nothing.
  * Starts in the background and returns at once: while Kafka is unreachable, transaction-service
  * still serves money requests, and this keeps retrying with a capped backoff.
  */
@@ -39,10 +56,22 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
   const { kafka, knex, topic, groupId } = options;
   const logger = options.logger.child({ component: 'user-created-consumer', topic });
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
+  const chunkSize = options.chunkSize ?? 500;
   const consumed = new promClient.Counter({
     name: 'user_created_events_consumed_total',
     help: 'user-created messages handled, by outcome (registered, duplicate, dead_lettered)',
     labelNames: ['outcome'] as const,
+    registers: [options.metrics],
+  });
+  const chunks = new promClient.Counter({
+    name: 'user_created_chunks_total',
+    help: 'Chunks of user-created messages applied, by how (batch: one transaction; one_by_one: after a permanent error)',
+    labelNames: ['mode'] as const,
+    registers: [options.metrics],
+  });
+  const retries = new promClient.Counter({
+    name: 'user_created_chunk_retries_total',
+    help: 'Chunks retried after a transient failure (database unreachable, connection lost)',
     registers: [options.metrics],
   });
 
@@ -62,58 +91,118 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
   const backoffMs = (attempt: number): number =>
     Math.min(maxBackoffMs, INITIAL_BACKOFF_MS * 2 ** Math.min(attempt - 1, 16)) * (0.5 + Math.random() / 2);
 
-  async function handleMessage(payload: EachMessagePayload): Promise<void> {
-    const { topic: messageTopic, partition, message } = payload;
-    const headers = headersToStrings(message.headers);
-    const decoded = decodeUserCreatedMessage(message.value, headers);
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        let outcome: 'registered' | 'duplicate' | 'dead_lettered';
-        let reason = decoded.ok ? undefined : decoded.reason;
-        if (decoded.ok) {
-          try {
-            outcome = await registerUser(knex, decoded.event);
-          } catch (error) {
-            if (!isPermanentDatabaseError(error)) throw error;
-            reason = `the database refused the event: ${error instanceof Error ? error.message : String(error)}`;
-            outcome = 'dead_lettered';
-          }
-        } else {
+  const toDeadLetter = (batch: Batch, item: ChunkMessage, reason: string): DeadLetter => ({
+    topic: batch.topic,
+    partition: batch.partition,
+    offset: item.message.offset,
+    key: item.message.key ? toStorableText(item.message.key) : null,
+    value: item.message.value ? toStorableText(item.message.value) : null,
+    headers: Object.fromEntries(Object.entries(item.headers).map(([k, v]) => [toStorableText(k), toStorableText(v)])),
+    // The reason can quote a header (an unexpected event type), so it is cleaned like one.
+    reason: toStorableText(reason),
+  });
+
+  /** The whole chunk in one transaction. Throws on any database error (nothing committed). */
+  async function applyChunk(batch: Batch, items: ChunkMessage[]): Promise<void> {
+    const events: UserCreatedEvent[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const item of items) {
+      if (item.decoded.ok) events.push(item.decoded.event);
+      else deadLetters.push(toDeadLetter(batch, item, item.decoded.reason));
+    }
+    const outcome = await registerUsers(knex, { events, deadLetters });
+    chunks.inc({ mode: 'batch' });
+    consumed.inc({ outcome: 'registered' }, outcome.registered.size);
+    consumed.inc({ outcome: 'duplicate' }, outcome.duplicates);
+    consumed.inc({ outcome: 'dead_lettered' }, outcome.deadLettered);
+    for (const letter of deadLetters) {
+      logger.error({ partition: letter.partition, offset: letter.offset, reason: letter.reason }, 'user-created message dead-lettered');
+    }
+    // One line per chunk (not per user): at thousands of events a second, a line each would cost
+    // more than applying them. The event ids are at debug level.
+    logger.info(
+      { partition: batch.partition, messages: items.length, registered: outcome.registered.size, duplicates: outcome.duplicates },
+      'user-created chunk applied',
+    );
+    logger.debug({ partition: batch.partition, registered: [...outcome.registered] }, 'user-created events registered');
+  }
+
+  /**
+   * After the database refused the chunk for good (a data or integrity error: one message's
+   * content), apply it one message at a time, so only the message the database refuses is
+   * dead-lettered and the rest of the chunk is registered. A transient error here throws, and the
+   * chunk is retried (what was already applied is then a duplicate).
+   */
+  async function applyOneByOne(batch: Batch, items: ChunkMessage[]): Promise<void> {
+    chunks.inc({ mode: 'one_by_one' });
+    for (const item of items) {
+      let outcome: Outcome;
+      let reason = item.decoded.ok ? undefined : item.decoded.reason;
+      if (item.decoded.ok) {
+        try {
+          outcome = await registerUser(knex, item.decoded.event);
+        } catch (error) {
+          if (!isPermanentDatabaseError(error)) throw error;
+          reason = `the database refused the event: ${error instanceof Error ? error.message : String(error)}`;
           outcome = 'dead_lettered';
         }
-        if (outcome === 'dead_lettered') {
-          await insertDeadLetter(knex, {
-            topic: messageTopic,
-            partition,
-            offset: message.offset,
-            key: message.key ? toStorableText(message.key) : null,
-            value: message.value ? toStorableText(message.value) : null,
-            headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [toStorableText(k), toStorableText(v)])),
-            // The reason can quote a header (an unexpected event type), so it is cleaned like one.
-            reason: toStorableText(reason ?? 'unknown'),
-          });
-          logger.error({ partition, offset: message.offset, reason }, 'user-created message dead-lettered');
-        } else if (decoded.ok) {
-          logger.info(
-            { event_id: decoded.event.eventId, user_id: decoded.event.payload.user_id, outcome },
-            outcome === 'registered' ? 'user registered' : 'duplicate user-created event ignored',
-          );
+      } else {
+        outcome = 'dead_lettered';
+      }
+      if (outcome === 'dead_lettered') {
+        await insertDeadLetter(knex, toDeadLetter(batch, item, reason ?? 'unknown'));
+        logger.error({ partition: batch.partition, offset: item.message.offset, reason }, 'user-created message dead-lettered');
+      }
+      consumed.inc({ outcome });
+    }
+  }
+
+  async function processChunk(payload: EachBatchPayload, items: ChunkMessage[]): Promise<void> {
+    const { batch } = payload;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        try {
+          await applyChunk(batch, items);
+        } catch (error) {
+          if (!isPermanentDatabaseError(error)) throw error;
+          logger.warn({ err: error, partition: batch.partition, messages: items.length }, 'chunk refused; applying it one message at a time');
+          await applyOneByOne(batch, items);
         }
-        consumed.inc({ outcome });
-        break;
+        return;
       } catch (error) {
-        // Transient: keep the message (never dead-letter it for an outage) and try again, telling
-        // the group coordinator we are alive so the partition is not taken away meanwhile.
+        // Transient: keep the chunk (never dead-letter for an outage) and try again, telling the
+        // group coordinator we are alive so the partition is not taken away meanwhile.
         if (stopping) throw error;
+        retries.inc();
         const delayMs = backoffMs(attempt);
-        logger.warn({ err: error, partition, offset: message.offset, attempt, delayMs }, 'processing failed; retrying');
+        logger.warn(
+          { err: error, partition: batch.partition, firstOffset: items[0]?.message.offset, attempt, delayMs },
+          'processing failed; retrying',
+        );
         await sleeper.sleep(delayMs);
         if (stopping) throw error;
         await payload.heartbeat();
       }
     }
-    // Only now, after the database commit, is the message done.
-    await consumer?.commitOffsets([{ topic: messageTopic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+  }
+
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    for (let start = 0; start < batch.messages.length; start += chunkSize) {
+      // After a rebalance took the partition away (stale) or on stop, the rest of the batch is left
+      // to whoever owns the partition next: it starts from the last committed offset.
+      if (!payload.isRunning() || payload.isStale()) return;
+      const items = batch.messages.slice(start, start + chunkSize).map((message): ChunkMessage => {
+        const headers = headersToStrings(message.headers);
+        return { message, headers, decoded: decodeUserCreatedMessage(message.value, headers) };
+      });
+      await processChunk(payload, items);
+      // Only now, after the database commit, are these messages done.
+      const last = items[items.length - 1]!.message.offset;
+      payload.resolveOffset(last);
+      await consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      await payload.heartbeat();
+    }
   }
 
   async function connectAndRun(): Promise<void> {
@@ -122,7 +211,8 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
         groupId,
         // A member killed without leaving (kill -9) holds its partitions until the session times
         // out; 10 s (not kafkajs' 30 s) lets a restarted instance take over sooner. Heartbeats are
-        // also sent while a message waits for the database, so slow work does not trip it.
+        // also sent after each chunk and while a chunk waits for the database, so slow work does
+        // not trip it.
         sessionTimeout: 10_000,
         heartbeatInterval: 1_000,
         // Non-retriable crashes are handled below too; retriable ones kafkajs restarts itself.
@@ -158,7 +248,13 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
           return;
         }
         consumer = next;
-        await next.run({ autoCommit: false, eachMessage: handleMessage });
+        await next.run({
+          // Resolve and commit are ours, after each chunk's database commit, never before.
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+          eachBatch: handleBatch,
+        });
         logger.info({ groupId }, 'consuming user-created events');
         return;
       } catch (error) {

@@ -1,81 +1,210 @@
 import Joi from 'joi';
 import {
   BALANCE_QUEUE_GROUP,
+  createErrorAggregator,
   promClient,
   uuidSchema,
   type BalanceReply,
+  type Knex,
   type Logger,
   type MetricsRegistry,
   type NatsConnection,
 } from '@wallet/platform';
 import type { Msg } from 'nats';
-import type { WalletQueries } from '../../domain/wallet-queries';
+import { readBalances } from '../../domain/read-balances';
 
 const requestSchema = Joi.object<{ user_id: string }>({
   user_id: uuidSchema().required(),
 }).unknown(true);
 
+/** A balance request is `{"user_id": "<uuid>"}`: anything much longer is not one, and is not parsed. */
+const MAX_REQUEST_BYTES = 1_024;
+
 /**
- * Answers balance requests from user-service. Subscribed in a queue group, so each request is
- * answered by exactly one of however many transaction-service instances run.
+ * The form user-service sends. Checked first, because joi costs several times more per message and
+ * a flood is paid per message; it accepts a subset of what requestSchema accepts, with the same
+ * result (lower-cased), and anything else still goes through requestSchema.
  */
-export function answerBalanceRequests(options: {
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type FixedReply = Extract<BalanceReply, { ok: false }>['error'];
+/** The answers that do not depend on the request, encoded once: a flood of them costs no JSON work. */
+const FIXED_REPLIES = new Map<FixedReply, Buffer>(
+  (['busy', 'invalid_request', 'user_not_found', 'internal_error'] as const).map((error) => [
+    error,
+    Buffer.from(JSON.stringify({ ok: false, error } satisfies BalanceReply)),
+  ]),
+);
+
+export interface BalanceResponderOptions {
   nats: NatsConnection;
   subject: string;
-  wallet: WalletQueries;
+  /** The responder's own pool: a flood of balance reads never takes the money operations' connections. */
+  knex: Knex;
   logger: Logger;
   metrics: MetricsRegistry;
-}): { stop(): Promise<void> } {
-  const { nats, wallet, logger } = options;
+  /** Requests accepted and not yet answered (queued + being read); beyond it: `busy` at once. */
+  maxPending: number;
+  /** Requests read in one query. */
+  batchMax: number;
+  /** Queries at the same time (at most the pool's size, so none waits for a connection). */
+  concurrency: number;
+}
+
+interface Pending {
+  msg: Msg;
+  userId: string;
+}
+
+/**
+ * Answers balance requests from user-service, within a budget. Subscribed in a queue group, so each
+ * request is answered by exactly one of however many transaction-service instances run.
+ *
+ * Every cost is bounded, whatever arrives on the subject: a message nobody waits for (no reply
+ * subject) or that is not a balance request costs no database work; at most `maxPending` requests
+ * are held, and one more is answered `busy` at once (user-service turns that into 503 with
+ * Retry-After); the held ones are read `batchMax` at a time in one query each, at most
+ * `concurrency` queries at once. So memory, connections and log lines stay bounded under a flood,
+ * and HTTP money operations, the Kafka consumer and /healthz keep their share of the process.
+ */
+export function answerBalanceRequests(options: BalanceResponderOptions): { stop(): Promise<void> } {
+  const { nats, knex, logger, maxPending, batchMax, concurrency } = options;
   const answered = new promClient.Counter({
     name: 'nats_balance_requests_answered_total',
     help: 'Balance requests answered over NATS, by result',
     labelNames: ['result'] as const,
     registers: [options.metrics],
   });
+  const dropped = new promClient.Counter({
+    name: 'nats_balance_requests_dropped_total',
+    help: 'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer)',
+    labelNames: ['reason'] as const,
+    registers: [options.metrics],
+  });
+  new promClient.Gauge({
+    name: 'nats_balance_requests_pending',
+    help: 'Balance requests accepted and not yet answered',
+    registers: [options.metrics],
+    collect() {
+      this.set(pending);
+    },
+  });
+  const batchSize = new promClient.Histogram({
+    name: 'nats_balance_batch_size',
+    help: 'Balance requests read per query',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [options.metrics],
+  });
+  const readDuration = new promClient.Histogram({
+    name: 'nats_balance_read_seconds',
+    help: 'Time of one balance query (one batch of waiting requests)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [options.metrics],
+  });
+  const readFailures = createErrorAggregator(logger, { message: 'balance read failed' });
+  const replyFailures = createErrorAggregator(logger, { message: 'balance reply could not be sent' });
+
+  const queue: Pending[] = [];
+  /** Accepted and not yet answered: the queue plus the batches being read. */
+  let pending = 0;
+  let running = 0;
   const inFlight = new Set<Promise<void>>();
 
-  const answer = async (msg: Msg): Promise<void> => {
-    let reply: BalanceReply;
-    try {
-      const parsed = requestSchema.validate(JSON.parse(Buffer.from(msg.data).toString('utf8')));
-      if (parsed.error) {
-        reply = { ok: false, error: 'invalid_request' };
-      } else {
-        const balance = await wallet.findBalance(parsed.value.user_id);
-        reply =
-          balance === undefined
-            ? { ok: false, error: 'user_not_found' }
-            : { ok: true, user_id: parsed.value.user_id, balance };
-      }
-    } catch (error) {
-      if (error instanceof SyntaxError) {
-        reply = { ok: false, error: 'invalid_request' };
-      } else {
-        logger.error({ err: error }, 'balance request failed');
-        reply = { ok: false, error: 'internal_error' };
-      }
-    }
+  const respond = (msg: Msg, reply: BalanceReply): void => {
     answered.inc({ result: reply.ok ? 'ok' : reply.error });
-    if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
+    try {
+      msg.respond(reply.ok ? Buffer.from(JSON.stringify(reply)) : FIXED_REPLIES.get(reply.error)!);
+    } catch (error) {
+      // The connection is closing or reconnecting: the requester times out and says so.
+      replyFailures.record(error);
+    }
   };
 
+  const readBatch = async (batch: Pending[]): Promise<void> => {
+    batchSize.observe(batch.length);
+    let balances: Map<string, string>;
+    const endTimer = readDuration.startTimer();
+    try {
+      balances = await readBalances(knex, batch.map((p) => p.userId));
+      endTimer();
+    } catch (error) {
+      readFailures.record(error, { requests: batch.length });
+      for (const p of batch) respond(p.msg, { ok: false, error: 'internal_error' });
+      return;
+    }
+    for (const p of batch) {
+      const balance = balances.get(p.userId);
+      respond(p.msg, balance === undefined ? { ok: false, error: 'user_not_found' } : { ok: true, user_id: p.userId, balance });
+    }
+  };
+
+  // When idle, a request is read at once (a batch of one); while queries run, requests gather and
+  // the next query takes up to batchMax of them.
+  const pump = (): void => {
+    while (running < concurrency && queue.length > 0) {
+      const batch = queue.splice(0, batchMax);
+      running += 1;
+      const work = readBatch(batch).finally(() => {
+        running -= 1;
+        pending -= batch.length;
+        inFlight.delete(work);
+        pump();
+      });
+      inFlight.add(work);
+    }
+  };
+
+  const onMessage = (msg: Msg): void => {
+    if (!msg.reply) {
+      dropped.inc({ reason: 'no_reply' });
+      return;
+    }
+    const userId = parseRequest(msg.data);
+    if (userId === undefined) {
+      respond(msg, { ok: false, error: 'invalid_request' });
+      return;
+    }
+    if (pending >= maxPending) {
+      respond(msg, { ok: false, error: 'busy' });
+      return;
+    }
+    pending += 1;
+    queue.push({ msg, userId });
+    pump();
+  };
+
+  const subscriptionErrors = createErrorAggregator(logger, { message: 'balance subscription error' });
   const subscription = nats.subscribe(options.subject, {
     queue: BALANCE_QUEUE_GROUP,
     callback: (error, msg) => {
-      if (error) {
-        logger.warn({ err: error }, 'balance subscription error');
-        return;
-      }
-      const work = answer(msg).finally(() => inFlight.delete(work));
-      inFlight.add(work);
+      if (error) subscriptionErrors.record(error);
+      else onMessage(msg);
     },
   });
 
   return {
     stop: async () => {
       await subscription.drain();
-      await Promise.allSettled([...inFlight]);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      readFailures.stop();
+      replyFailures.stop();
+      subscriptionErrors.stop();
     },
   };
+}
+
+function parseRequest(data: Uint8Array): string | undefined {
+  if (data.length > MAX_REQUEST_BYTES) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed === 'object' && parsed !== null) {
+    const userId = (parsed as { user_id?: unknown }).user_id;
+    if (typeof userId === 'string' && CANONICAL_UUID.test(userId)) return userId.toLowerCase();
+  }
+  const checked = requestSchema.validate(parsed);
+  return checked.error ? undefined : checked.value.user_id;
 }

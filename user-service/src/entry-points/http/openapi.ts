@@ -97,7 +97,7 @@ export const openApiDocument: OpenApiDocument = {
           ...commonErrorResponses,
           '503': problemResponse(
             503,
-            'transaction-service cannot answer (none running, or the connection is down), or the database is unavailable',
+            'transaction-service cannot answer (none running, the connection is down, or it is busy: at its budget of balance requests), too many balance requests are waiting here, or the database is unavailable; Retry-After: 1',
             ['balance_unavailable', 'service_unavailable'],
           ),
         },

@@ -1,0 +1,40 @@
+import { createKnex, withTimeout, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
+import type { TransactionServiceConfig } from './config';
+import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
+
+/**
+ * The NATS balance responder with its own small pool, apart from the pool of the HTTP money
+ * operations: however many balance requests arrive, they hold at most BALANCE_DB_POOL_MAX
+ * connections, and a transfer never waits behind them for one.
+ */
+export async function startBalanceResponder(
+  config: TransactionServiceConfig,
+  deps: { nats: NatsConnection; logger: Logger; metrics: MetricsRegistry },
+): Promise<{ stop(): Promise<void> }> {
+  const knex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.balanceDbPoolMax,
+    applicationName: 'transaction-service-balances',
+    // A balance read is one indexed lookup per id; one stuck for seconds is better answered as an error.
+    statementTimeoutMs: 5_000,
+  });
+  const responder = answerBalanceRequests({
+    nats: deps.nats,
+    subject: config.balanceSubject,
+    knex,
+    logger: deps.logger.child({ component: 'balance-responder' }),
+    metrics: deps.metrics,
+    maxPending: config.balanceMaxPending,
+    batchMax: config.balanceBatchMax,
+    concurrency: config.balanceDbPoolMax,
+  });
+  // The server knows the subscription once this round trip is done: a request sent after start-up
+  // finds a responder instead of "no responders".
+  await withTimeout(deps.nats.flush(), 2_000, 'nats flush timed out').catch((error: unknown) => deps.logger.warn({ err: error }, 'nats flush after subscribing failed'));
+  return {
+    stop: async () => {
+      await responder.stop();
+      await knex.destroy();
+    },
+  };
+}
