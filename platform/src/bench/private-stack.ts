@@ -5,11 +5,16 @@
  * killing them or their infrastructure never touches anybody else's data.
  */
 import { join } from 'node:path';
-import pino from 'pino';
-import { createKafka, ensureTopics } from '../kafka/create-kafka';
 import { dropDatabase } from '../db/create-knex';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
-import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
+import {
+  serviceCredentialsEnv,
+  serviceLoginUrl,
+  setupTestPipeline,
+  teardownTestPipeline,
+  TEST_POSTGRES_URL,
+  uniqueName,
+} from '../testing/test-resources';
 import { REPO_ROOT } from './bench-config';
 
 const ENTRY = {
@@ -47,16 +52,19 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const userDatabaseUrl = databaseUrl(`${id}_users`);
   const txDatabaseUrl = databaseUrl(`${id}_tx`);
   const topic = uniqueName('chaos-user-created');
-  const subject = uniqueName('chaos.balance');
+  const subject = uniqueName('wallet.balance.chaos');
+  const group = uniqueName('chaos-tx');
   const partitions = '3';
   const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
 
-  const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
-  await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
+  // As `make infra` does for user-created: the admin creates the topic and grants the services' ACLs.
+  await setupTestPipeline({ topic, partitions: Number(partitions), group });
 
-  const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel };
+  // Each process gets only its own broker credentials, as run.sh and compose give them.
+  const common = { LOG_LEVEL: options.logLevel };
   const userEnv = {
     ...common,
+    ...serviceCredentialsEnv('user-service'),
     PORT: String(userPort),
     // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
     DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'user_service'),
@@ -71,6 +79,7 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
   const txEnv = {
     ...common,
     ...moneySettings,
+    ...serviceCredentialsEnv('transaction-service'),
     PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
     DATABASE_URL: await serviceLoginUrl(txDatabaseUrl, 'transaction_service'),
@@ -78,10 +87,11 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
-    KAFKA_CONSUMER_GROUP: uniqueName('chaos-tx'),
+    KAFKA_CONSUMER_GROUP: group,
   };
   const relayEnv = {
     ...common,
+    ...serviceCredentialsEnv('outbox-relay'),
     PORT: String(relayPort),
     DATABASE_URL: await serviceLoginUrl(userDatabaseUrl, 'outbox_relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
@@ -127,15 +137,8 @@ export async function startPrivateStack(options: { logLevel: string; relayMaxBac
       await Promise.all([...processes.values()].map((p) => p.stop(10_000)));
       await dropDatabase(userDatabaseUrl).catch(() => undefined);
       await dropDatabase(txDatabaseUrl).catch(() => undefined);
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
-      } catch {
-        // a leftover uniquely named topic harms nobody
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
+      // A leftover uniquely named topic harms nobody.
+      await teardownTestPipeline({ topic, group }).catch(() => undefined);
     },
   };
 
