@@ -135,6 +135,39 @@ describe('NATS: no anonymous access, each service its own part', () => {
     assert.match(refusal ?? 'accepted', /Permissions Violation for Subscription to "_INBOX\.>"/);
   });
 
+  test("a buggy peer holding user-service's credentials can still flood the balance subject (as the flood test does)", async () => {
+    // The flood benchmark and test of the pipeline issue run as such a client: a burst of requests,
+    // with and without reply subjects, is within user-service's permissions and reaches the responders.
+    const tx = await open('transaction-service');
+    const peer = await open('user-service');
+    let received = 0;
+    const responder = tx.subscribe(subject, {
+      queue: BALANCE_QUEUE_GROUP,
+      callback: (error, message) => {
+        if (error) return;
+        received += 1;
+        if (message.reply) message.respond(encode('{}'));
+      },
+    });
+    await tx.flush();
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of peer.status()) if (status.permissionContext) violations.push(status.permissionContext.subject);
+    })();
+    const total = 2_000;
+    for (let i = 0; i < total; i += 1) {
+      peer.publish(subject, encode('{"user_id":"flood"}'), i % 2 === 0 ? { reply: `_INBOX_user-service.flood.${i}` } : undefined);
+    }
+    await peer.flush();
+    try {
+      await waitFor(() => Promise.resolve(received === total ? true : undefined), { what: `${total} flood messages at the responder` });
+      assert.deepEqual(violations, []);
+      assert.equal(peer.isClosed(), false);
+    } finally {
+      responder.unsubscribe();
+    }
+  });
+
   test("transaction-service's credentials answer only in its queue group and publish nothing but replies", async () => {
     const tx = await open('transaction-service');
     const users = await open('user-service');
