@@ -448,7 +448,7 @@ describe('Dockerfiles', () => {
 
   test('.dockerignore keeps host builds and dependencies out of the context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
-    for (const entry of ['**/node_modules', '**/dist', '.cache', '.run', '.git']) assert.ok(ignored.includes(entry), entry);
+    for (const entry of ['**/node_modules', '**/dist', '.cache', '.run', '.git', '.credentials.env']) assert.ok(ignored.includes(entry), entry);
   });
 });
 
