@@ -112,7 +112,9 @@ ensure_nats() {
   elif command -v nats-server >/dev/null 2>&1; then
     mkdir -p "$RUN_DIR"
     log "starting nats-server with platform/infra/nats/nats-server.conf on 127.0.0.1:$NATS_PORT; log: .run/nats-server.log"
-    NATS_USER_SERVICE_PASSWORD="$NATS_USER_SERVICE_PASSWORD" NATS_TRANSACTION_SERVICE_PASSWORD="$NATS_TRANSACTION_SERVICE_PASSWORD" \
+    # nats-server parses a variable's value as config syntax ("5162e6..." would be a number): quoted,
+    # it is always the string itself.
+    NATS_USER_SERVICE_PASSWORD="\"$NATS_USER_SERVICE_PASSWORD\"" NATS_TRANSACTION_SERVICE_PASSWORD="\"$NATS_TRANSACTION_SERVICE_PASSWORD\"" \
       nohup nats-server -c "$NATS_CONFIG" -a 127.0.0.1 -p "$NATS_PORT" >"$RUN_DIR/nats-server.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/nats.pid"
   else

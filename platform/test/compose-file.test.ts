@@ -363,7 +363,12 @@ describe('broker credentials and permissions: compose and the native runner use 
     // The config's $VARIABLES are exactly what the nats service is given, and all are generated.
     const referenced = [...natsConfig.matchAll(/password: \$([A-Z0-9_]+)/g)].map((m) => m[1] ?? '').sort();
     assert.deepEqual(Object.keys(rawEnvironmentOf('nats')).sort(), referenced);
-    for (const name of referenced) assert.ok(GENERATED.includes(name), name);
+    for (const name of referenced) {
+      assert.ok(GENERATED.includes(name), name);
+      // nats-server reads the value as config syntax: only a quoted string is always a string.
+      assert.match(rawEnvironmentOf('nats')[name] ?? '', new RegExp(`^"\\$\\{${name}:\\?[^}]*\\}"$`), `${name} is passed quoted`);
+      assert.match(infra, new RegExp(`${name}="\\\\"\\$${name}\\\\""`), `infra.sh passes ${name} quoted`);
+    }
   });
 
   test('NATS: each service logs in as the config user whose password it is given', () => {
