@@ -226,6 +226,5 @@ case "${1:-up}" in
       rm -f "$RUN_DIR/compose-services"
     fi
     ;;
-  databases) setup_databases ;;
-  kafka-up) load_credentials && ensure_kafka ;;
+  *) die "usage: $0 up|down|credentials|databases|kafka-jars|kafka-up|kafka-down|nats-up|nats-down" ;;
 esac
