@@ -31,6 +31,9 @@ endif
 # npm rewrites node_modules/.package-lock.json on every install, so it stamps "dependencies match the
 # lockfile": targets that need node_modules depend on it and a fresh clone installs them first.
 DEPS := node_modules/.package-lock.json
+# Broker credentials: generated on first use into the git-ignored .credentials.env (README, Security model).
+CREDENTIALS := bash platform/infra/credentials.sh
+COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
         create-user add-money transfer balance history bench bench-db bench-compare bench-pipeline chaos reconcile dist
@@ -50,22 +53,22 @@ build: $(DEPS) ## compile the TypeScript workspaces
 
 up: ## start the whole stack: Docker Compose when an engine runs, else natively in the background
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-	  docker compose up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs"; \
+	  $(CREDENTIALS) ensure && $(COMPOSE) up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs"; \
 	else \
 	  echo "no Docker engine: starting natively"; \
 	  $(MAKE) --no-print-directory infra build && bash platform/infra/run.sh start; \
 	fi
 
 down: ## stop the whole stack (compose, or the native processes `make up` started)
-	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose down; \
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) down; \
 	else bash platform/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
 
 logs: ## follow the logs (compose, or the native log files)
-	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose logs -f; \
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) logs -f; \
 	else tail -n 50 -F .run/*.log; fi
 
 ps: ## show what runs
-	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then docker compose ps; \
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) ps; \
 	else bash platform/infra/run.sh status; fi
 
 infra: $(DEPS) ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
@@ -75,8 +78,8 @@ infra-down: ## stop only what `make infra` started
 	bash $(INFRA) down
 
 migrate: build ## apply the database migrations of both services
-	node user-service/dist/src/entry-points/migrate.js
-	node transaction-service/dist/src/entry-points/migrate.js
+	$(CREDENTIALS) exec user-service node user-service/dist/src/entry-points/migrate.js
+	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/migrate.js
 
 run: build ## run the three processes natively in the foreground (Ctrl-C stops them)
 	bash platform/infra/run.sh foreground
@@ -89,7 +92,7 @@ lint: $(DEPS) ## lint and type-check only
 	npm run lint && npm run build
 
 replay-outbox: build ## republish outbox events: FROM_ID=/TO_ID= event ids, SINCE=/UNTIL= ISO times, or USER=<user id>
-	node outbox-relay/dist/src/entry-points/replay-outbox.js \
+	$(CREDENTIALS) exec outbox-relay node outbox-relay/dist/src/entry-points/replay-outbox.js \
 	  $${WALLET_FROM_ID:+--from-event-id "$$WALLET_FROM_ID"} $${WALLET_TO_ID:+--to-event-id "$$WALLET_TO_ID"} \
 	  $${WALLET_SINCE:+--since "$$WALLET_SINCE"} $${WALLET_UNTIL:+--until "$$WALLET_UNTIL"} $${WALLET_USER:+--user-id "$$WALLET_USER"}
 
@@ -124,7 +127,7 @@ chaos: build ## fault drills during a bench run (kills, restarts, outages), then
 	node platform/dist/src/bench/run-chaos.js
 
 reconcile: build ## recompute every balance from the ledger and report mismatches
-	node transaction-service/dist/src/entry-points/reconcile.js
+	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/reconcile.js
 
 dist: ## write the source as a zip (git archive: no node_modules, no build output)
 	git archive --format=zip --prefix=digital-wallet/ -o digital-wallet.zip HEAD && echo "wrote digital-wallet.zip"

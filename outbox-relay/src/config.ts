@@ -6,6 +6,11 @@ export interface OutboxRelayConfig {
   databaseUrl: string;
   dbPoolMax: number;
   kafkaBrokers: string;
+  /** Its Kafka principal (SASL/SCRAM-SHA-512): may write the user-created topic only. */
+  kafkaUsername: string;
+  kafkaPassword: string;
+  /** TLS to the brokers (SASL_SSL), for production; the local broker is SASL_PLAINTEXT on loopback. */
+  kafkaSsl: boolean;
   userCreatedTopic: string;
   userCreatedTopicPartitions: number;
   batchSize: number;
@@ -22,6 +27,9 @@ export const outboxRelayConfig = defineConfig<OutboxRelayConfig>({
   databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://outbox_relay@127.0.0.1:5432/wallet_users') },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(4) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
+  kafkaUsername: { env: 'KAFKA_SASL_USERNAME', schema: configFields.brokerUser('outbox-relay') },
+  kafkaPassword: { env: 'KAFKA_SASL_PASSWORD', schema: configFields.brokerPassword() },
+  kafkaSsl: { env: 'KAFKA_SSL', schema: Joi.boolean().default(false) },
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_EVENT_TYPE) },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
   batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(500) },

@@ -41,7 +41,13 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
     applicationName: 'outbox-relay',
     statementTimeoutMs: 30_000,
   });
-  const kafka = createKafka({ clientId: 'outbox-relay', brokers: splitBrokers(config.kafkaBrokers), logger });
+  const kafka = createKafka({
+    clientId: 'outbox-relay',
+    brokers: splitBrokers(config.kafkaBrokers),
+    logger,
+    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
+    ssl: config.kafkaSsl,
+  });
   const metrics = createMetricsRegistry('outbox-relay');
   registerPoolMetrics(knex, metrics);
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { requestJson, waitFor } from '@wallet/platform/testing';
+import { requestJson, serviceCredentialsEnv, waitFor } from '@wallet/platform/testing';
 import {
   countRows,
   countTopicMessages,
@@ -99,7 +99,7 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
 });
 
 describe('replay-outbox CLI', () => {
-  const cliEnv = () => ({ DATABASE_URL: p.users.database.url, LOG_LEVEL: 'silent' });
+  const cliEnv = () => ({ ...serviceCredentialsEnv('outbox-relay'), DATABASE_URL: p.users.database.url, LOG_LEVEL: 'silent' });
 
   test('refuses an unbounded or malformed replay and changes nothing', async () => {
     const published = await countRows(p.users.db, 'outbox', (q) => void q.whereNotNull('published_at'));

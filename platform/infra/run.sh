@@ -20,12 +20,18 @@ declare -A ENTRY=(
 # user created right after `make up` arrives at once.
 declare -A HEALTH=([user-service]="http://127.0.0.1:${USER_SERVICE_PORT:-3001}/healthz" [transaction-service]="http://127.0.0.1:${TRANSACTION_SERVICE_PORT:-3002}/readyz")
 
+# The brokers infra.sh runs (same port variables), and each process's own credentials only
+# (platform/infra/credentials.sh env <name>: generated on first use, never anyone else's).
+BROKERS="NATS_URL=nats://127.0.0.1:${NATS_PORT:-4223} KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT:-9094}"
+credentials_for() { bash "$ROOT/platform/infra/credentials.sh" env "$1" | tr '\n' ' '; }
+
 env_for() {
   case "$1" in
     user-service) echo "PORT=${USER_SERVICE_PORT:-3001} DATABASE_URL=${USER_DATABASE_URL:-postgres://user_service@127.0.0.1:5432/wallet_users} MIGRATION_DATABASE_URL=${USER_MIGRATION_DATABASE_URL:-postgres://wallet_users_owner@127.0.0.1:5432/wallet_users}" ;;
     transaction-service) echo "PORT=${TRANSACTION_SERVICE_PORT:-3002} DATABASE_URL=${TRANSACTION_DATABASE_URL:-postgres://transaction_service@127.0.0.1:5432/wallet_transactions} MIGRATION_DATABASE_URL=${TRANSACTION_MIGRATION_DATABASE_URL:-postgres://wallet_transactions_owner@127.0.0.1:5432/wallet_transactions}" ;;
     outbox-relay) echo "DATABASE_URL=${RELAY_DATABASE_URL:-postgres://outbox_relay@127.0.0.1:5432/wallet_users}" ;;
   esac
+  echo "$BROKERS $(credentials_for "$1")"
 }
 
 wait_healthy() {

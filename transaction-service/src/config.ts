@@ -14,8 +14,16 @@ export interface TransactionServiceConfig {
   migrationDatabaseUrl: string;
   dbPoolMax: number;
   natsUrl: string;
+  /** Its NATS login: may answer balance requests in its queue group, and publish nothing else. */
+  natsUser: string;
+  natsPassword: string;
   balanceSubject: string;
   kafkaBrokers: string;
+  /** Its Kafka principal (SASL/SCRAM-SHA-512): may read the user-created topic with its group only. */
+  kafkaUsername: string;
+  kafkaPassword: string;
+  /** TLS to the brokers (SASL_SSL), for production; the local broker is SASL_PLAINTEXT on loopback. */
+  kafkaSsl: boolean;
   userCreatedTopic: string;
   userCreatedTopicPartitions: number;
   consumerGroupId: string;
@@ -58,8 +66,13 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
+  natsUser: { env: 'NATS_USER', schema: configFields.brokerUser('transaction-service') },
+  natsPassword: { env: 'NATS_PASSWORD', schema: configFields.brokerPassword() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
+  kafkaUsername: { env: 'KAFKA_SASL_USERNAME', schema: configFields.brokerUser('transaction-service') },
+  kafkaPassword: { env: 'KAFKA_SASL_PASSWORD', schema: configFields.brokerPassword() },
+  kafkaSsl: { env: 'KAFKA_SSL', schema: Joi.boolean().default(false) },
   userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },

@@ -88,10 +88,22 @@ export async function startTransactionService(
     queueLimit: config.moneyQueueLimit,
   });
 
-  const nats = await connectNats({ url: config.natsUrl, name: 'transaction-service', logger });
+  const nats = await connectNats({
+    url: config.natsUrl,
+    name: 'transaction-service',
+    logger,
+    user: config.natsUser,
+    password: config.natsPassword,
+  });
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
-  const kafka = createKafka({ clientId: 'transaction-service', brokers: splitBrokers(config.kafkaBrokers), logger });
+  const kafka = createKafka({
+    clientId: 'transaction-service',
+    brokers: splitBrokers(config.kafkaBrokers),
+    logger,
+    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
+    ssl: config.kafkaSsl,
+  });
   const consumer = await startUserCreatedConsumer({
     kafka,
     knex,

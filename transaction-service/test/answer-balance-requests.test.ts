@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { createLogger, type BalanceReply } from '@wallet/platform';
-import { TEST_NATS_URL, requestJson, uniqueName, waitFor } from '@wallet/platform/testing';
+import { TEST_NATS_URL, requestJson, testNatsLogin, uniqueName, waitFor } from '@wallet/platform/testing';
 import { loadTransactionServiceConfig } from '../src/config';
 import { startTransactionService, type RunningTransactionService } from '../src/start-service';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
@@ -19,7 +19,7 @@ before(async () => {
     loadTransactionServiceConfig({ ...h.env, PORT: '0' }),
     createLogger({ service: 'transaction-service-2', level: 'silent' }),
   );
-  nats = await connect({ servers: TEST_NATS_URL });
+  nats = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('user-service') });
 });
 after(async () => {
   await nats.close();

@@ -1,6 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadTransactionServiceConfig } from '../src/config';
+import { loadTransactionServiceConfig as load } from '../src/config';
+
+// The passwords are required (no defaults); these checks are about other settings.
+const credentials = { NATS_PASSWORD: 'a-nats-password-of-length', KAFKA_SASL_PASSWORD: 'a-kafka-password-of-length' };
+const loadTransactionServiceConfig = (env: NodeJS.ProcessEnv) => load({ ...credentials, ...env });
 
 describe('transaction-service configuration', () => {
   test('MAX_AMOUNT takes only what parseAmount reads, and more than zero', () => {

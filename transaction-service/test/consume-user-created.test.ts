@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, createLogger, createMetricsRegistry, splitBrokers, createKafka } from '@wallet/platform';
-import { deleteTestTopic, requestJson, TEST_KAFKA_BROKERS, uniqueName, waitFor } from '@wallet/platform/testing';
+import { createKnex, createLogger, createMetricsRegistry, createKafka } from '@wallet/platform';
+import { deleteTestTopic, requestJson, testKafka, uniqueName, waitFor } from '@wallet/platform/testing';
 import { headersToStrings, startUserCreatedConsumer } from '../src/entry-points/kafka/consume-user-created';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
@@ -16,7 +16,8 @@ let topic: string;
 before(async () => {
   h = await startTransactionServiceHarness();
   topic = h.env.KAFKA_TOPIC_USER_CREATED!;
-  kafka = new Kafka({ clientId: 'consumer-test', brokers: splitBrokers(TEST_KAFKA_BROKERS), logLevel: logLevel.NOTHING });
+  // Writes as the relay does (its login and ACLs): only outbox-relay may produce to the topic.
+  kafka = testKafka('consumer-test', 'outbox-relay');
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   // The service creates the topic in the background; wait for it before producing.
@@ -136,7 +137,7 @@ describe('user-created consumer', () => {
     assert.ok((await consumedMetric('dead_lettered')) >= poison.length);
 
     // Offsets are committed past everything, the poison included: a restart would not see it again.
-    const admin = kafka.admin();
+    const admin = testKafka('consumer-test-operator', 'admin').admin(); // reads the group's offsets: an operator's view
     await admin.connect();
     try {
       await waitFor(

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createKnex, createLogger, createOperatorApp, listen } from '@wallet/platform';
-import { requestJson } from '@wallet/platform/testing';
+import { requestJson, serviceCredentialsEnv } from '@wallet/platform/testing';
 import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
 import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
@@ -35,7 +35,8 @@ function runCli(): Promise<{ code: number | null; stdout: string; stderr: string
   const entry = join(__dirname, '..', 'src', 'entry-points', 'reconcile.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [entry], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: h.database.url },
+      // `make reconcile` runs it with transaction-service's credentials (credentials.sh exec).
+      env: { PATH: process.env.PATH ?? '', ...serviceCredentialsEnv('transaction-service'), DATABASE_URL: h.database.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

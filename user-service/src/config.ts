@@ -10,6 +10,9 @@ export interface UserServiceConfig {
   migrationDatabaseUrl: string;
   dbPoolMax: number;
   natsUrl: string;
+  /** Its NATS login: may publish balance requests and read replies on its own inbox only. */
+  natsUser: string;
+  natsPassword: string;
   balanceSubject: string;
   balanceTimeoutMs: number;
   balanceMaxOutstanding: number;
@@ -29,6 +32,8 @@ export const userServiceConfig = defineConfig<UserServiceConfig>({
   },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
+  natsUser: { env: 'NATS_USER', schema: configFields.brokerUser('user-service') },
+  natsPassword: { env: 'NATS_PASSWORD', schema: configFields.brokerPassword() },
   balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default(BALANCE_SUBJECT) },
   balanceTimeoutMs: { env: 'BALANCE_TIMEOUT_MS', schema: Joi.number().integer().min(1).max(60_000).default(2_000) },
   balanceMaxOutstanding: { env: 'BALANCE_MAX_OUTSTANDING', schema: Joi.number().integer().min(1).max(100_000).default(1_000) },

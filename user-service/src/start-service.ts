@@ -54,7 +54,13 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
   });
   let nats: NatsConnection | undefined;
   try {
-    nats = await connectNats({ url: config.natsUrl, name: 'user-service', logger });
+    nats = await connectNats({
+      url: config.natsUrl,
+      name: 'user-service',
+      logger,
+      user: config.natsUser,
+      password: config.natsPassword,
+    });
   } catch (error) {
     await knex.destroy();
     throw error;

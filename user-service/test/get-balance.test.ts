@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
-import { requestJson, TEST_NATS_URL, waitFor } from '@wallet/platform/testing';
+import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
+import { requestJson, TEST_NATS_URL, testNatsLogin, waitFor } from '@wallet/platform/testing';
 import {
   assertProblem,
   getWithJsonBody,
@@ -24,7 +25,8 @@ const email = 'balance.owner@example.com';
 
 before(async () => {
   h = await startUserServiceHarness({ BALANCE_TIMEOUT_MS: String(BALANCE_TIMEOUT_MS) });
-  nats = await connect({ servers: TEST_NATS_URL });
+  // Plays transaction-service's part (its login, its queue group): the only one allowed to answer.
+  nats = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('transaction-service') });
   const created = await requestJson<{ user_id: string }>(`${h.url}/users`, { body: { email } });
   assert.equal(created.status, 201);
   userId = created.body.user_id;
@@ -70,7 +72,7 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('a responder that never answers: 504 balance_timeout after BALANCE_TIMEOUT_MS', async () => {
-    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!);
+    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!, { queue: BALANCE_QUEUE_GROUP });
     let received = 0;
     void (async () => {
       for await (const _ of silent) received += 1;
@@ -133,6 +135,7 @@ describe('GET /balance: transaction-service unreachable', () => {
     let second: UserServiceHarness | undefined;
     // A responder that answers, so only a detected disconnection can explain a 503 below.
     const responder = nats.subscribe(h.env.BALANCE_SUBJECT!, {
+      queue: BALANCE_QUEUE_GROUP,
       callback: (_error, msg) => msg.respond(JSON.stringify({ ok: true, user_id: userId, balance: '1.00' })),
     });
     await nats.flush();

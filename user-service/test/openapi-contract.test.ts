@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Subscription } from 'nats';
-import { OpenApiContractRecorder, requestJson, TEST_NATS_URL } from '@wallet/platform/testing';
+import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
+import { OpenApiContractRecorder, requestJson, TEST_NATS_URL, testNatsLogin } from '@wallet/platform/testing';
 import { openApiDocument } from '../src/entry-points/http/openapi';
 import { getWithJsonBody, startUserServiceHarness, type UserServiceHarness } from './support/user-service-harness';
 import {
@@ -22,7 +23,7 @@ const email = 'contract.owner@example.com';
 
 before(async () => {
   h = await startUserServiceHarness({ BALANCE_TIMEOUT_MS: '300' });
-  nats = await connect({ servers: TEST_NATS_URL });
+  nats = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('transaction-service') });
 });
 after(async () => {
   await tx?.stop();
@@ -81,7 +82,7 @@ describe('GET /balance', () => {
 
   test('503 when no transaction-service runs, 504 when it does not answer in time', async () => {
     await call(balanceOf(email), 503);
-    const silent: Subscription = nats.subscribe(h.env.BALANCE_SUBJECT ?? '');
+    const silent: Subscription = nats.subscribe(h.env.BALANCE_SUBJECT ?? '', { queue: BALANCE_QUEUE_GROUP });
     try {
       await nats.flush();
       await call(balanceOf(email), 504);

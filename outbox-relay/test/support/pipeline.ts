@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { createLogger, splitBrokers, type Knex } from '@wallet/platform';
-import { requestJson, TEST_KAFKA_BROKERS, uniqueName, waitFor, type TestDatabase } from '@wallet/platform/testing';
+import { createLogger, type Knex } from '@wallet/platform';
+import { requestJson, serviceCredentialsEnv, testKafka, uniqueName, waitFor, type TestDatabase } from '@wallet/platform/testing';
 import {
   startUserServiceHarness,
   type UserServiceHarness,
@@ -38,7 +37,7 @@ export async function startPipeline(): Promise<Pipeline> {
   const relayEnv: Record<string, string> = {
     // The relay's own login: it may only read the outbox and mark rows published.
     DATABASE_URL: await users.database.urlAs('outbox_relay'),
-    KAFKA_BROKERS: TEST_KAFKA_BROKERS,
+    ...serviceCredentialsEnv('outbox-relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: '3',
     RELAY_POLL_INTERVAL_MS: '1000',
@@ -103,7 +102,7 @@ export async function waitForUsersInTransactionService(db: Knex, userIds: string
 
 /** How many messages the topic holds (sum of the partitions' high watermarks). */
 export async function countTopicMessages(topic: string): Promise<number> {
-  const kafka = new Kafka({ clientId: 'test-admin', brokers: splitBrokers(TEST_KAFKA_BROKERS), logLevel: logLevel.NOTHING });
+  const kafka = testKafka('test-admin', 'admin');
   const admin = kafka.admin();
   await admin.connect();
   try {

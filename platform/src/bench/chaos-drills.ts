@@ -17,12 +17,9 @@ export interface DrillAvailability {
 
 const INFRA_SCRIPT = join(REPO_ROOT, 'platform', 'infra', 'infra.sh');
 const KAFKA_PID_FILE = join(REPO_ROOT, '.run', 'kafka.pid');
-const NATS_SERVER = '/usr/sbin/nats-server';
-// The exact command the machine started NATS with (see platform/infra/infra.sh).
-const NATS_START_ARGS = [
-  '--start', '--oknodo', '--background', '--exec', NATS_SERVER, '--',
-  '-a', '127.0.0.1', '-p', '4222', '-js', '-sd', '/var/lib/nats-server', '-l', '/var/log/nats-server.log',
-];
+// The project's own nats-server (infra.sh nats-up: the repo's config, its own port), never the machine's.
+const NATS_PID_FILE = join(REPO_ROOT, '.run', 'nats.pid');
+const NATS_PORT = Number(process.env.NATS_PORT ?? '4223');
 
 function run(command: string, args: readonly string[], timeoutMs = 120_000): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -122,23 +119,26 @@ export async function startKafka(): Promise<void> {
 }
 
 export async function detectNatsOutage(): Promise<DrillAvailability> {
-  if (!executable(NATS_SERVER)) return { available: false, reason: `${NATS_SERVER} is not installed (NATS runs elsewhere, e.g. in Docker)` };
-  if (!findOnPath('start-stop-daemon')) return { available: false, reason: 'start-stop-daemon is not available' };
-  const status = await run('start-stop-daemon', ['--status', '--exec', NATS_SERVER]);
-  if (status.code !== 0) return { available: false, reason: `${NATS_SERVER} is not running as a local daemon` };
-  if (!(await portOpen(4222))) return { available: false, reason: 'nothing listens on 127.0.0.1:4222' };
-  return { available: true, reason: 'start-stop-daemon --stop/--start --exec /usr/sbin/nats-server' };
+  if (!existsSync(NATS_PID_FILE)) {
+    return { available: false, reason: 'NATS was not started natively by platform/infra/infra.sh (no .run/nats.pid): not ours to stop' };
+  }
+  const pid = Number(readFileSync(NATS_PID_FILE, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return { available: false, reason: `.run/nats.pid names pid ${pid}, which is not running` };
+  }
+  if (!(await portOpen(NATS_PORT))) return { available: false, reason: `nothing listens on 127.0.0.1:${NATS_PORT}` };
+  return { available: true, reason: `infra.sh nats-down / nats-up (pid ${pid})` };
 }
 
 export async function stopNats(): Promise<void> {
-  const result = await run('start-stop-daemon', ['--stop', '--retry', 'TERM/10/KILL/5', '--exec', NATS_SERVER]);
-  // 1 = nothing was running, which is the state we want.
-  if (result.code !== 0 && result.code !== 1) throw new Error(`stopping NATS failed: ${result.output}`);
-  await waitUntil(async () => !(await portOpen(4222)), 15_000, 'NATS still listens');
+  const result = await run('bash', [INFRA_SCRIPT, 'nats-down']);
+  if (result.code !== 0) throw new Error(`infra.sh nats-down failed: ${result.output}`);
+  await waitUntil(async () => !(await portOpen(NATS_PORT)), 15_000, 'NATS still listens');
 }
 
 export async function startNats(): Promise<void> {
-  const result = await run('start-stop-daemon', NATS_START_ARGS);
-  if (result.code !== 0) throw new Error(`starting NATS failed: ${result.output}`);
-  await waitUntil(() => portOpen(4222), 30_000, 'NATS did not open 127.0.0.1:4222');
+  const result = await run('bash', [INFRA_SCRIPT, 'nats-up'], 60_000);
+  if (result.code !== 0) throw new Error(`infra.sh nats-up failed: ${result.output}`);
 }

@@ -5,11 +5,17 @@
  * killing them or their infrastructure never touches anybody else's data.
  */
 import { join } from 'node:path';
-import pino from 'pino';
-import { createKafka, ensureTopics } from '../kafka/create-kafka';
 import { dropDatabase } from '../db/create-knex';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../testing/spawn-process';
-import { serviceLoginUrl, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, type ServiceRole } from '../testing/test-resources';
+import {
+  serviceCredentialsEnv,
+  serviceLoginUrl,
+  setupTestPipeline,
+  teardownTestPipeline,
+  TEST_POSTGRES_URL,
+  uniqueName,
+  type ServiceRole,
+} from '../testing/test-resources';
 import { REPO_ROOT } from './bench-config';
 
 /** The compiled entry points under a checkout's root (another checkout's, to measure a before). */
@@ -66,21 +72,24 @@ export async function startPrivateStack(options: {
   const id = uniqueName(options.name ?? 'chaos');
   const userDatabaseUrl = databaseUrl(`${id}_users`);
   const txDatabaseUrl = databaseUrl(`${id}_tx`);
-  const topic = uniqueName(`${options.name ?? 'chaos'}-user-created`);
-  const subject = uniqueName(`${options.name ?? 'chaos'}.balance`);
+  const name = options.name ?? 'chaos';
+  const topic = uniqueName(`${name}-user-created`);
+  const subject = uniqueName(`wallet.balance.${name}`);
+  const group = uniqueName(`${name}-tx`);
   const partitions = String(options.partitions ?? 3);
-  const consumerGroup = uniqueName(`${options.name ?? 'chaos'}-tx`);
   const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
   // A checkout from before the least-privilege logins migrates with DATABASE_URL: it needs the owner.
   const login = (url: string, role: ServiceRole): Promise<string> =>
     options.serviceLogins === false ? Promise.resolve(url) : serviceLoginUrl(url, role);
 
-  const kafka = createKafka({ clientId: 'chaos', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
-  await ensureTopics(kafka, [{ topic, numPartitions: Number(partitions) }]);
+  // As `make infra` does for user-created: the admin creates the topic and grants the services' ACLs.
+  await setupTestPipeline({ topic, partitions: Number(partitions), group });
 
-  const common = { NATS_URL: TEST_NATS_URL, KAFKA_BROKERS: TEST_KAFKA_BROKERS, LOG_LEVEL: options.logLevel, ...options.extraEnv };
+  // Each process gets only its own broker credentials, as run.sh and compose give them.
+  const common = { LOG_LEVEL: options.logLevel, ...options.extraEnv };
   const userEnv = {
     ...common,
+    ...serviceCredentialsEnv('user-service'),
     PORT: String(userPort),
     // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
     DATABASE_URL: await login(userDatabaseUrl, 'user_service'),
@@ -95,6 +104,7 @@ export async function startPrivateStack(options: {
   const txEnv = {
     ...common,
     ...moneySettings,
+    ...serviceCredentialsEnv('transaction-service'),
     PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
     DATABASE_URL: await login(txDatabaseUrl, 'transaction_service'),
@@ -102,10 +112,11 @@ export async function startPrivateStack(options: {
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
-    KAFKA_CONSUMER_GROUP: consumerGroup,
+    KAFKA_CONSUMER_GROUP: group,
   };
   const relayEnv = {
     ...common,
+    ...serviceCredentialsEnv('outbox-relay'),
     PORT: String(relayPort),
     DATABASE_URL: await login(userDatabaseUrl, 'outbox_relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
@@ -137,7 +148,7 @@ export async function startPrivateStack(options: {
     txDatabaseUrl,
     topic,
     subject,
-    consumerGroup,
+    consumerGroup: group,
     async killTransactionService() {
       const current = processes.get('transaction-service');
       if (current) {
@@ -169,15 +180,8 @@ export async function startPrivateStack(options: {
       await Promise.all([...processes.values()].map((p) => p.stop(10_000)));
       await dropDatabase(userDatabaseUrl).catch(() => undefined);
       await dropDatabase(txDatabaseUrl).catch(() => undefined);
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
-      } catch {
-        // a leftover uniquely named topic harms nobody
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
+      // A leftover uniquely named topic harms nobody.
+      await teardownTestPipeline({ topic, group }).catch(() => undefined);
     },
   };
 

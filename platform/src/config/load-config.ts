@@ -29,12 +29,17 @@ export const configFields = {
   host: (fallback = '127.0.0.1') => Joi.string().hostname().default(fallback),
   postgresUrl: (fallback: string) =>
     Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).default(fallback),
-  natsUrl: () => Joi.string().default('nats://127.0.0.1:4222'),
+  // The project's own nats-server and Kafka (platform/infra/infra.sh), on ports of their own.
+  natsUrl: () => Joi.string().default('nats://127.0.0.1:4223'),
   kafkaBrokers: () =>
     Joi.string()
       .pattern(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/)
-      .default('127.0.0.1:9092')
+      .default('127.0.0.1:9094')
       .messages({ 'string.pattern.base': '"KAFKA_BROKERS" must be a comma-separated list of host:port' }),
+  /** A broker login name: the service's own by default (its permissions are granted to that name). */
+  brokerUser: (fallback: string) => Joi.string().pattern(/^[A-Za-z0-9_-]+$/).default(fallback),
+  /** A broker password: required, no default (generated into .credentials.env, see README). */
+  brokerPassword: () => Joi.string().min(16).pattern(/^\S+$/).required(),
   logLevel: () => Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   positiveInt: (fallback: number) => Joi.number().integer().min(1).default(fallback),
 } as const;

@@ -1,11 +1,32 @@
 import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
-export function createKafka(options: { clientId: string; brokers: string[]; logger: Logger }): Kafka {
+/** A principal's SASL/SCRAM-SHA-512 login (the only mechanism the broker enables). */
+export interface KafkaCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * `credentials` log in with SASL/SCRAM-SHA-512; `ssl` adds TLS (SASL_SSL, for production: the
+ * local broker listens SASL_PLAINTEXT on loopback only). Without credentials the client is
+ * anonymous, which the broker refuses.
+ */
+export function createKafka(options: {
+  clientId: string;
+  brokers: string[];
+  logger: Logger;
+  credentials?: KafkaCredentials;
+  ssl?: boolean;
+}): Kafka {
   const log = options.logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(options.credentials
+      ? { sasl: { mechanism: 'scram-sha-512' as const, username: options.credentials.username, password: options.credentials.password } }
+      : {}),
+    ...(options.ssl ? { ssl: true } : {}),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
     retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },

@@ -7,11 +7,20 @@ export type { NatsConnection } from 'nats';
 /**
  * Connects with unlimited reconnects: NATS going away is an outage to ride out, not a reason for
  * the process to die. The connection status is logged as it changes.
+ * With a `user`, it logs in as that user and takes its reply inbox under `_INBOX_<user>.`, the only
+ * inbox the server lets that user subscribe to (platform/infra/nats/nats-server.conf).
  */
-export async function connectNats(options: { url: string; name: string; logger: Logger }): Promise<NatsConnection> {
+export async function connectNats(options: {
+  url: string;
+  name: string;
+  logger: Logger;
+  user?: string;
+  password?: string;
+}): Promise<NatsConnection> {
   const connection = await connect({
     servers: options.url.split(','),
     name: options.name,
+    ...natsCredentials(options.user, options.password),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: false,
@@ -24,6 +33,16 @@ export async function connectNats(options: { url: string; name: string; logger: 
     }
   })();
   return connection;
+}
+
+/** The connect options that log in as `user` with its own inbox prefix (none without a user). */
+export function natsCredentials(user?: string, password?: string): { user?: string; pass?: string; inboxPrefix?: string } {
+  if (!user) return {};
+  return { user, pass: password, inboxPrefix: natsInboxPrefix(user) };
+}
+
+export function natsInboxPrefix(user: string): string {
+  return `_INBOX_${user}`;
 }
 
 /** Readiness: a round trip to the server, bounded so that a reconnecting client cannot hang /readyz. */

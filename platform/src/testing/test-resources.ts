@@ -1,12 +1,116 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
+import { natsCredentials } from '../nats/connect-nats';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+// The project's own authenticated brokers (platform/infra/infra.sh), same port variables.
+export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9094'}`;
+export const TEST_NATS_URL = process.env.NATS_URL ?? `nats://127.0.0.1:${process.env.NATS_PORT ?? '4223'}`;
+
+const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
+const CREDENTIALS_SCRIPT = join(REPO_ROOT, 'platform', 'infra', 'credentials.sh');
+
+let credentials: Record<string, string> | undefined;
+
+/**
+ * The broker credentials of this checkout: the generated .credentials.env (created by
+ * platform/infra/credentials.sh when missing, as `make infra` does), read like a shell would.
+ */
+export function testCredentials(): Record<string, string> {
+  if (credentials) return credentials;
+  execFileSync('bash', [CREDENTIALS_SCRIPT, 'ensure'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const file = execFileSync('bash', [CREDENTIALS_SCRIPT, 'path'], { encoding: 'utf8' }).trim();
+  credentials = Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => /^([A-Z0-9_]+)=(\S+)$/.exec(line.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+  return credentials;
+}
+
+function credential(name: string): string {
+  const value = testCredentials()[name];
+  if (!value) throw new Error(`${name} is missing from the credentials file (run platform/infra/credentials.sh ensure)`);
+  return value;
+}
+
+export type NatsUser = 'user-service' | 'transaction-service';
+export type KafkaUser = 'admin' | 'outbox-relay' | 'transaction-service';
+
+const NATS_PASSWORD_VARIABLE: Record<NatsUser, string> = {
+  'user-service': 'NATS_USER_SERVICE_PASSWORD',
+  'transaction-service': 'NATS_TRANSACTION_SERVICE_PASSWORD',
+};
+const KAFKA_PASSWORD_VARIABLE: Record<KafkaUser, string> = {
+  admin: 'KAFKA_ADMIN_PASSWORD',
+  'outbox-relay': 'KAFKA_OUTBOX_RELAY_PASSWORD',
+  'transaction-service': 'KAFKA_TRANSACTION_SERVICE_PASSWORD',
+};
+
+/** nats.js connect options that log in as one of the services (with its own inbox prefix). */
+export function testNatsLogin(user: NatsUser): { user?: string; pass?: string; inboxPrefix?: string } {
+  return natsCredentials(user, credential(NATS_PASSWORD_VARIABLE[user]));
+}
+
+/** kafkajs `sasl` for one of the Kafka principals. */
+export function testKafkaSasl(user: KafkaUser): SASLOptions {
+  return { mechanism: 'scram-sha-512', username: user, password: credential(KAFKA_PASSWORD_VARIABLE[user]) };
+}
+
+/** The credential settings a service process reads (the same variables run.sh and compose set). */
+export function serviceCredentialsEnv(service: 'user-service' | 'transaction-service' | 'outbox-relay'): Record<string, string> {
+  switch (service) {
+    case 'user-service':
+      return { NATS_URL: TEST_NATS_URL, NATS_PASSWORD: credential('NATS_USER_SERVICE_PASSWORD') };
+    case 'transaction-service':
+      return {
+        NATS_URL: TEST_NATS_URL,
+        NATS_PASSWORD: credential('NATS_TRANSACTION_SERVICE_PASSWORD'),
+        KAFKA_BROKERS: TEST_KAFKA_BROKERS,
+        KAFKA_SASL_PASSWORD: credential('KAFKA_TRANSACTION_SERVICE_PASSWORD'),
+      };
+    case 'outbox-relay':
+      return { KAFKA_BROKERS: TEST_KAFKA_BROKERS, KAFKA_SASL_PASSWORD: credential('KAFKA_OUTBOX_RELAY_PASSWORD') };
+  }
+}
+
+/** A Kafka client for tests, logged in as `user` (the admin only where a test plays the operator). */
+export function testKafka(clientId: string, user: KafkaUser): Kafka {
+  return new Kafka({ clientId, brokers: TEST_KAFKA_BROKERS.split(','), sasl: testKafkaSasl(user), logLevel: logLevel.NOTHING });
+}
+
+interface KafkaSetupModule {
+  setupPipeline(options: { topic: string; partitions: number; group: string; brokers: string; password: string }): Promise<void>;
+  teardownPipeline(options: { topic: string; group: string; brokers: string; password: string }): Promise<void>;
+}
+
+/** The infrastructure step's own code (platform/infra/kafka-setup.mjs), not a copy of it. */
+async function kafkaSetup(): Promise<KafkaSetupModule> {
+  return (await import(pathToFileURL(join(REPO_ROOT, 'platform', 'infra', 'kafka-setup.mjs')).href)) as KafkaSetupModule;
+}
+
+/**
+ * What `make infra` does for user-created, for a test's own topic and group: the admin creates the
+ * topic and grants outbox-relay WRITE and transaction-service READ with `group` (the services hold
+ * no Create permission, so they need it done before they start).
+ */
+export async function setupTestPipeline(options: { topic: string; partitions: number; group: string }): Promise<void> {
+  await (await kafkaSetup()).setupPipeline({ ...options, brokers: TEST_KAFKA_BROKERS, password: credential('KAFKA_ADMIN_PASSWORD') });
+}
+
+/** Deletes a test's topic and its ACLs. */
+export async function teardownTestPipeline(options: { topic: string; group: string }): Promise<void> {
+  await (await kafkaSetup()).teardownPipeline({ ...options, brokers: TEST_KAFKA_BROKERS, password: credential('KAFKA_ADMIN_PASSWORD') });
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -120,7 +224,7 @@ export async function requestJson<T = Record<string, unknown>>(
 
 /** Test topics are per file; deleting them keeps the shared broker from filling up. */
 export async function deleteTestTopic(topic: string): Promise<void> {
-  const admin = new Kafka({ clientId: 'test-cleanup', brokers: TEST_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = testKafka('test-cleanup', 'admin').admin();
   try {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic], timeout: 5_000 });

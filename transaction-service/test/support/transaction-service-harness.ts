@@ -1,6 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, deleteTestTopic, requestJson, uniqueName, type TestDatabase } from '@wallet/platform/testing';
+import {
+  createTestDatabase,
+  requestJson,
+  serviceCredentialsEnv,
+  setupTestPipeline,
+  teardownTestPipeline,
+  uniqueName,
+  type TestDatabase,
+} from '@wallet/platform/testing';
 import { loadTransactionServiceConfig } from '../../src/config';
 import { startTransactionService, type RunningTransactionService } from '../../src/start-service';
 
@@ -19,7 +27,9 @@ export interface TransactionServiceHarness {
 
 /**
  * Starts a real transaction-service in-process on its own database, NATS subject, Kafka topic and
- * consumer group, listening on a free port, so test files never interfere with each other.
+ * consumer group, listening on a free port, so test files never interfere with each other. It logs
+ * in with transaction-service's own credentials; like `make infra`, the harness first creates the
+ * topic and grants the ACLs as the Kafka admin.
  */
 export async function startTransactionServiceHarness(
   overrides: Record<string, string> = {},
@@ -31,7 +41,8 @@ export async function startTransactionServiceHarness(
     // The service runs as its own login, holding only what the migrations grant it.
     DATABASE_URL: await database.urlAs('transaction_service'),
     MIGRATION_DATABASE_URL: database.url,
-    BALANCE_SUBJECT: uniqueName('test.balance'),
+    ...serviceCredentialsEnv('transaction-service'),
+    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
     KAFKA_TOPIC_PARTITIONS: '1',
     KAFKA_CONSUMER_GROUP: uniqueName('test-tx'),
@@ -40,6 +51,8 @@ export async function startTransactionServiceHarness(
     ...overrides,
   };
   const config = loadTransactionServiceConfig(env);
+  const pipeline = { topic: config.userCreatedTopic, group: config.consumerGroupId };
+  await setupTestPipeline({ ...pipeline, partitions: config.userCreatedTopicPartitions });
   const logger = createLogger({ service: 'transaction-service', level: config.logLevel });
   const service = await startTransactionService(config, logger);
   const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-fixtures' });
@@ -63,7 +76,7 @@ export async function startTransactionServiceHarness(
       await service.stop();
       await db.destroy();
       await database.drop();
-      await deleteTestTopic(env.KAFKA_TOPIC_USER_CREATED!);
+      await teardownTestPipeline(pipeline);
     },
   };
 }

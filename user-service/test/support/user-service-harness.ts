@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { createKnex, createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, uniqueName, type TestDatabase } from '@wallet/platform/testing';
+import { createTestDatabase, serviceCredentialsEnv, uniqueName, type TestDatabase } from '@wallet/platform/testing';
 import assert from 'node:assert/strict';
 import { loadUserServiceConfig } from '../../src/config';
 import { startUserService, type RunningUserService } from '../../src/start-service';
@@ -29,7 +29,8 @@ export async function startUserServiceHarness(
     // The service runs as its own login, holding only what the migrations grant it.
     DATABASE_URL: await database.urlAs('user_service'),
     MIGRATION_DATABASE_URL: database.url,
-    BALANCE_SUBJECT: uniqueName('test.balance'),
+    ...serviceCredentialsEnv('user-service'),
+    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_MAX: '20',
     ...overrides,
