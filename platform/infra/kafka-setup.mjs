@@ -6,7 +6,7 @@
 // Used by infra.sh (the real topic), the test harnesses and `make chaos` (a unique topic and group
 // each), so the ACLs under test are the ones the stack runs with.
 //   node kafka-setup.mjs wait <seconds>
-//   node kafka-setup.mjs setup [--topic user-created] [--partitions 3] [--group transaction-service]
+//   node kafka-setup.mjs setup [--topic user-created] [--partitions 6] [--group transaction-service]
 //   node kafka-setup.mjs teardown --topic T --group G      (tests: the topic and its ACLs)
 // Brokers: KAFKA_BROKERS (default 127.0.0.1:9094); admin password: KAFKA_ADMIN_PASSWORD.
 import { pathToFileURL } from 'node:url';
@@ -109,7 +109,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     if (command === 'wait') await waitForKafka(Number(args[0] ?? 60));
     else if (command === 'setup') {
       const topic = option(args, 'topic', process.env.KAFKA_TOPIC_USER_CREATED ?? 'user-created');
-      const partitions = Number(option(args, 'partitions', process.env.KAFKA_TOPIC_PARTITIONS ?? '3'));
+      const partitions = Number(option(args, 'partitions', process.env.KAFKA_TOPIC_PARTITIONS ?? '6'));
       const group = option(args, 'group', process.env.KAFKA_CONSUMER_GROUP ?? 'transaction-service');
       await setupPipeline({ topic, partitions, group });
       process.stdout.write(`[infra] Kafka topic ${topic} (${partitions} partitions) and ACLs for group ${group} in place\n`);

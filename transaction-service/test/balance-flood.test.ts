@@ -10,14 +10,17 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { v7 as uuidv7 } from 'uuid';
-import { createKafka, createKnex, createLogger, splitBrokers, type Knex } from '@wallet/platform';
+import { createKnex, natsInboxPrefix, type Knex } from '@wallet/platform';
 import {
   createTestDatabase,
-  deleteTestTopic,
   findFreePort,
   requestJson,
+  serviceCredentialsEnv,
+  setupTestPipeline,
   spawnNode,
-  TEST_KAFKA_BROKERS,
+  teardownTestPipeline,
+  testKafka,
+  testNatsLogin,
   TEST_NATS_URL,
   uniqueName,
   waitFor,
@@ -49,15 +52,17 @@ before(async () => {
     // As deployed: the service with its own login, the migrations as the owner.
     DATABASE_URL: await database.urlAs('transaction_service'),
     MIGRATION_DATABASE_URL: database.url,
-    NATS_URL: TEST_NATS_URL,
-    KAFKA_BROKERS: TEST_KAFKA_BROKERS,
-    BALANCE_SUBJECT: uniqueName('test.flood'),
+    // Its own broker credentials, as run.sh and compose give them.
+    ...serviceCredentialsEnv('transaction-service'),
+    BALANCE_SUBJECT: uniqueName('wallet.balance.test_flood'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-flood-user-created'),
     KAFKA_TOPIC_PARTITIONS: '1',
     KAFKA_CONSUMER_GROUP: uniqueName('test-flood'),
     LOG_LEVEL: 'warn',
   });
   url = `http://127.0.0.1:${port}`;
+  // As `make infra` does: the admin creates the topic and grants the service's ACLs.
+  await setupTestPipeline({ topic: env.KAFKA_TOPIC_USER_CREATED!, partitions: 1, group: env.KAFKA_CONSUMER_GROUP! });
   service = spawnNode(entry, env, ['--max-old-space-size=256']);
   await waitForHttp(`${url}/healthz`, 60_000, service);
   // Ready = PostgreSQL, NATS, Kafka reachable and the consumer a member of its group.
@@ -66,7 +71,8 @@ before(async () => {
     intervalMs: 200,
     what: 'readyz',
   });
-  nats = await connect({ servers: TEST_NATS_URL });
+  // The flood comes from a peer holding user-service's credentials: a buggy client, not an outsider.
+  nats = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('user-service') });
   db = createKnex({ url: database.url, poolMax: 2, applicationName: 'flood-test' });
 });
 after(async () => {
@@ -74,7 +80,7 @@ after(async () => {
   await service?.stop();
   await db?.destroy();
   await database?.drop();
-  await deleteTestTopic(env.KAFKA_TOPIC_USER_CREATED!);
+  await teardownTestPipeline({ topic: env.KAFKA_TOPIC_USER_CREATED!, group: env.KAFKA_CONSUMER_GROUP! });
 });
 
 function rssMb(pid: number): number {
@@ -88,7 +94,7 @@ test(`a flood of ${FLOOD_REQUESTS + FLOOD_NO_REPLY + FLOOD_GARBAGE} balance mess
 
   const replies = { ok: 0, user_not_found: 0, busy: 0, invalid_request: 0, other: 0 };
   let replied = 0;
-  const inbox = createInbox();
+  const inbox = createInbox(natsInboxPrefix('user-service'));
   nats.subscribe(`${inbox}.>`, {
     callback: (_error, msg) => {
       replied += 1;
@@ -163,7 +169,7 @@ test(`a flood of ${FLOOD_REQUESTS + FLOOD_NO_REPLY + FLOOD_GARBAGE} balance mess
 
   // Still a member of its Kafka group, and the money is exact.
   assert.equal((await requestJson(`${url}/readyz`)).status, 200);
-  const admin = createKafka({ clientId: 'flood-test', brokers: splitBrokers(TEST_KAFKA_BROKERS), logger: createLogger({ service: 'flood-test', level: 'silent' }) }).admin();
+  const admin = testKafka('flood-test', 'admin').admin();
   await admin.connect();
   try {
     const { groups } = await admin.describeGroups([env.KAFKA_CONSUMER_GROUP!]);

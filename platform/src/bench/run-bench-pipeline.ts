@@ -26,12 +26,11 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import Joi from 'joi';
 import { connect } from 'nats';
-import pino from 'pino';
 import pg from 'pg';
 import { defineConfig } from '../config/load-config';
-import { createKafka } from '../kafka/create-kafka';
 import { OUTBOX_TABLE } from '../contracts/outbox';
-import { TEST_KAFKA_BROKERS, TEST_NATS_URL, uniqueName } from '../testing/test-resources';
+import { testKafka, testNatsLogin, TEST_NATS_URL, uniqueName } from '../testing/test-resources';
+import { natsInboxPrefix } from '../nats/connect-nats';
 import { REPO_ROOT } from './bench-config';
 import { print, writeJsonFile } from './bench-report';
 import { startPrivateStack, type PrivateStack } from './private-stack';
@@ -276,7 +275,7 @@ function runReplayCli(databaseUrl: string, since: string): Promise<number> {
 
 async function benchReplay(stack: PrivateStack, since: string) {
   if (config.replayEvents === 0) return undefined;
-  const kafka = createKafka({ clientId: 'bench-pipeline', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
+  const kafka = testKafka('bench-pipeline', 'admin');
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -399,10 +398,11 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
   const before = await baseline;
   print(`add-money without a flood (${clients} clients, 3 s): p50 ${before.latencyMs.p50} ms p99 ${before.latencyMs.p99} ms ${JSON.stringify(before.statuses)}`);
 
-  const kafka = createKafka({ clientId: 'bench-pipeline', brokers: TEST_KAFKA_BROKERS.split(','), logger: pino({ level: 'silent' }) });
+  const kafka = testKafka('bench-pipeline', 'admin');
   const admin = kafka.admin();
   await admin.connect();
-  const nats = await connect({ servers: TEST_NATS_URL });
+  // A buggy peer holding user-service's credentials: within its permissions, not an outsider.
+  const nats = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('user-service') });
   const handledBefore = (await scrapeHandled(stack.txUrl)) ?? 0;
   let flooding = true;
   let maxRss = rssMb(stack.transactionServicePid());
@@ -453,7 +453,7 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
   const payloads = userIds.map((id) => Buffer.from(JSON.stringify({ user_id: id })));
   for (let i = 0; i < config.floodMessages; i += 1) {
     // A reply subject nobody listens to: each message asks for a database read and an answer.
-    nats.publish(stack.subject, payloads[i % payloads.length], { reply: `_INBOX.bench-flood.${i}` });
+    nats.publish(stack.subject, payloads[i % payloads.length], { reply: `${natsInboxPrefix('user-service')}.bench-flood.${i}` });
     if (i % 5_000 === 4_999) await sleep(0);
   }
   await nats.flush();
