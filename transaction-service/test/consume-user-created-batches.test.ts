@@ -9,17 +9,15 @@ import assert from 'node:assert/strict';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import {
-  createKafka,
   createKnex,
   createLogger,
   createMetricsRegistry,
   ensureTopics,
   migrateExclusively,
-  splitBrokers,
   type Knex,
   type MetricsRegistry,
 } from '@wallet/platform';
-import { createTestDatabase, deleteTestTopic, TEST_KAFKA_BROKERS, uniqueName, waitFor, type TestDatabase } from '@wallet/platform/testing';
+import { createTestDatabase, deleteTestTopic, testKafka, uniqueName, waitFor, type TestDatabase } from '@wallet/platform/testing';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import { startUserCreatedConsumer, type RunningConsumer } from '../src/entry-points/kafka/consume-user-created';
 
@@ -36,7 +34,9 @@ before(async () => {
   database = await createTestDatabase('txbatch');
   knex = createKnex({ url: database.url, poolMax: 6, applicationName: 'batch-consumer-test' });
   await migrateExclusively(knex, database.url, migrations, MIGRATION_LOCK_KEY);
-  kafka = createKafka({ clientId: 'batch-consumer-test', brokers: splitBrokers(TEST_KAFKA_BROKERS), logger });
+  // The batching logic under test, not the permissions (broker-permissions.test.ts has those): one
+  // admin client produces, creates topics and consumes.
+  kafka = testKafka('batch-consumer-test', 'admin');
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   admin = kafka.admin();
