@@ -89,7 +89,9 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('transaction-service answers busy (its budget is full): 503 balance_unavailable with Retry-After', async () => {
+    // In the responders' queue group: the only way transaction-service's login may subscribe.
     const busy = nats.subscribe(h.env.BALANCE_SUBJECT!, {
+      queue: BALANCE_QUEUE_GROUP,
       callback: (_error, msg) => msg.respond(JSON.stringify({ ok: false, error: 'busy' })),
     });
     await nats.flush();
