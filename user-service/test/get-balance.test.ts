@@ -106,7 +106,7 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('at BALANCE_MAX_OUTSTANDING requests waiting, one more is 503 at once, not queued', async () => {
-    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!);
+    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!, { queue: BALANCE_QUEUE_GROUP });
     let received = 0;
     void (async () => {
       for await (const _ of silent) received += 1;
