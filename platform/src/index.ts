@@ -1,4 +1,6 @@
 export * from './errors/app-error';
+export * from './errors/error-fields';
+export * from './retry/backoff';
 export * from './config/load-config';
 export * from './logging/create-logger';
 export * from './logging/aggregate-errors';

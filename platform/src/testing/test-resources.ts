@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
+import { sqlState } from '../errors/error-fields';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -37,7 +38,7 @@ async function ensureServiceRole(role: ServiceRole): Promise<void> {
     if (found.rowCount === 0) {
       await client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`).catch((error: unknown) => {
         // 42710 duplicate_object / 23505: created by someone else between the check and the create.
-        const code = (error as { code?: string }).code;
+        const code = sqlState(error);
         if (code !== '42710' && code !== '23505') throw error;
       });
     }
