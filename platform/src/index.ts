@@ -2,6 +2,7 @@ export * from './errors/app-error';
 export * from './errors/error-fields';
 export * from './retry/backoff';
 export * from './config/load-config';
+export * from './config/local-infrastructure';
 export * from './logging/create-logger';
 export * from './logging/aggregate-errors';
 export * from './lifecycle/shutdown';

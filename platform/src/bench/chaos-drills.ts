@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { LOCAL_NATS_PORT, LOCAL_NATS_URL } from '../config/local-infrastructure';
 import { REPO_ROOT } from './bench-config';
 
 export interface DrillAvailability {
@@ -126,7 +127,7 @@ export async function detectNatsOutage(): Promise<DrillAvailability> {
   if (!findOnPath('start-stop-daemon')) return { available: false, reason: 'start-stop-daemon is not available' };
   const status = await run('start-stop-daemon', ['--status', '--exec', NATS_SERVER]);
   if (status.code !== 0) return { available: false, reason: `${NATS_SERVER} is not running as a local daemon` };
-  if (!(await portOpen(4222))) return { available: false, reason: 'nothing listens on 127.0.0.1:4222' };
+  if (!(await portOpen(LOCAL_NATS_PORT))) return { available: false, reason: `nothing listens on ${LOCAL_NATS_URL}` };
   return { available: true, reason: 'start-stop-daemon --stop/--start --exec /usr/sbin/nats-server' };
 }
 
@@ -140,5 +141,5 @@ export async function stopNats(): Promise<void> {
 export async function startNats(): Promise<void> {
   const result = await run('start-stop-daemon', NATS_START_ARGS);
   if (result.code !== 0) throw new Error(`starting NATS failed: ${result.output}`);
-  await waitUntil(() => portOpen(4222), 30_000, 'NATS did not open 127.0.0.1:4222');
+  await waitUntil(() => portOpen(LOCAL_NATS_PORT), 30_000, `NATS did not open ${LOCAL_NATS_URL}`);
 }

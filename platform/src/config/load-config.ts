@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { LOCAL_KAFKA_BROKERS, LOCAL_NATS_URL } from './local-infrastructure';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -29,14 +30,16 @@ export const configFields = {
   host: (fallback = '127.0.0.1') => Joi.string().hostname().default(fallback),
   postgresUrl: (fallback: string) =>
     Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).default(fallback),
-  natsUrl: () => Joi.string().default('nats://127.0.0.1:4222'),
+  natsUrl: () => Joi.string().default(LOCAL_NATS_URL),
   kafkaBrokers: () =>
     Joi.string()
       .pattern(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/)
-      .default('127.0.0.1:9092')
+      .default(LOCAL_KAFKA_BROKERS)
       .messages({ 'string.pattern.base': '"KAFKA_BROKERS" must be a comma-separated list of host:port' }),
   logLevel: () => Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   positiveInt: (fallback: number) => Joi.number().integer().min(1).default(fallback),
+  /** So a stuck query cannot hold row locks for ever; 0 turns the limit off (PostgreSQL's meaning). */
+  statementTimeoutMs: () => Joi.number().integer().min(0).default(30_000),
 } as const;
 
 export function splitBrokers(brokers: string): string[] {

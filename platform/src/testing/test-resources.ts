@@ -3,11 +3,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
 import { sqlState } from '../errors/error-fields';
+import { LOCAL_KAFKA_BROKERS, LOCAL_NATS_URL, localPostgresUrl } from '../config/local-infrastructure';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
-export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? localPostgresUrl('postgres', 'postgres');
+export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? LOCAL_KAFKA_BROKERS;
+export const TEST_NATS_URL = process.env.NATS_URL ?? LOCAL_NATS_URL;
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
