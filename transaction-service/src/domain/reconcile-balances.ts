@@ -70,7 +70,7 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
       user_id: d.user_id,
       balance: formatMinor(d.balance_minor),
       ledger_balance: formatMinor(d.ledger_balance_minor),
-      difference: formatMinor(BigInt(d.balance_minor) - BigInt(d.ledger_balance_minor)),
+      difference: formatMinor(d.balance_minor - d.ledger_balance_minor),
     })),
     ...transfers.malformed.map((t) => ({
       kind: 'transfer' as const,

@@ -30,6 +30,6 @@ export class WalletQueries {
     const rows = await listLedgerPage(this.knex, userId, { ...page, limit: page.limit + 1 });
     const shown = rows.slice(0, page.limit);
     const last = shown[shown.length - 1];
-    return { rows: shown, nextBeforeSeq: rows.length > page.limit && last ? BigInt(last.seq) : undefined };
+    return { rows: shown, nextBeforeSeq: rows.length > page.limit && last ? last.seq : undefined };
   }
 }
