@@ -18,7 +18,8 @@ class StaticMigrationSource implements Knex.MigrationSource<Migration> {
     return migration.name;
   }
   getMigration(migration: Migration): Promise<Knex.Migration> {
-    return Promise.resolve({ up: migration.up });
+    // knex refuses a migration without `down`; ours are forward only, so it does nothing.
+    return Promise.resolve({ up: migration.up, down: () => Promise.resolve() });
   }
 }
 
