@@ -6,7 +6,8 @@ import type { Knex } from '@wallet/platform';
  * as strings, are converted to bigint here: the domain and the HTTP layer only see bigint.
  */
 
-export async function findBalance(db: Knex | Knex.Transaction, userId: string): Promise<bigint | undefined> {
+/** The user's balance in minor units, or undefined when the user has not arrived here (yet). */
+export async function findBalanceMinor(db: Knex | Knex.Transaction, userId: string): Promise<bigint | undefined> {
   const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as
     | { balance_minor: string }
     | undefined;

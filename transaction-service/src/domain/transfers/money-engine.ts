@@ -140,7 +140,7 @@ export class MoneyEngine {
       return Promise.reject(new AppError('service_unavailable', 'The service is shutting down; retry shortly'));
     }
     if (this.queue.length >= this.options.queueLimit) {
-      this.count(item, { ok: false, error: new AppError('service_unavailable') });
+      this.countOutcome(item, { ok: false, error: new AppError('service_unavailable') });
       return Promise.reject(
         new AppError('service_unavailable', 'Too many money operations are waiting; retry shortly (with the same Idempotency-Key)'),
       );
@@ -184,7 +184,7 @@ export class MoneyEngine {
           this.options.logger.error({ err: error, operation: endpointOf(batch[0]!.item.command) }, 'money operation failed');
         }
         for (const waiting of batch) {
-          this.countError(waiting.item, error);
+          this.countErrorOutcome(waiting.item, error);
           waiting.reject(error);
         }
         return;
@@ -199,7 +199,7 @@ export class MoneyEngine {
     }
     batch.forEach((waiting, index) => {
       const answer = answers[index]!;
-      this.count(waiting.item, answer);
+      this.countOutcome(waiting.item, answer);
       if (answer.ok) waiting.resolve(answer.outcome);
       else waiting.reject(answer.error);
     });
@@ -252,7 +252,8 @@ export class MoneyEngine {
     }
   }
 
-  private count(item: KeyedCommand, answer: ItemAnswer): void {
+  /** Counts an answered operation in wallet_operations_total by its outcome (and a replay in wallet_idempotent_replays_total). */
+  private countOutcome(item: KeyedCommand, answer: ItemAnswer): void {
     const operation = endpointOf(item.command);
     if (!answer.ok) {
       this.metrics.operations.inc({ operation, outcome: answer.error.code });
@@ -264,7 +265,8 @@ export class MoneyEngine {
     if (replayed) this.metrics.replays.inc({ operation });
   }
 
-  private countError(item: KeyedCommand, error: unknown): void {
+  /** Counts an operation that failed before it had an answer, by its error code. */
+  private countErrorOutcome(item: KeyedCommand, error: unknown): void {
     const code = isAppError(error) ? error.code : 'internal_error';
     this.metrics.operations.inc({ operation: endpointOf(item.command), outcome: code });
   }

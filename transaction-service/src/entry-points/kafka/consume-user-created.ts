@@ -1,6 +1,6 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { ensureTopics, createStoppableSleep, fullJitterBackoffMs, promClient, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
-import { insertDeadLetter, type DeadLetter } from '../../data-access/user-events-repository';
+import { insertDeadLetter, type DeadLetter } from '../../data-access/dead-letters-repository';
 import {
   decodeUserCreatedMessage,
   isPermanentDatabaseError,
