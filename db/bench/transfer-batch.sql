@@ -1,7 +1,8 @@
 -- pgbench script: the SQL of ONE group-commit batch of :batch keyed transfers, statement by
 -- statement as transaction-service's money engine sends them (domain/transfers/apply-money-batch.ts,
 -- data-access/money-batch-repository.ts): BEGIN, key claim, ordered row locks, the one set-based
--- write, COMMIT. transfers/s = tps x :batch. Keep it in step with that SQL.
+-- write, COMMIT. transfers/s = tps x :batch. transaction-service/test/bench-sql.test.ts fails when
+-- this script and that SQL drift apart (tables, columns, conflict target, lock order, CTEs, results).
 -- Variables (-D): users, batch, hot_permille, max_amount_minor.
 -- What Node does in the engine (deciding each transfer, running balances, response bodies) is not
 -- here: the first statement only draws the batch's pairs, ids and keys, and balance_after is the

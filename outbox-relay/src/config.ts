@@ -1,10 +1,11 @@
 import Joi from 'joi';
-import { configFields, defineConfig, USER_CREATED_EVENT_TYPE } from '@wallet/platform';
+import { configFields, defineConfig, localPostgresUrl, USER_CREATED_TOPIC } from '@wallet/platform';
 
 export interface OutboxRelayConfig {
   /** user-service's database, where the outbox table lives. */
   databaseUrl: string;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
   kafkaBrokers: string;
   /** Its Kafka principal (SASL/SCRAM-SHA-512): may write the user-created topic only. */
   kafkaUsername: string;
@@ -24,13 +25,14 @@ export interface OutboxRelayConfig {
 }
 
 export const outboxRelayConfig = defineConfig<OutboxRelayConfig>({
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://outbox_relay@127.0.0.1:5432/wallet_users') },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl(localPostgresUrl('outbox_relay', 'wallet_users')) },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(4) },
+  dbStatementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: configFields.statementTimeoutMs() },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
   kafkaUsername: { env: 'KAFKA_SASL_USERNAME', schema: configFields.brokerUser('outbox-relay') },
   kafkaPassword: { env: 'KAFKA_SASL_PASSWORD', schema: configFields.brokerPassword() },
   kafkaSsl: { env: 'KAFKA_SSL', schema: Joi.boolean().default(false) },
-  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_EVENT_TYPE) },
+  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_TOPIC) },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
   batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(500) },
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },

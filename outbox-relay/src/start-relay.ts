@@ -39,7 +39,7 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     applicationName: 'outbox-relay',
-    statementTimeoutMs: 30_000,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
   });
   const kafka = createKafka({
     clientId: 'outbox-relay',

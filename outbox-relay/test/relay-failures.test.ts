@@ -19,8 +19,6 @@ import {
 import type { RunningOutboxRelay } from '../src/start-relay';
 
 let p: Pipeline;
-/** The in-process relay left running by the first test (the next test stops it). */
-let liveRelay: RunningOutboxRelay | undefined;
 
 before(async () => {
   p = await startPipeline();
@@ -34,6 +32,7 @@ const unpublished = () => countRows(p.users.db, 'outbox', (q) => void q.whereNul
 describe('outbox relay under failure', () => {
   test('Kafka unreachable: users are still created (201), nothing is lost, all arrive once Kafka is back', async () => {
     const deadRelay = await p.startRelay({ KAFKA_BROKERS: '127.0.0.1:1' });
+    let liveRelay: RunningOutboxRelay;
     let userIds: string[];
     try {
       userIds = await createUsers(p.users.url, 30, 'kafka-down');
@@ -57,10 +56,15 @@ describe('outbox relay under failure', () => {
       // A relay that can reach Kafka comes up (as it would when Kafka returns); the dead one goes.
       [liveRelay] = await Promise.all([p.startRelay(), deadRelay.stop()]);
     }
-    await waitForUsersInTransactionService(p.tx.db, userIds);
-    assert.equal(await unpublished(), 0);
-    assert.equal(await countRows(p.tx.db, 'users'), 40);
-    assert.equal(await countRows(p.tx.db, 'processed_events'), 40);
+    try {
+      await waitForUsersInTransactionService(p.tx.db, userIds);
+      assert.equal(await unpublished(), 0);
+      assert.equal(await countRows(p.tx.db, 'users'), 40);
+      assert.equal(await countRows(p.tx.db, 'processed_events'), 40);
+    } finally {
+      // Each test starts the relays it needs and stops them, so any test runs alone.
+      await liveRelay.stop();
+    }
   });
 
   test('the outbox table does not exist yet when the relay starts: it waits, then relays', async () => {
@@ -86,8 +90,7 @@ describe('outbox relay under failure', () => {
   test('a relay killed mid-batch loses nothing: the next one publishes the rest, each user arrives once', async (t) => {
     const usersBefore = await countRows(p.tx.db, 'users');
     const eventsBefore = await countRows(p.tx.db, 'processed_events');
-    // Only the child processes relay from here on.
-    await liveRelay?.stop();
+    // Only the child processes relay here: no in-process relay runs between tests.
     assert.equal(await unpublished(), 0);
 
     // A backlog first, so the first relay has work in flight when it is killed.

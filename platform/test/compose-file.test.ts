@@ -19,7 +19,7 @@ interface ComposeService {
   image?: string;
   command?: string[];
   volumes?: string[];
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string | number> };
   environment?: Record<string, string | number | boolean | null>;
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -149,6 +149,9 @@ describe('docker-compose.yml', () => {
         assert.ok(service.build, `${name} has an image or a build`);
         assert.equal(service.build.context, '.', `${name} builds from the workspace root`);
         assert.ok(existsSync(join(REPO_ROOT, service.build.context, service.build.dockerfile)), `${name}: Dockerfile exists`);
+        // One parameterised Dockerfile: the service is a build argument, not a file of its own.
+        assert.equal(service.build.dockerfile, 'Dockerfile', `${name} builds from the one Dockerfile`);
+        assert.equal(service.build.args?.SERVICE, APP_SERVICES[name as AppService]?.pkg, `${name} names its workspace`);
       }
     }
     assert.deepEqual(
@@ -235,7 +238,7 @@ describe('docker-compose.yml', () => {
       assert.ok(port);
       assert.deepEqual(compose.services[name]?.ports, [`127.0.0.1:${port}:${port}`]);
       assert.ok(compose.services[name]?.healthcheck?.test.join(' ').includes(`http://127.0.0.1:${port}/healthz`));
-      assert.ok(read(`${pkg}/Dockerfile`).includes(`EXPOSE ${port}`));
+      assert.equal(String(compose.services[name]?.build?.args?.PORT), port, `${pkg}: the image exposes the port it listens on`);
     });
   }
 
@@ -421,35 +424,40 @@ describe('broker credentials and permissions: compose and the native runner use 
   });
 });
 
-describe('Dockerfiles', () => {
+describe('the Dockerfile', () => {
   const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+  const dockerfile = read('Dockerfile');
 
-  for (const name of APP_SERVICE_NAMES) {
-    const { pkg } = APP_SERVICES[name];
-    const dockerfile = read(`${pkg}/Dockerfile`);
-
-    test(`${pkg}: multi-stage, pinned, non-root, runs the compiled entry point`, () => {
-      const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
-      assert.equal(froms.length, 2, 'a build stage and a runtime stage');
-      for (const image of froms) assert.match(image ?? '', /^node:20\.\d+\.\d+-bookworm-slim$/);
-      assert.match(dockerfile, /^RUN npx tsc -b (\S+)$/m);
-      assert.equal(/^RUN npx tsc -b (\S+)$/m.exec(dockerfile)?.[1], pkg);
-      assert.match(dockerfile, new RegExp(`npm ci --omit=dev --workspace ${pkg} `));
-      assert.match(dockerfile, /^ENV NODE_ENV=production$/m);
-      assert.match(dockerfile, /^USER node$/m);
-      const cmd = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile)?.[1];
-      assert.equal(cmd, `${pkg}/dist/src/entry-points/main.js`);
-      assert.ok(existsSync(join(REPO_ROOT, pkg, 'src', 'entry-points', 'main.ts')), 'the entry point exists');
-      const lines = dockerfile.split('\n');
-      for (const workspace of workspaces) {
-        // The lockfile covers the whole workspace: `npm ci` needs every workspace's manifest.
-        const manifests = lines.filter((l) => l === `COPY ${workspace}/package.json ${workspace}/`);
-        assert.equal(manifests.length, 2, `${workspace}/package.json is copied into both stages`);
-        // tsc -b compiles the project references (user-service's tests use transaction-service).
-        assert.equal(lines.filter((l) => l === `COPY ${workspace}/ ${workspace}/`).length, 1, `${workspace} sources`);
-      }
-    });
-  }
+  test('multi-stage, pinned, non-root, runs the compiled entry point of the workspace it is given', () => {
+    const froms = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    assert.equal(froms.length, 2, 'a build stage and a runtime stage');
+    for (const image of froms) assert.match(image ?? '', /^node:20\.\d+\.\d+-bookworm-slim$/);
+    // Each stage declares the argument it uses (an ARG before FROM would not reach the stages).
+    assert.equal([...dockerfile.matchAll(/^ARG SERVICE$/gm)].length, 2, 'both stages take SERVICE');
+    assert.match(dockerfile, /^ARG PORT$/m);
+    assert.match(dockerfile, /^RUN test -n "\$SERVICE" \|\|/m, 'a build without SERVICE fails at once');
+    assert.match(dockerfile, /^RUN npx tsc -b \$\{SERVICE\}$/m);
+    assert.match(dockerfile, /npm ci --omit=dev --workspace \$\{SERVICE\} /);
+    assert.match(dockerfile, /^COPY --from=build \/app\/\$\{SERVICE\}\/dist\/src \$\{SERVICE\}\/dist\/src$/m);
+    assert.match(dockerfile, /^ENV NODE_ENV=production$/m);
+    assert.match(dockerfile, /^USER node$/m);
+    assert.match(dockerfile, /^EXPOSE \$\{PORT\}$/m);
+    assert.match(dockerfile, /^WORKDIR \/app\/\$\{SERVICE\}$/m);
+    assert.equal(/^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile)?.[1], 'dist/src/entry-points/main.js');
+    for (const name of APP_SERVICE_NAMES) {
+      const { pkg } = APP_SERVICES[name];
+      assert.ok(existsSync(join(REPO_ROOT, pkg, 'src', 'entry-points', 'main.ts')), `${pkg}: the entry point exists`);
+      assert.ok(!existsSync(join(REPO_ROOT, pkg, 'Dockerfile')), `${pkg} has no Dockerfile of its own`);
+    }
+    const lines = dockerfile.split('\n');
+    for (const workspace of workspaces) {
+      // The lockfile covers the whole workspace: `npm ci` needs every workspace's manifest.
+      const manifests = lines.filter((l) => l === `COPY ${workspace}/package.json ${workspace}/`);
+      assert.equal(manifests.length, 2, `${workspace}/package.json is copied into both stages`);
+      // tsc -b compiles the project references (user-service's tests use transaction-service).
+      assert.equal(lines.filter((l) => l === `COPY ${workspace}/ ${workspace}/`).length, 1, `${workspace} sources`);
+    }
+  });
 
   test('.dockerignore keeps host builds and dependencies out of the context', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());

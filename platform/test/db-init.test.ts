@@ -12,7 +12,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createKnex, ensureDatabaseExists, migrateExclusively, OUTBOX_TABLE, type Migration } from '../src/index';
+import { createKnex, ensureDatabaseExists, migrateExclusively, OUTBOX_TABLE, sqlState, type Migration } from '../src/index';
 import { REPO_ROOT, requireCompiled } from './support/load-service-modules';
 
 const PASSWORDS = {
@@ -83,7 +83,7 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
       await work();
       return undefined;
     } catch (error) {
-      return (error as { code?: string }).code ?? String(error);
+      return sqlState(error) ?? String(error);
     }
   }
 

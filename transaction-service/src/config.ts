@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { configFields, defineConfig } from '@wallet/platform';
+import { BALANCE_SUBJECT, configFields, defineConfig, localPostgresUrl, USER_CREATED_TOPIC } from '@wallet/platform';
 import { parseAmount } from './domain/money';
 
 export interface TransactionServiceConfig {
@@ -13,6 +13,7 @@ export interface TransactionServiceConfig {
   /** The database owner's login, used only to apply the migrations at start-up. */
   migrationDatabaseUrl: string;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
   natsUrl: string;
   /** Its NATS login: may answer balance requests in its queue group, and publish nothing else. */
   natsUser: string;
@@ -58,22 +59,23 @@ export const transactionServiceConfig = defineConfig<TransactionServiceConfig>({
   operatorPort: { env: 'OPERATOR_PORT', schema: configFields.port(3102) },
   databaseUrl: {
     env: 'DATABASE_URL',
-    schema: configFields.postgresUrl('postgres://transaction_service@127.0.0.1:5432/wallet_transactions'),
+    schema: configFields.postgresUrl(localPostgresUrl('transaction_service', 'wallet_transactions')),
   },
   migrationDatabaseUrl: {
     env: 'MIGRATION_DATABASE_URL',
-    schema: configFields.postgresUrl('postgres://wallet_transactions_owner@127.0.0.1:5432/wallet_transactions'),
+    schema: configFields.postgresUrl(localPostgresUrl('wallet_transactions_owner', 'wallet_transactions')),
   },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
+  dbStatementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: configFields.statementTimeoutMs() },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   natsUser: { env: 'NATS_USER', schema: configFields.brokerUser('transaction-service') },
   natsPassword: { env: 'NATS_PASSWORD', schema: configFields.brokerPassword() },
-  balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default('wallet.balance.get') },
+  balanceSubject: { env: 'BALANCE_SUBJECT', schema: Joi.string().pattern(/^[A-Za-z0-9_.-]+$/).default(BALANCE_SUBJECT) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
   kafkaUsername: { env: 'KAFKA_SASL_USERNAME', schema: configFields.brokerUser('transaction-service') },
   kafkaPassword: { env: 'KAFKA_SASL_PASSWORD', schema: configFields.brokerPassword() },
   kafkaSsl: { env: 'KAFKA_SSL', schema: Joi.boolean().default(false) },
-  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default('user-created') },
+  userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_TOPIC) },
   userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
   consumerChunkSize: { env: 'KAFKA_CONSUMER_CHUNK_SIZE', schema: Joi.number().integer().min(1).max(5_000).default(500) },

@@ -64,7 +64,7 @@ export async function startTransactionService(
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     applicationName: 'transaction-service',
-    statementTimeoutMs: 30_000,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
   });
 
   const metrics = createMetricsRegistry('transaction-service');
@@ -76,7 +76,7 @@ export async function startTransactionService(
     url: config.databaseUrl,
     poolMax: config.moneyBatchesInFlight + 1,
     applicationName: 'transaction-service-money',
-    statementTimeoutMs: 30_000,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
   });
   const money = new MoneyEngine({
     knex: moneyKnex,

@@ -54,6 +54,6 @@ describe('formatMinor', () => {
     assert.equal(formatMinor(0n), '0.00');
     assert.equal(formatMinor(5n), '0.05');
     assert.equal(formatMinor(1250n), '12.50');
-    assert.equal(formatMinor('9223372036854775807'), '92233720368547758.07');
+    assert.equal(formatMinor(9_223_372_036_854_775_807n), '92233720368547758.07');
   });
 });

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { BALANCE_SUBJECT, configFields, defineConfig } from '@wallet/platform';
+import { BALANCE_SUBJECT, configFields, defineConfig, localPostgresUrl } from '@wallet/platform';
 
 export interface UserServiceConfig {
   host: string;
@@ -9,6 +9,7 @@ export interface UserServiceConfig {
   /** The database owner's login, used only to apply the migrations at start-up. */
   migrationDatabaseUrl: string;
   dbPoolMax: number;
+  dbStatementTimeoutMs: number;
   natsUrl: string;
   /** Its NATS login: may publish balance requests and read replies on its own inbox only. */
   natsUser: string;
@@ -25,12 +26,13 @@ export interface UserServiceConfig {
 export const userServiceConfig = defineConfig<UserServiceConfig>({
   host: { env: 'HOST', schema: configFields.host() },
   port: { env: 'PORT', schema: configFields.port(3001) },
-  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl('postgres://user_service@127.0.0.1:5432/wallet_users') },
+  databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl(localPostgresUrl('user_service', 'wallet_users')) },
   migrationDatabaseUrl: {
     env: 'MIGRATION_DATABASE_URL',
-    schema: configFields.postgresUrl('postgres://wallet_users_owner@127.0.0.1:5432/wallet_users'),
+    schema: configFields.postgresUrl(localPostgresUrl('wallet_users_owner', 'wallet_users')),
   },
   dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(20) },
+  dbStatementTimeoutMs: { env: 'DB_STATEMENT_TIMEOUT_MS', schema: configFields.statementTimeoutMs() },
   natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
   natsUser: { env: 'NATS_USER', schema: configFields.brokerUser('user-service') },
   natsPassword: { env: 'NATS_PASSWORD', schema: configFields.brokerPassword() },

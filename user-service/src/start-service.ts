@@ -50,7 +50,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
     applicationName: 'user-service',
-    statementTimeoutMs: 30_000,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
   });
   let nats: NatsConnection | undefined;
   try {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OUTBOX_NOTIFY_CHANNEL, type Logger } from '@wallet/platform';
+import { fullJitterBackoffMs, OUTBOX_NOTIFY_CHANNEL, type Logger } from '@wallet/platform';
 
 export interface OutboxListener {
   stop(): Promise<void>;
@@ -26,7 +26,7 @@ export function listenForOutboxEvents(options: {
   const scheduleReconnect = (): void => {
     if (stopped || retryTimer) return;
     failures += 1;
-    const delayMs = Math.min(options.maxBackoffMs, 100 * 2 ** Math.min(failures, 16));
+    const delayMs = fullJitterBackoffMs(failures, { baseMs: 200, capMs: options.maxBackoffMs });
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       void connect();

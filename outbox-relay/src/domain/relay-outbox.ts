@@ -1,4 +1,4 @@
-import { sqlState, type Knex, type Logger } from '@wallet/platform';
+import { createStoppableSleep, fullJitterBackoffMs, sqlState, type Knex, type Logger } from '@wallet/platform';
 import {
   claimUnpublishedEvents,
   markEventsPublished,
@@ -35,6 +35,8 @@ export class OutboxRelay {
   private stopping = false;
   private wakePending = false;
   private wakeWaiter: (() => void) | undefined;
+  /** Backoff pauses: only stop() cuts them short (a NOTIFY must not turn an outage into a busy loop). */
+  private readonly pauses = createStoppableSleep();
   private topicReady = false;
   private running: Promise<void> | undefined;
 
@@ -54,6 +56,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopping = true;
     this.wakeWaiter?.();
+    this.pauses.stop();
     await this.running;
   }
 
@@ -106,24 +109,17 @@ export class OutboxRelay {
           const message = 'the outbox table does not exist yet (user-service creates it); waiting';
           if (failures === 1) logger.info(message);
           else logger.debug(message);
-          await this.sleep(pollIntervalMs);
+          await this.pauses.sleep(pollIntervalMs);
           continue;
         }
-        const delayMs = this.backoffMs(failures);
+        const delayMs = fullJitterBackoffMs(failures, { baseMs: this.options.initialBackoffMs, capMs: this.options.maxBackoffMs });
         const reason = error instanceof TopicError ? 'topic' : error instanceof PublishError ? 'publish' : 'database';
         this.options.onFailure?.(reason);
         logger.warn({ err: error instanceof RelayError ? error.cause : error, reason, failures, delayMs }, 'relay failed; retrying');
-        await this.sleep(delayMs);
+        await this.pauses.sleep(delayMs);
       }
     }
     await this.options.publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
-  }
-
-  /** Capped exponential backoff with full jitter, so several relays do not retry in lockstep. */
-  private backoffMs(failures: number): number {
-    const { initialBackoffMs, maxBackoffMs } = this.options;
-    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures - 1, 20));
-    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   private waitForWork(timeoutMs: number): Promise<void> {
@@ -140,23 +136,6 @@ export class OutboxRelay {
       };
       const timer = setTimeout(done, timeoutMs);
       this.wakeWaiter = done;
-    });
-  }
-
-  /** A backoff pause: only stop() cuts it short (a NOTIFY must not turn an outage into a busy loop). */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wakeWaiter = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeWaiter = () => {
-        if (this.stopping) done();
-        else this.wakePending = true;
-      };
     });
   }
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Joi from 'joi';
 import { defineConfig, type ConfigSpec } from '../config/load-config';
+import { localPostgresUrl } from '../config/local-infrastructure';
 import { parseCents } from '../testing/transfer-load';
 
 /** The repository root, from platform/dist/src/bench. */
@@ -87,7 +88,7 @@ const benchConfig = defineConfig<BenchEnv>({
     env: 'TRANSACTION_DATABASE_URL',
     schema: Joi.string()
       .uri({ scheme: ['postgres', 'postgresql'] })
-      .default('postgres://postgres@127.0.0.1:5432/wallet_transactions'),
+      .default(localPostgresUrl('postgres', 'wallet_transactions')),
   },
   ...loadShapeSpec('BENCH', { users: 50, minUsers: 2, transfers: 10_000, concurrency: 500 }),
   arrivalTimeoutMs: { env: 'BENCH_ARRIVAL_TIMEOUT_MS', schema: Joi.number().integer().min(1_000).default(120_000) },

@@ -13,6 +13,7 @@ import {
   type LatencySample,
 } from '../testing/transfer-load';
 import { REPO_ROOT } from './bench-config';
+import { errorField } from '../errors/error-fields';
 
 export interface BenchUser {
   userId: string;
@@ -160,7 +161,7 @@ export async function fetchUserServiceBalance(
       : { status: response.status, ms, hung: false };
   } catch (error) {
     const ms = performance.now() - started;
-    const hung = (error as { name?: string } | null)?.name === 'TimeoutError';
+    const hung = errorField(error, 'name') === 'TimeoutError';
     return { status: 0, ms, hung };
   }
 }

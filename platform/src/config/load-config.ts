@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { LOCAL_KAFKA_BROKERS, LOCAL_NATS_URL } from './local-infrastructure';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -30,11 +31,11 @@ export const configFields = {
   postgresUrl: (fallback: string) =>
     Joi.string().uri({ scheme: ['postgres', 'postgresql'] }).default(fallback),
   // The project's own nats-server and Kafka (platform/infra/infra.sh), on ports of their own.
-  natsUrl: () => Joi.string().default('nats://127.0.0.1:4223'),
+  natsUrl: () => Joi.string().default(LOCAL_NATS_URL),
   kafkaBrokers: () =>
     Joi.string()
       .pattern(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/)
-      .default('127.0.0.1:9094')
+      .default(LOCAL_KAFKA_BROKERS)
       .messages({ 'string.pattern.base': '"KAFKA_BROKERS" must be a comma-separated list of host:port' }),
   /** A broker login name: the service's own by default (its permissions are granted to that name). */
   brokerUser: (fallback: string) => Joi.string().pattern(/^[A-Za-z0-9_-]+$/).default(fallback),
@@ -42,6 +43,8 @@ export const configFields = {
   brokerPassword: () => Joi.string().min(16).pattern(/^\S+$/).required(),
   logLevel: () => Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   positiveInt: (fallback: number) => Joi.number().integer().min(1).default(fallback),
+  /** So a stuck query cannot hold row locks for ever; 0 turns the limit off (PostgreSQL's meaning). */
+  statementTimeoutMs: () => Joi.number().integer().min(0).default(30_000),
 } as const;
 
 export function splitBrokers(brokers: string): string[] {

@@ -7,6 +7,12 @@ import { uuidSchema } from './uuid-schema';
  */
 export const USER_CREATED_EVENT_TYPE = 'user-created';
 
+/**
+ * The Kafka topic the event travels on by default (KAFKA_TOPIC_USER_CREATED overrides it). A name
+ * of its own, not the event type: tests and deployments move the topic, never the type.
+ */
+export const USER_CREATED_TOPIC = 'user-created';
+
 export interface UserCreatedPayload {
   user_id: string;
   email: string;

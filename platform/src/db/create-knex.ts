@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { sqlState } from '../errors/error-fields';
 
 export type { Knex } from 'knex';
 
@@ -42,7 +43,7 @@ export async function ensureDatabaseExists(url: string): Promise<void> {
         await client.query(`CREATE DATABASE "${database}"`);
       } catch (error) {
         // 42P04 duplicate_database / 23505: another process created it between our check and create.
-        const code = (error as { code?: string }).code;
+        const code = sqlState(error);
         if (code !== '42P04' && code !== '23505') throw error;
       }
     }

@@ -1,12 +1,13 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { sqlState } from '../errors/error-fields';
+import { fullJitterBackoffMs } from '../retry/backoff';
 
 /** SQLSTATEs after which the whole transaction can be re-run safely: nothing of it was committed. */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
 
 export function isRetryableTransactionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && RETRYABLE_SQLSTATES.has(code);
+  return RETRYABLE_SQLSTATES.has(sqlState(error) ?? '');
 }
 
 export interface RetryOptions {
@@ -33,15 +34,10 @@ export async function runInTransaction<T>(
       return await knex.transaction(work);
     } catch (error) {
       if (!isRetryableTransactionError(error) || attempt >= maxAttempts) throw error;
-      const delayMs = Math.random() * baseDelayMs * 2 ** attempt;
-      logger?.debug({ attempt, code: (error as { code: string }).code, delayMs }, 'retrying transaction');
+      // No cap needed: maxAttempts bounds the exponent (8 attempts of 5 ms: at most 1.28 s).
+      const delayMs = fullJitterBackoffMs(attempt + 1, { baseMs: baseDelayMs, capMs: Number.POSITIVE_INFINITY });
+      logger?.debug({ attempt, code: sqlState(error), delayMs }, 'retrying transaction');
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
-}
-
-/** The SQLSTATE of a PostgreSQL error, when it is one. */
-export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

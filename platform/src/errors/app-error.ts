@@ -36,8 +36,6 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly title: string;
-  /** Safe to show to the client: AppError details are written for clients, never internals. */
-  readonly expose = true;
 
   constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
     const entry = ERROR_CATALOG[code];

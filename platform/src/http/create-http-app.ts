@@ -10,6 +10,7 @@ import client from 'prom-client';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { JsonNumber } from '../contracts/json-number';
 import { AppError, PROBLEM_CONTENT_TYPE, toProblem, type ErrorCode } from '../errors/app-error';
+import { errorField } from '../errors/error-fields';
 import { requestContext } from '../logging/create-logger';
 import { createProblemMiddleware } from './problem-middleware';
 
@@ -241,15 +242,16 @@ export async function listen(app: Koa, port: number, host = '127.0.0.1', options
  * headers too large, a timeout) get problem+json like every other error, instead of Node's
  * empty response.
  */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+function answerClientError(error: Error, socket: Duplex): void {
+  const reason = errorField(error, 'code');
+  if (reason === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
   const [code, detail]: [ErrorCode, string] =
-    error.code === 'HPE_HEADER_OVERFLOW'
+    reason === 'HPE_HEADER_OVERFLOW'
       ? ['headers_too_large', 'The request line or headers are too large']
-      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      : reason === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ['request_timeout', 'The request did not arrive in time']
         : ['malformed_request', 'The request is not valid HTTP/1.1'];
   writeProblemAndClose(socket, new AppError(code, detail));

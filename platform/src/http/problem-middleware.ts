@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError, PROBLEM_CONTENT_TYPE, toProblem } from '../errors/app-error';
+import { isDatabaseUnavailable } from '../errors/error-fields';
 
 /**
  * Maps an error thrown by koa-bodyparser / raw-body (which carry an HTTP status and a `type`)
@@ -18,25 +19,13 @@ function fromBodyParserError(error: unknown): AppError | undefined {
   return undefined;
 }
 
-/** SQLSTATE classes and socket errors that mean "the database is unreachable right now". */
-const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
-
 /**
  * An outage of a dependency (PostgreSQL restarting, the pool exhausted past its acquire timeout)
  * is not a bug: answer 503 with Retry-After, so a client retries — safely, with its
  * Idempotency-Key — instead of treating it like a defect.
  */
 function fromInfrastructureError(error: unknown): AppError | undefined {
-  const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
-  if (!e) return undefined;
-  const code = typeof e.code === 'string' ? e.code : '';
-  const unavailable =
-    e.name === 'KnexTimeoutError' ||
-    UNAVAILABLE_SQLSTATE.test(code) ||
-    UNAVAILABLE_SOCKET_CODES.has(code) ||
-    (typeof e.message === 'string' && /Connection terminated|connection is closed/i.test(e.message));
-  return unavailable
+  return isDatabaseUnavailable(error)
     ? new AppError('service_unavailable', 'The database is unavailable right now; retry (with the same Idempotency-Key)')
     : undefined;
 }

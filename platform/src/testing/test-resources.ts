@@ -7,9 +7,11 @@ import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
 import { dropDatabase, ensureDatabaseExists } from '../db/create-knex';
 import { natsCredentials } from '../nats/connect-nats';
+import { sqlState } from '../errors/error-fields';
+import { localPostgresUrl } from '../config/local-infrastructure';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
-export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? localPostgresUrl('postgres', 'postgres');
 // The project's own authenticated brokers (platform/infra/infra.sh), same port variables.
 export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9094'}`;
 export const TEST_NATS_URL = process.env.NATS_URL ?? `nats://127.0.0.1:${process.env.NATS_PORT ?? '4223'}`;
@@ -141,7 +143,7 @@ async function ensureServiceRole(role: ServiceRole): Promise<void> {
     if (found.rowCount === 0) {
       await client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`).catch((error: unknown) => {
         // 42710 duplicate_object / 23505: created by someone else between the check and the create.
-        const code = (error as { code?: string }).code;
+        const code = sqlState(error);
         if (code !== '42710' && code !== '23505') throw error;
       });
     }

@@ -2,13 +2,14 @@ import type { Knex } from '@wallet/platform';
 
 /**
  * Read-only SQL for reconciliation: it recomputes the books from the ledger. Every query runs in
- * the transaction it is given, so the caller can put them all on one consistent snapshot.
+ * the transaction it is given, so the caller can put them all on one consistent snapshot. Money
+ * comes back as bigint (pg hands BIGINT over as text; the conversion is made here, not above).
  */
 
 export interface BalanceDrift {
   user_id: string;
-  balance_minor: string;
-  ledger_balance_minor: string;
+  balance_minor: bigint;
+  ledger_balance_minor: bigint;
 }
 
 /** Users whose stored balance differs from the sum of their ledger (credits - debits). */
@@ -17,7 +18,7 @@ export async function findBalanceDrifts(
   limit: number,
 ): Promise<{ usersChecked: number; drifts: BalanceDrift[]; driftCount: number }> {
   const result = await trx.raw<{
-    rows: Array<BalanceDrift & { users_checked: string; drift_count: string }>;
+    rows: Array<{ user_id: string; balance_minor: string; ledger_balance_minor: string; users_checked: string; drift_count: string }>;
   }>(
     `
     WITH ledger AS (
@@ -46,13 +47,17 @@ export async function findBalanceDrifts(
     driftCount: Number(first?.drift_count ?? 0),
     drifts: result.rows
       .filter((r) => r.user_id !== null)
-      .map((r) => ({ user_id: r.user_id, balance_minor: r.balance_minor, ledger_balance_minor: r.ledger_balance_minor })),
+      .map((r) => ({
+        user_id: r.user_id,
+        balance_minor: BigInt(r.balance_minor),
+        ledger_balance_minor: BigInt(r.ledger_balance_minor),
+      })),
   };
 }
 
 export interface MalformedTransfer {
   transfer_id: string;
-  amount_minor: string;
+  amount_minor: bigint;
   legs: number;
   debits: number;
   credits: number;
@@ -114,7 +119,7 @@ export async function findMalformedTransfers(
       .filter((r): r is typeof r & { transfer_id: string } => r.transfer_id !== null)
       .map((r) => ({
         transfer_id: r.transfer_id,
-        amount_minor: r.amount_minor,
+        amount_minor: BigInt(r.amount_minor),
         legs: Number(r.legs),
         debits: Number(r.debits),
         credits: Number(r.credits),

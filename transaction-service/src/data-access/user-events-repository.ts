@@ -23,32 +23,6 @@ export async function insertUserIfAbsent(
   return rows.length > 0;
 }
 
-export interface DeadLetter {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value: string | null;
-  headers: Record<string, string>;
-  reason: string;
-}
-
-/** Keeps a message that can never be processed; idempotent per (topic, partition, offset). */
-export async function insertDeadLetter(db: Knex, letter: DeadLetter): Promise<void> {
-  await db('dead_letters')
-    .insert({
-      topic: letter.topic,
-      kafka_partition: letter.partition,
-      kafka_offset: letter.offset,
-      message_key: letter.key,
-      message_value: letter.value,
-      headers: JSON.stringify(letter.headers),
-      reason: letter.reason,
-    })
-    .onConflict(['topic', 'kafka_partition', 'kafka_offset'])
-    .ignore();
-}
-
 /**
  * Claims a chunk's event ids in one statement; returns the ids that were new (a redelivery or a
  * replay of an id already applied is not returned). One array per column, so no parameter limit.
@@ -82,23 +56,4 @@ export async function insertUsersIfAbsent(
     [users.map((u) => u.user_id), users.map((u) => u.created_at.toISOString())],
   );
   return new Set(result.rows.map((row) => row.user_id));
-}
-
-/** Keeps a chunk's unprocessable messages in one statement; idempotent per (topic, partition, offset). */
-export async function insertDeadLetters(db: Knex | Knex.Transaction, letters: DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  await db('dead_letters')
-    .insert(
-      letters.map((letter) => ({
-        topic: letter.topic,
-        kafka_partition: letter.partition,
-        kafka_offset: letter.offset,
-        message_key: letter.key,
-        message_value: letter.value,
-        headers: JSON.stringify(letter.headers),
-        reason: letter.reason,
-      })),
-    )
-    .onConflict(['topic', 'kafka_partition', 'kafka_offset'])
-    .ignore();
 }

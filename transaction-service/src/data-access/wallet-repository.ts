@@ -2,11 +2,12 @@ import type { Knex } from '@wallet/platform';
 
 /**
  * SQL for balances and the ledger. Every function takes the transaction (or knex) it must run
- * in; the caller decides the transaction boundary. Money columns are BIGINT, which pg returns as
- * strings: they are converted to bigint here and nowhere else.
+ * in; the caller decides the transaction boundary. BIGINT columns (money, seq), which pg returns
+ * as strings, are converted to bigint here: the domain and the HTTP layer only see bigint.
  */
 
-export async function findBalance(db: Knex | Knex.Transaction, userId: string): Promise<bigint | undefined> {
+/** The user's balance in minor units, or undefined when the user has not arrived here (yet). */
+export async function findBalanceMinor(db: Knex | Knex.Transaction, userId: string): Promise<bigint | undefined> {
   const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as
     | { balance_minor: string }
     | undefined;
@@ -14,13 +15,13 @@ export async function findBalance(db: Knex | Knex.Transaction, userId: string): 
 }
 
 export interface LedgerRow {
-  seq: string;
+  seq: bigint;
   id: string;
   user_id: string;
   type: 'credit' | 'debit';
   kind: 'add_money' | 'transfer';
-  amount_minor: string;
-  balance_after_minor: string;
+  amount_minor: bigint;
+  balance_after_minor: bigint;
   transfer_id: string | null;
   counterparty_user_id: string | null;
   created_at: Date;
@@ -52,5 +53,11 @@ export async function listLedgerPage(
     .orderBy('seq', 'desc')
     .limit(options.limit);
   if (options.beforeSeq !== undefined) void query.andWhere('seq', '<', options.beforeSeq.toString());
-  return (await query) as LedgerRow[];
+  const rows = (await query) as Array<Omit<LedgerRow, 'seq' | 'amount_minor' | 'balance_after_minor'> & Record<'seq' | 'amount_minor' | 'balance_after_minor', string>>;
+  return rows.map((row) => ({
+    ...row,
+    seq: BigInt(row.seq),
+    amount_minor: BigInt(row.amount_minor),
+    balance_after_minor: BigInt(row.balance_after_minor),
+  }));
 }

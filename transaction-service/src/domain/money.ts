@@ -42,10 +42,9 @@ export function parseAmount(input: unknown, options: { maxMinor: Minor | null },
 }
 
 /** Formats minor units as a decimal string with exactly two decimals: 1250n -> "12.50". */
-export function formatMinor(minor: Minor | string): string {
-  const value = typeof minor === 'bigint' ? minor : BigInt(minor);
-  const negative = value < 0n;
-  const abs = negative ? -value : value;
+export function formatMinor(minor: Minor): string {
+  const negative = minor < 0n;
+  const abs = negative ? -minor : minor;
   const text = `${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
   return negative ? `-${text}` : text;
 }

@@ -65,23 +65,23 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
   );
 
   const mismatches: ReconcileMismatch[] = [
-    ...balances.drifts.map((d) => ({
+    ...balances.drifts.map((drift) => ({
       kind: 'balance' as const,
-      user_id: d.user_id,
-      balance: formatMinor(d.balance_minor),
-      ledger_balance: formatMinor(d.ledger_balance_minor),
-      difference: formatMinor(BigInt(d.balance_minor) - BigInt(d.ledger_balance_minor)),
+      user_id: drift.user_id,
+      balance: formatMinor(drift.balance_minor),
+      ledger_balance: formatMinor(drift.ledger_balance_minor),
+      difference: formatMinor(drift.balance_minor - drift.ledger_balance_minor),
     })),
-    ...transfers.malformed.map((t) => ({
+    ...transfers.malformed.map((transfer) => ({
       kind: 'transfer' as const,
-      transfer_id: t.transfer_id,
-      amount: formatMinor(t.amount_minor),
-      legs: t.legs,
-      debits: t.debits,
-      credits: t.credits,
+      transfer_id: transfer.transfer_id,
+      amount: formatMinor(transfer.amount_minor),
+      legs: transfer.legs,
+      debits: transfer.debits,
+      credits: transfer.credits,
       problem:
-        t.legs !== 2 || t.debits !== 1 || t.credits !== 1
-          ? `expected one debit and one credit, found ${t.debits} debit(s) and ${t.credits} credit(s)`
+        transfer.legs !== 2 || transfer.debits !== 1 || transfer.credits !== 1
+          ? `expected one debit and one credit, found ${transfer.debits} debit(s) and ${transfer.credits} credit(s)`
           : "a leg's amount or user does not match the transfer",
     })),
   ];

@@ -1,10 +1,6 @@
 import { runInTransaction, type Knex } from '@wallet/platform';
-import {
-  claimProcessedEvents,
-  insertDeadLetters,
-  insertUsersIfAbsent,
-  type DeadLetter,
-} from '../data-access/user-events-repository';
+import { insertDeadLetters, type DeadLetter } from '../data-access/dead-letters-repository';
+import { claimProcessedEvents, insertUsersIfAbsent } from '../data-access/user-events-repository';
 import type { UserCreatedEvent } from './register-user';
 
 export interface ChunkOutcome {

@@ -1,21 +1,16 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalance, listLedgerPage, type LedgerRow } from '../data-access/wallet-repository';
+import { findBalanceMinor, listLedgerPage, type LedgerRow } from '../data-access/wallet-repository';
 import { formatMinor } from './money';
 
 /** The read side of the wallet: balances and history, straight from the books. */
 export class WalletQueries {
   constructor(private readonly knex: Knex) {}
 
+  /** The balance as a decimal string; 404 when the user has not arrived here (yet). */
   async getBalance(userId: string): Promise<{ user_id: string; balance: string }> {
-    const balance = await this.findBalance(userId);
-    if (balance === undefined) throw new AppError('user_not_found', `No user ${userId}`);
-    return { user_id: userId, balance };
-  }
-
-  /** The balance as a decimal string, or undefined when the user has not arrived here (yet). */
-  async findBalance(userId: string): Promise<string | undefined> {
-    const minor = await findBalance(this.knex, userId);
-    return minor === undefined ? undefined : formatMinor(minor);
+    const minor = await findBalanceMinor(this.knex, userId);
+    if (minor === undefined) throw new AppError('user_not_found', `No user ${userId}`);
+    return { user_id: userId, balance: formatMinor(minor) };
   }
 
   /**
@@ -26,10 +21,10 @@ export class WalletQueries {
     userId: string,
     page: { limit: number; beforeSeq?: bigint },
   ): Promise<{ rows: LedgerRow[]; nextBeforeSeq: bigint | undefined }> {
-    if ((await findBalance(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
+    if ((await findBalanceMinor(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
     const rows = await listLedgerPage(this.knex, userId, { ...page, limit: page.limit + 1 });
     const shown = rows.slice(0, page.limit);
     const last = shown[shown.length - 1];
-    return { rows: shown, nextBeforeSeq: rows.length > page.limit && last ? BigInt(last.seq) : undefined };
+    return { rows: shown, nextBeforeSeq: rows.length > page.limit && last ? last.seq : undefined };
   }
 }

@@ -1,5 +1,5 @@
-import { ErrorCode, Events, JSONCodec, type NatsConnection, type NatsError } from 'nats';
-import { promClient, type BalanceReply, type BalanceRequest, type Logger, type MetricsRegistry } from '@wallet/platform';
+import { ErrorCode, Events, JSONCodec, type NatsConnection } from 'nats';
+import { errorField, promClient, type BalanceReply, type BalanceRequest, type Logger, type MetricsRegistry } from '@wallet/platform';
 
 /** What came back from transaction-service, or why nothing did. The domain decides what each means. */
 export type BalanceRequestOutcome =
@@ -99,7 +99,7 @@ export function createBalanceRequester(options: {
       const message = await nats.request(subject, codec.encode(request), { timeout: timeoutMs });
       data = codec.decode(message.data);
     } catch (error) {
-      const code = (error as Partial<NatsError> | null)?.code;
+      const code = errorField(error, 'code');
       if (code === ErrorCode.NoResponders) return { kind: 'no_responders' };
       if (code === ErrorCode.Timeout) return { kind: 'timeout' };
       if (code === ErrorCode.ConnectionClosed || code === ErrorCode.Disconnect || code === ErrorCode.ConnectionDraining) {

@@ -4,6 +4,7 @@ import {
   AppError,
   maskEmail,
   runInTransaction,
+  errorField,
   sqlState,
   USER_CREATED_EVENT_TYPE,
   validateInput,
@@ -57,7 +58,7 @@ export async function createUser(deps: CreateUserDeps, input: unknown): Promise<
   } catch (error) {
     // The unique index, not a prior SELECT, decides: two concurrent requests for one email both
     // pass any check, and the second insert waits for the first and then fails with 23505.
-    if (sqlState(error) === '23505' && (error as { constraint?: string }).constraint === EMAIL_UNIQUE_CONSTRAINT) {
+    if (sqlState(error) === '23505' && errorField(error, 'constraint') === EMAIL_UNIQUE_CONSTRAINT) {
       throw new AppError('duplicate_email', 'A user with this email already exists');
     }
     throw error;

@@ -41,7 +41,6 @@ export type MoneyResult =
       userId: string;
       amountMinor: Minor;
       balanceAfterMinor: Minor;
-      createdAt: Date;
     }
   | { ok: false; error: AppError };
 

@@ -1,4 +1,14 @@
-import { AppError, isAppError, promClient, sqlState, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
+import {
+  AppError,
+  fullJitterBackoffMs,
+  isAppError,
+  isDatabaseUnavailable,
+  promClient,
+  sqlState,
+  type Knex,
+  type Logger,
+  type MetricsRegistry,
+} from '@wallet/platform';
 import { transactionStatus } from '../../data-access/money-batch-repository';
 import type { OperationOutcome } from '../idempotency';
 import { applyMoneyBatch, CommitOutcomeUnknown, type ItemAnswer, type Presenter } from './apply-money-batch';
@@ -33,23 +43,10 @@ const RETRYABLE_SQLSTATES = new Set([
   '55P03', // lock_not_available (lock_timeout)
   '57014', // query_canceled (statement_timeout)
 ]);
-const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
-/** The database went away (before COMMIT): nothing of the batch was committed. */
-function isUnavailable(error: unknown): boolean {
-  const e = error as { name?: unknown; message?: unknown } | null;
-  const code = sqlState(error) ?? '';
-  return (
-    e?.name === 'KnexTimeoutError' ||
-    UNAVAILABLE_SQLSTATE.test(code) ||
-    UNAVAILABLE_SOCKET_CODES.has(code) ||
-    (typeof e?.message === 'string' && /Connection terminated|connection is closed|Client was closed/i.test(e.message))
-  );
-}
-
+/** Safe to re-run: rolled back by PostgreSQL, or the database went away before COMMIT (nothing committed). */
 function isRetryable(error: unknown): boolean {
-  return RETRYABLE_SQLSTATES.has(sqlState(error) ?? '') || isUnavailable(error);
+  return RETRYABLE_SQLSTATES.has(sqlState(error) ?? '') || isDatabaseUnavailable(error);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -143,7 +140,7 @@ export class MoneyEngine {
       return Promise.reject(new AppError('service_unavailable', 'The service is shutting down; retry shortly'));
     }
     if (this.queue.length >= this.options.queueLimit) {
-      this.count(item, { ok: false, error: new AppError('service_unavailable') });
+      this.countOutcome(item, { ok: false, error: new AppError('service_unavailable') });
       return Promise.reject(
         new AppError('service_unavailable', 'Too many money operations are waiting; retry shortly (with the same Idempotency-Key)'),
       );
@@ -187,7 +184,7 @@ export class MoneyEngine {
           this.options.logger.error({ err: error, operation: endpointOf(batch[0]!.item.command) }, 'money operation failed');
         }
         for (const waiting of batch) {
-          this.countError(waiting.item, error);
+          this.countErrorOutcome(waiting.item, error);
           waiting.reject(error);
         }
         return;
@@ -202,7 +199,7 @@ export class MoneyEngine {
     }
     batch.forEach((waiting, index) => {
       const answer = answers[index]!;
-      this.count(waiting.item, answer);
+      this.countOutcome(waiting.item, answer);
       if (answer.ok) waiting.resolve(answer.outcome);
       else waiting.reject(answer.error);
     });
@@ -227,9 +224,9 @@ export class MoneyEngine {
             cause: failure,
           });
         }
-        this.metrics.retries.inc({ reason: isUnavailable(failure) ? 'connection' : (sqlState(failure) ?? 'unknown') });
-        // Full jitter, capped: batches that collided do not collide again in lockstep.
-        await sleep(Math.random() * Math.min(1_000, 5 * 2 ** attempt));
+        this.metrics.retries.inc({ reason: isDatabaseUnavailable(failure) ? 'connection' : (sqlState(failure) ?? 'unknown') });
+        // Batches that collided must not collide again in lockstep.
+        await sleep(fullJitterBackoffMs(attempt + 1, { baseMs: 5, capMs: 1_000 }));
       }
     }
   }
@@ -251,11 +248,12 @@ export class MoneyEngine {
       } catch (error) {
         this.options.logger.warn({ err: error, xid: unknown.xid }, 'cannot read the commit log yet; waiting');
       }
-      await sleep(Math.min(1_000, 20 * 2 ** Math.min(attempt, 6)));
+      await sleep(fullJitterBackoffMs(attempt + 1, { baseMs: 20, capMs: 1_000 }));
     }
   }
 
-  private count(item: KeyedCommand, answer: ItemAnswer): void {
+  /** Counts an answered operation in wallet_operations_total by its outcome (and a replay in wallet_idempotent_replays_total). */
+  private countOutcome(item: KeyedCommand, answer: ItemAnswer): void {
     const operation = endpointOf(item.command);
     if (!answer.ok) {
       this.metrics.operations.inc({ operation, outcome: answer.error.code });
@@ -267,7 +265,8 @@ export class MoneyEngine {
     if (replayed) this.metrics.replays.inc({ operation });
   }
 
-  private countError(item: KeyedCommand, error: unknown): void {
+  /** Counts an operation that failed before it had an answer, by its error code. */
+  private countErrorOutcome(item: KeyedCommand, error: unknown): void {
     const code = isAppError(error) ? error.code : 'internal_error';
     this.metrics.operations.inc({ operation: endpointOf(item.command), outcome: code });
   }

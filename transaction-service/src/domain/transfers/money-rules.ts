@@ -34,7 +34,6 @@ export function decide(balances: ReadonlyMap<string, Minor>, command: MoneyComma
         userId: command.userId,
         amountMinor: command.amountMinor,
         balanceAfterMinor: after,
-        createdAt: now,
       },
       legs: [
         {

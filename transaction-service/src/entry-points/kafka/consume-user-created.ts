@@ -1,6 +1,6 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { ensureTopics, promClient, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
-import { insertDeadLetter, type DeadLetter } from '../../data-access/user-events-repository';
+import { ensureTopics, createStoppableSleep, fullJitterBackoffMs, promClient, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
+import { insertDeadLetter, type DeadLetter } from '../../data-access/dead-letters-repository';
 import {
   decodeUserCreatedMessage,
   isPermanentDatabaseError,
@@ -88,8 +88,7 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
   let joined = false;
   const sleeper = createStoppableSleep();
 
-  const backoffMs = (attempt: number): number =>
-    Math.min(maxBackoffMs, INITIAL_BACKOFF_MS * 2 ** Math.min(attempt - 1, 16)) * (0.5 + Math.random() / 2);
+  const backoffMs = (attempt: number): number => fullJitterBackoffMs(attempt, { baseMs: INITIAL_BACKOFF_MS, capMs: maxBackoffMs });
 
   const toDeadLetter = (batch: Batch, item: ChunkMessage, reason: string): DeadLetter => ({
     topic: batch.topic,
@@ -274,7 +273,7 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
     stop: async () => {
       stopping = true;
       joined = false;
-      sleeper.wakeAll();
+      sleeper.stop();
       await supervising;
       const current = consumer;
       consumer = undefined;
@@ -300,23 +299,4 @@ export function headersToStrings(headers: IHeaders | undefined): MessageHeaders 
     if (first !== undefined && first !== null) result[name] = first.toString();
   }
   return result;
-}
-
-function createStoppableSleep(): { sleep: (ms: number) => Promise<void>; wakeAll: () => void } {
-  const waiting = new Set<() => void>();
-  return {
-    sleep: (ms) =>
-      new Promise((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          waiting.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        waiting.add(done);
-      }),
-    wakeAll: () => {
-      for (const done of [...waiting]) done();
-    },
-  };
 }

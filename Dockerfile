@@ -1,9 +1,13 @@
 # syntax=docker/dockerfile:1
-# transaction-service image. Build from the repository root (the npm workspace):
-#   docker build -f transaction-service/Dockerfile -t wallet/transaction-service .
+# The one image recipe of every service: the services are built and packed alike, so one file says
+# how. Build from the repository root (the npm workspace), naming the workspace and its port:
+#   docker build --build-arg SERVICE=user-service --build-arg PORT=3001 -t wallet/user-service .
+# docker-compose.yml passes both for each service.
 
-# ---- build: every dependency (TypeScript included), then compile transaction-service and what it references ----
+# ---- build: every dependency (TypeScript included), then compile the service and what it references ----
 FROM node:20.19.5-bookworm-slim AS build
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo 'name the workspace: --build-arg SERVICE=<user-service|transaction-service|outbox-relay>' >&2; exit 1; }
 WORKDIR /app
 # Manifests first: the `npm ci` layer is reused until a dependency changes. All workspace
 # manifests are copied because the lockfile describes the whole workspace.
@@ -19,10 +23,12 @@ COPY platform/ platform/
 COPY user-service/ user-service/
 COPY transaction-service/ transaction-service/
 COPY outbox-relay/ outbox-relay/
-RUN npx tsc -b transaction-service
+RUN npx tsc -b ${SERVICE}
 
 # ---- runtime: production dependencies of this one workspace, compiled code, no compiler ----
 FROM node:20.19.5-bookworm-slim AS runtime
+ARG SERVICE
+ARG PORT
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -30,11 +36,14 @@ COPY platform/package.json platform/
 COPY user-service/package.json user-service/
 COPY transaction-service/package.json transaction-service/
 COPY outbox-relay/package.json outbox-relay/
-RUN npm ci --omit=dev --workspace transaction-service --include-workspace-root=false --no-audit --no-fund \
+RUN npm ci --omit=dev --workspace ${SERVICE} --include-workspace-root=false --no-audit --no-fund \
   && npm cache clean --force
 COPY --from=build /app/platform/dist/src platform/dist/src
-COPY --from=build /app/transaction-service/dist/src transaction-service/dist/src
+COPY --from=build /app/${SERVICE}/dist/src ${SERVICE}/dist/src
 # Nothing in /app is writable by the process: it logs to stdout and keeps state in PostgreSQL.
 USER node
-EXPOSE 3002
-CMD ["node", "transaction-service/dist/src/entry-points/main.js"]
+EXPOSE ${PORT}
+# The exec form expands no variables: the working directory names the service instead (no service
+# reads files relative to it; modules resolve from /app/node_modules wherever it is).
+WORKDIR /app/${SERVICE}
+CMD ["node", "dist/src/entry-points/main.js"]
