@@ -33,5 +33,9 @@ test('error fields are read off anything without a cast', () => {
   assert.equal(errorField({ constraint: 'users_email_key' }, 'constraint'), 'users_email_key');
   assert.ok(isDatabaseUnavailable({ code: '57P01' }));
   assert.ok(isDatabaseUnavailable(new Error('Connection terminated unexpectedly')));
+  // A backend terminated between two statements of a batch: pg refuses the next query with this,
+  // and knex then reports the transaction as complete. Both are a lost connection (review finding).
+  assert.ok(isDatabaseUnavailable(new Error('Client has encountered a connection error and is not queryable')));
+  assert.ok(isDatabaseUnavailable(new Error('Transaction query already complete, run with DEBUG=knex:tx for more info')));
   assert.ok(!isDatabaseUnavailable({ code: '23505' }));
 });

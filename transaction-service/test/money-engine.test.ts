@@ -99,6 +99,7 @@ async function park(engine: MoneyEngine, userId: string) {
   );
   return {
     parked,
+    commit: () => gate.commit(),
     release: async () => {
       await gate.commit();
       await parked;
@@ -301,6 +302,27 @@ describe('failures', () => {
     } finally {
       await db.raw('DROP TRIGGER fail_twice ON transfers; DROP FUNCTION fail_twice(); DROP SEQUENCE fail_twice');
     }
+  });
+
+  test('a connection killed in the middle of a batch re-runs the batch: answered once, applied once', async () => {
+    const { engine, metrics } = startEngine();
+    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    await engine.submit(addMoney(a, '10.00'));
+    const gate = await park(engine, blocker);
+    const pending = [engine.submit(transfer(a, b, '1.00')), engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`))];
+    // The parked batch's connection is killed while it waits: the batch, with the two behind it,
+    // must be re-run, not answered 500.
+    await db.raw(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'engine-under-test' AND wait_event_type = 'Lock'",
+    );
+    await gate.commit();
+    const parkedOutcome: unknown = await gate.parked.catch((error: unknown) => error);
+    assert.equal((parkedOutcome as OperationOutcome).status, 200, String(parkedOutcome));
+    const results = await Promise.all(pending);
+    assert.deepEqual(results.map((r) => r.status), [201, 201]);
+    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
+    assert.equal(await balanceOf(blocker), '1');
+    assert.match(await metrics.metrics(), /wallet_money_batch_retries_total\{reason="connection"[^}]*\} [1-9]/);
   });
 
   for (const mode of ['after-commit', 'before-commit'] as const) {

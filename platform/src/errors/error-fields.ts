@@ -17,6 +17,13 @@ export function sqlState(error: unknown): string | undefined {
 /** SQLSTATE classes and socket errors that mean "the database is unreachable right now". */
 const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3]|53300)/;
 const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+/**
+ * Errors without a SQLSTATE that still mean "the connection is gone": pg's own (the socket closed
+ * mid-query, or a query sent on a client that already saw its connection fail) and knex's (a query
+ * on a transaction that ended under it because its connection failed).
+ */
+const LOST_CONNECTION_MESSAGES =
+  /Connection terminated|connection is closed|Client was closed|Connection ended unexpectedly|connection error and is not queryable|Transaction query already complete/i;
 
 /**
  * The database went away or cannot take the connection (restart, pool acquire timeout, socket
@@ -29,6 +36,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     errorField(error, 'name') === 'KnexTimeoutError' ||
     UNAVAILABLE_SQLSTATE.test(code) ||
     UNAVAILABLE_SOCKET_CODES.has(code) ||
-    (message !== undefined && /Connection terminated|connection is closed|Client was closed/i.test(message))
+    (message !== undefined && LOST_CONNECTION_MESSAGES.test(message))
   );
 }
