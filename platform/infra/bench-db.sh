@@ -60,7 +60,9 @@ trap cleanup EXIT
 log "scratch database $DB: real schema (transaction-service's migrate), $USERS users with large balances"
 psql_admin -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 psql_admin -c "CREATE DATABASE $DB" >/dev/null
-MIGRATION_DATABASE_URL="$DB_URL" DATABASE_URL="$DB_URL" LOG_LEVEL=warn node "$ROOT/transaction-service/dist/src/entry-points/migrate.js"
+# The migrate entry point reads the whole config, broker credentials included.
+MIGRATION_DATABASE_URL="$DB_URL" DATABASE_URL="$DB_URL" LOG_LEVEL=warn \
+  bash "$ROOT/platform/infra/credentials.sh" exec transaction-service node "$ROOT/transaction-service/dist/src/entry-points/migrate.js"
 psql -X -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" \
   -v users="$USERS" -v balance_minor=100000000000000 -f "$ROOT/db/bench/setup.sql"
 
