@@ -29,7 +29,7 @@ import { connect } from 'nats';
 import pg from 'pg';
 import { defineConfig } from '../config/load-config';
 import { OUTBOX_TABLE } from '../contracts/outbox';
-import { testKafka, testNatsLogin, TEST_NATS_URL, uniqueName } from '../testing/test-resources';
+import { serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName } from '../testing/test-resources';
 import { natsInboxPrefix } from '../nats/connect-nats';
 import { REPO_ROOT } from './bench-config';
 import { print, writeJsonFile } from './bench-report';
@@ -260,7 +260,11 @@ function runReplayCli(databaseUrl: string, since: string): Promise<number> {
     const child = spawn(
       process.execPath,
       [join(config.root, 'outbox-relay', 'dist', 'src', 'entry-points', 'replay-outbox.js'), '--since', since],
-      { env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      // The relay's config (the CLI's too) reads its broker credentials.
+      {
+        env: { PATH: process.env.PATH ?? '', ...serviceCredentialsEnv('outbox-relay'), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
