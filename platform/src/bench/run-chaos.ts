@@ -17,7 +17,7 @@ import {
   type BooksCheck,
   type TransferLoadResult,
 } from '../testing/transfer-load';
-import { uniqueName } from '../testing/test-resources';
+import { TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName } from '../testing/test-resources';
 import { waitForHttp } from '../testing/spawn-process';
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
@@ -366,7 +366,14 @@ async function main(): Promise<number> {
     `  drills: ${config.kills} x kill -9 transaction-service, PostgreSQL restart ${config.restartPostgres ? 'on' : 'off'}, ` +
       `Kafka outage ${config.kafkaOutageMs ? seconds(config.kafkaOutageMs) : 'off'}, NATS outage ${config.natsOutageMs ? seconds(config.natsOutageMs) : 'off'}`,
   ]);
-  for (const [name, port] of [['PostgreSQL', 5432], ['NATS', 4222], ['Kafka', 9092]] as const) {
+  // The servers the private stack will use (the project's own authenticated brokers by default).
+  const portOf = (address: string): number => Number(new URL(address.includes('://') ? address : `tcp://${address}`).port);
+  const servers = [
+    ['PostgreSQL', portOf(TEST_POSTGRES_URL) || 5432],
+    ['NATS', portOf(TEST_NATS_URL.split(',')[0] ?? '')],
+    ['Kafka', portOf(TEST_KAFKA_BROKERS.split(',')[0] ?? '')],
+  ] as const;
+  for (const [name, port] of servers) {
     if (!(await portOpen(port))) throw new Error(`${name} is not reachable on 127.0.0.1:${port}: run make infra first`);
   }
 
