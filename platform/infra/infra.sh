@@ -82,11 +82,11 @@ setup_databases() {
   [ "${server:-0}" -ge 150000 ] || die "PostgreSQL 15 or later is needed on $PG_HOST:$PG_PORT (found server_version_num ${server:-unknown})"
   [ "$(psql --version | sed -E 's/[^0-9]*([0-9]+).*/\1/')" -ge 15 ] || die "psql 15 or later is needed (found: $(psql --version))"
   for script in "$ROOT"/db/init/*.sql; do
-    WALLET_USERS_OWNER_DB_PASSWORD="${WALLET_USERS_OWNER_DB_PASSWORD:-wallet-users-owner-dev}" \
-    WALLET_TRANSACTIONS_OWNER_DB_PASSWORD="${WALLET_TRANSACTIONS_OWNER_DB_PASSWORD:-wallet-transactions-owner-dev}" \
-    USER_SERVICE_DB_PASSWORD="${USER_SERVICE_DB_PASSWORD:-user-service-dev}" \
-    TRANSACTION_SERVICE_DB_PASSWORD="${TRANSACTION_SERVICE_DB_PASSWORD:-transaction-service-dev}" \
-    OUTBOX_RELAY_DB_PASSWORD="${OUTBOX_RELAY_DB_PASSWORD:-outbox-relay-dev}" \
+    WALLET_USERS_OWNER_DB_PASSWORD="$WALLET_USERS_OWNER_DB_PASSWORD" \
+    WALLET_TRANSACTIONS_OWNER_DB_PASSWORD="$WALLET_TRANSACTIONS_OWNER_DB_PASSWORD" \
+    USER_SERVICE_DB_PASSWORD="$USER_SERVICE_DB_PASSWORD" \
+    TRANSACTION_SERVICE_DB_PASSWORD="$TRANSACTION_SERVICE_DB_PASSWORD" \
+    OUTBOX_RELAY_DB_PASSWORD="$OUTBOX_RELAY_DB_PASSWORD" \
     PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-postgres}}" \
       psql -q -X -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -f "$script" >/dev/null ||
       die "$(basename "$script") failed on $PG_HOST:$PG_PORT"
@@ -212,7 +212,7 @@ case "${1:-up}" in
     ;;
   credentials) load_credentials ;;
   kafka-jars) ensure_kafka_jars ;;
-  databases) setup_databases ;;
+  databases) load_credentials && setup_databases ;;
   kafka-up) load_credentials && ensure_kafka ;;
   kafka-down) stop_pid_file kafka "$RUN_DIR/kafka.pid" ;;
   nats-up) load_credentials && ensure_nats ;;
