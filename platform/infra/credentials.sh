@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Broker credentials for this checkout: generated once into the git-ignored .credentials.env (mode 600),
+# Database and broker credentials for this checkout: generated once into the git-ignored .credentials.env (mode 600),
 # then read by infra.sh (brokers), run.sh (each process gets only its own), compose (make up passes
 # --env-file) and the tests. Nothing here is ever committed.
 #   credentials.sh ensure   create the file, or add the variables it lacks (existing values are kept)
