@@ -7,10 +7,10 @@ import {
   keyId,
   lockBalances,
   rollbackQuietly,
+  writeMoneyBatch,
   type StoredIdempotencyRecord,
   type StoredOutcome,
 } from '../../data-access/money-batch-repository';
-import { writeMoneyBatch } from '../../data-access/money-batch-repository';
 import type { OperationOutcome, StoredResponse } from '../idempotency';
 import { endpointOf, type KeyedCommand, type LedgerLeg, type MoneyResult, type TransferRow } from './money-command';
 import { applyDecision, decide, usersOf } from './money-rules';

@@ -3,6 +3,7 @@ import {
   fullJitterBackoffMs,
   isAppError,
   isDatabaseUnavailable,
+  isRetryableTransactionError,
   promClient,
   sqlState,
   type Knex,
@@ -36,17 +37,18 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-/** SQLSTATEs after which re-running the whole batch is safe: PostgreSQL rolled all of it back. */
-const RETRYABLE_SQLSTATES = new Set([
-  '40P01', // deadlock_detected
-  '40001', // serialization_failure
+/**
+ * Beyond what every transaction retries (deadlock, serialization failure: runInTransaction's rule),
+ * a batch also re-runs after a lock or statement timeout: one slow item must not fail hundreds.
+ */
+const TIMEOUT_SQLSTATES = new Set([
   '55P03', // lock_not_available (lock_timeout)
   '57014', // query_canceled (statement_timeout)
 ]);
 
 /** Safe to re-run: rolled back by PostgreSQL, or the database went away before COMMIT (nothing committed). */
 function isRetryable(error: unknown): boolean {
-  return RETRYABLE_SQLSTATES.has(sqlState(error) ?? '') || isDatabaseUnavailable(error);
+  return isRetryableTransactionError(error) || TIMEOUT_SQLSTATES.has(sqlState(error) ?? '') || isDatabaseUnavailable(error);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
