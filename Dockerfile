@@ -4,25 +4,25 @@
 #   docker build --build-arg SERVICE=user-service --build-arg PORT=3001 -t wallet/user-service .
 # docker-compose.yml passes both for each service.
 
-# ---- build: every dependency (TypeScript included), then compile the service and what it references ----
+# ---- build: every dependency (TypeScript included), then compile the service and the runtime library ----
 FROM node:20.19.5-bookworm-slim AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || { echo 'name the workspace: --build-arg SERVICE=<user-service|transaction-service|outbox-relay>' >&2; exit 1; }
 WORKDIR /app
 # Manifests first: the `npm ci` layer is reused until a dependency changes. All workspace
 # manifests are copied because the lockfile describes the whole workspace.
-COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.base.json ./
 COPY platform/package.json platform/
 COPY user-service/package.json user-service/
 COPY transaction-service/package.json transaction-service/
 COPY outbox-relay/package.json outbox-relay/
 RUN npm ci --no-audit --no-fund
-# Every workspace's sources: -b compiles the project references too (platform, and for
-# user-service's tests transaction-service), so the build works whatever they reference.
-COPY platform/ platform/
-COPY user-service/ user-service/
-COPY transaction-service/ transaction-service/
-COPY outbox-relay/ outbox-relay/
+# Only runtime sources: the platform's runtime library and this service's src. The service's
+# tsconfig references nothing else, so test kit, tools and tests never reach the image
+# (platform/tools/checks/runtime-boundary.test.ts checks this file and the compile units).
+COPY platform/runtime/ platform/runtime/
+COPY ${SERVICE}/tsconfig.json ${SERVICE}/
+COPY ${SERVICE}/src/ ${SERVICE}/src/
 RUN npx tsc -b ${SERVICE}
 
 # ---- runtime: production dependencies of this one workspace, compiled code, no compiler ----
@@ -38,7 +38,7 @@ COPY transaction-service/package.json transaction-service/
 COPY outbox-relay/package.json outbox-relay/
 RUN npm ci --omit=dev --workspace ${SERVICE} --include-workspace-root=false --no-audit --no-fund \
   && npm cache clean --force
-COPY --from=build /app/platform/dist/src platform/dist/src
+COPY --from=build /app/platform/dist/runtime platform/dist/runtime
 COPY --from=build /app/${SERVICE}/dist/src ${SERVICE}/dist/src
 # Nothing in /app is writable by the process: it logs to stdout and keeps state in PostgreSQL.
 USER node

@@ -4,8 +4,8 @@ SHELL := /bin/bash
 
 USER_URL ?= http://localhost:3001
 TX_URL ?= http://localhost:3002
-INFRA := platform/infra/infra.sh
-API := node platform/infra/api-request.mjs
+INFRA := platform/tools/infra/infra.sh
+API := node platform/tools/infra/api-request.mjs
 # The request targets' variables reach their helper through the environment, read with $(value ...):
 # neither make nor the shell ever evaluates what they hold, so an email with an apostrophe (or a $,
 # a quote, a `;`) is sent exactly as typed, and nothing in a variable can run as code.
@@ -32,7 +32,7 @@ endif
 # lockfile": targets that need node_modules depend on it and a fresh clone installs them first.
 DEPS := node_modules/.package-lock.json
 # Broker credentials: generated on first use into the git-ignored .credentials.env (README, Security model).
-CREDENTIALS := bash platform/infra/credentials.sh
+CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
@@ -56,12 +56,12 @@ up: ## start the whole stack: Docker Compose when an engine runs, else natively 
 	  $(CREDENTIALS) ensure && $(COMPOSE) up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs"; \
 	else \
 	  echo "no Docker engine: starting natively"; \
-	  $(MAKE) --no-print-directory infra build && bash platform/infra/run.sh start; \
+	  $(MAKE) --no-print-directory infra build && bash platform/tools/infra/run.sh start; \
 	fi
 
 down: ## stop the whole stack (compose, or the native processes `make up` started)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) down; \
-	else bash platform/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
+	else bash platform/tools/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
 
 logs: ## follow the logs (compose, or the native log files)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) logs -f; \
@@ -69,7 +69,7 @@ logs: ## follow the logs (compose, or the native log files)
 
 ps: ## show what runs
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) ps; \
-	else bash platform/infra/run.sh status; fi
+	else bash platform/tools/infra/run.sh status; fi
 
 infra: $(DEPS) ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
 	bash $(INFRA) up
@@ -82,7 +82,7 @@ migrate: build ## apply the database migrations of both services
 	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/migrate.js
 
 run: build ## run the three processes natively in the foreground (Ctrl-C stops them)
-	bash platform/infra/run.sh foreground
+	bash platform/tools/infra/run.sh foreground
 
 test: $(DEPS) ## lint, type-check, and run every test against the real PostgreSQL, NATS and Kafka
 	bash $(INFRA) up
@@ -112,19 +112,19 @@ history: ## GET a user's transactions: make history USER=<id>
 	@$(API) history
 
 bench: build ## load + books check against a running stack (see BENCHMARKS.md)
-	node platform/dist/src/bench/run-bench.js
+	node platform/dist/tools/bench/run-bench.js
 
 bench-db: build ## raw PostgreSQL transfer baseline with pgbench, compared with our transfers/s
-	bash platform/infra/bench-db.sh
+	bash platform/tools/infra/bench-db.sh
 
 bench-compare: build ## uniform traffic: make bench vs pgbench, alternating rounds, median ratio (the 0.7 target)
-	bash platform/infra/bench-compare.sh
+	bash platform/tools/infra/bench-compare.sh
 
 bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance-subject flood on a private stack (see BENCHMARKS.md)
-	node platform/dist/src/bench/run-bench-pipeline.js
+	node platform/dist/tools/bench/run-bench-pipeline.js
 
 chaos: build ## fault drills during a bench run (kills, restarts, outages), then the books check
-	node platform/dist/src/bench/run-chaos.js
+	node platform/dist/tools/bench/run-chaos.js
 
 reconcile: build ## recompute every balance from the ledger and report mismatches
 	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/reconcile.js

@@ -22,8 +22,8 @@ export default tseslint.config(
     },
   },
   {
-    // Test files may leave node:test's describe/it promises floating.
-    files: ['**/test/**/*.ts'],
+    // Test files (and the tools' repository-wide checks) may leave node:test's describe/it promises floating.
+    files: ['**/test/**/*.ts', 'platform/tools/checks/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   {

@@ -1,4 +1,4 @@
--- Scratch database for `make bench-db` (platform/infra/bench-db.sh), applied AFTER
+-- Scratch database for `make bench-db` (platform/tools/infra/bench-db.sh), applied AFTER
 -- transaction-service's real migrations. Variables (psql -v): users, balance_minor.
 \set ON_ERROR_STOP on
 

@@ -3,19 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import pg from 'pg';
 import { OUTBOX_NOTIFY_CHANNEL } from '@wallet/platform';
-import { createTestDatabase, requestJson, waitFor } from '@wallet/platform/testing';
-import {
-  startUserServiceHarness,
-} from '@wallet/user-service/dist/test/support/user-service-harness';
-import {
-  countRows,
-  createUsers,
-  metricValue,
-  spawnRelayProcess,
-  startPipeline,
-  waitForUsersInTransactionService,
-  type Pipeline,
-} from './support/pipeline';
+import { countRows, createTestDatabase, createUsers, metricValue, type Pipeline, requestJson, spawnRelayProcess, startPipeline, startUserServiceHarness, waitFor, waitForUsersInTransactionService } from '@wallet/platform/testkit';
 import type { RunningOutboxRelay } from '../src/start-relay';
 
 let p: Pipeline;

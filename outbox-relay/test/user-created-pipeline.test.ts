@@ -1,17 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { requestJson, serviceCredentialsEnv, waitFor } from '@wallet/platform/testing';
-import {
-  countRows,
-  countTopicMessages,
-  createUsers,
-  metricValue,
-  runReplayCliProcess,
-  startPipeline,
-  waitForUsersInTransactionService,
-  type Pipeline,
-} from './support/pipeline';
+import { countRows, countTopicMessages, createUsers, metricValue, type Pipeline, requestJson, runReplayCliProcess, serviceCredentialsEnv, startPipeline, waitFor, waitForUsersInTransactionService } from '@wallet/platform/testkit';
 import type { RunningOutboxRelay } from '../src/start-relay';
 import { runReplayCli } from '../src/entry-points/replay-outbox';
 

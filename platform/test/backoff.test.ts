@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStoppableSleep, errorField, fullJitterBackoffMs, isDatabaseUnavailable, sqlState } from '../src/index';
+import { createStoppableSleep, errorField, fullJitterBackoffMs, isDatabaseUnavailable, sqlState } from '@wallet/platform';
 
 test('full jitter: every delay lies in [0, min(cap, base · 2^(attempt − 1))]', () => {
   for (let attempt = 1; attempt <= 40; attempt += 1) {

@@ -4,22 +4,8 @@ import type { Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import Router from '@koa/router';
-import {
-  AppError,
-  closeServer,
-  CONNECTIONS_CHECKING_INTERVAL_MS,
-  createHttpApp,
-  createLogger,
-  createMetricsRegistry,
-  exceedsJsonDepth,
-  JsonNumber,
-  listen,
-  MAX_JSON_DEPTH,
-  MAX_PROBLEM_DETAIL_BYTES,
-  requestBody,
-  truncateUtf8,
-} from '../src/index';
-import { requestJson } from '../src/testing/index';
+import { AppError, closeServer, CONNECTIONS_CHECKING_INTERVAL_MS, createHttpApp, createLogger, createMetricsRegistry, exceedsJsonDepth, JsonNumber, listen, MAX_JSON_DEPTH, MAX_PROBLEM_DETAIL_BYTES, requestBody, truncateUtf8 } from '@wallet/platform';
+import { requestJson } from '@wallet/platform/testkit';
 
 /** The one error middleware maps every failure once; these are the failures no service test provokes on demand. */
 let server: Server;

@@ -1,14 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssertionError } from 'node:assert';
-import {
-  commonErrorResponses,
-  problemResponse,
-  requestIdHeader,
-  sharedComponents,
-  type OpenApiDocument,
-} from '../src/index';
-import { assertMatchesOpenApi, findOpenApiMismatches } from '../src/testing/validate-against-openapi';
+import { commonErrorResponses, problemResponse, requestIdHeader, sharedComponents, type OpenApiDocument } from '@wallet/platform';
+import { assertMatchesOpenApi, findOpenApiMismatches } from '@wallet/platform/testkit';
 
 const document: OpenApiDocument = {
   openapi: '3.1.0',

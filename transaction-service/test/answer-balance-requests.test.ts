@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { createLogger, type BalanceReply } from '@wallet/platform';
-import { TEST_NATS_URL, requestJson, testNatsLogin, uniqueName, waitFor } from '@wallet/platform/testing';
+import { requestJson, startTransactionServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { loadTransactionServiceConfig } from '../src/config';
 import { startTransactionService, type RunningTransactionService } from '../src/start-service';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
 let second: RunningTransactionService;

@@ -11,23 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createInbox, type NatsConnection } from 'nats';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, natsInboxPrefix, type Knex } from '@wallet/platform';
-import {
-  createTestDatabase,
-  findFreePort,
-  requestJson,
-  serviceCredentialsEnv,
-  setupTestPipeline,
-  spawnNode,
-  teardownTestPipeline,
-  testKafka,
-  testNatsLogin,
-  TEST_NATS_URL,
-  uniqueName,
-  waitFor,
-  waitForHttp,
-  type SpawnedProcess,
-  type TestDatabase,
-} from '@wallet/platform/testing';
+import { createTestDatabase, findFreePort, requestJson, serviceCredentialsEnv, setupTestPipeline, type SpawnedProcess, spawnNode, teardownTestPipeline, TEST_NATS_URL, type TestDatabase, testKafka, testNatsLogin, uniqueName, waitFor, waitForHttp } from '@wallet/platform/testkit';
 
 const FLOOD_REQUESTS = 12_000;
 const FLOOD_NO_REPLY = 4_000;

@@ -1,17 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import {
-  checkBooks,
-  findFreePort,
-  requestJson,
-  runTransferLoad,
-  spawnNode,
-  waitForHttp,
-  type BooksCheck,
-  type SpawnedProcess,
-} from '@wallet/platform/testing';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
+import { checkBooks, findFreePort, requestJson, runTransferLoad, type SpawnedProcess, spawnNode, startTransactionServiceHarness, type TransactionServiceHarness, type TransferLoadOptions, type TransferLoadResult, waitForHttp } from '@wallet/platform/testkit';
 
 /**
  * The acceptance scenario: thousands of concurrent transfers with duplicated retries, then an
@@ -31,45 +21,44 @@ async function fundAll(userIds: string[], amount: string): Promise<Map<string, b
   return new Map(userIds.map((u) => [u, cents]));
 }
 
-function assertBooks(checks: BooksCheck[]): void {
+/**
+ * Funds every user, runs the load (against one process or several), then asserts that no request
+ * failed with a 5xx and that the books are exact. Returns the load for the test's own assertions.
+ */
+async function loadWithExactBooks(
+  users: string[],
+  fundEach: string,
+  shape: Omit<TransferLoadOptions, 'txUrl' | 'userIds'>,
+  txUrl: string | string[] = h.url,
+): Promise<TransferLoadResult> {
+  const funding = await fundAll(users, fundEach);
+  const load = await runTransferLoad({ ...shape, txUrl, userIds: users });
+  assert.equal([...load.statusCounts.keys()].filter((s) => s >= 500).length, 0, JSON.stringify([...load.statusCounts]));
+  const checks = await checkBooks({ txUrl: Array.isArray(txUrl) ? txUrl[0]! : txUrl, funding, load });
   const failed = checks.filter((c) => !c.ok);
   assert.deepEqual(failed, [], failed.map((c) => `${c.name}: ${c.detail}`).join('\n'));
+  return load;
 }
+
+/** The acceptance mix: 2,000 transfers from 100 clients, a fifth on one hot pair, a tenth sent three times at once. */
+const MIXED_LOAD = { transfers: 2_000, concurrency: 100, hotPairShare: 0.2, duplicateShare: 0.1, maxAmountMinor: 5_000n };
 
 describe('concurrent transfers', () => {
   test('2,000 transfers from 100 clients among 20 users plus a hot pair, 10% sent 3x at once: books exact', async () => {
-    const users = await h.createUsers(20);
-    const funding = await fundAll(users, '200.00');
-    const load = await runTransferLoad({
-      txUrl: h.url,
-      userIds: users,
-      transfers: 2_000,
-      concurrency: 100,
-      hotPairShare: 0.2,
-      duplicateShare: 0.1,
-      maxAmountMinor: 5_000n,
-    });
+    const load = await loadWithExactBooks(await h.createUsers(20), '200.00', MIXED_LOAD);
     // The run must actually exercise both outcomes, or the test proves less than it claims.
     assert.ok(load.acknowledged.size > 1_000, `only ${load.acknowledged.size} transfers acknowledged`);
     assert.ok(load.rejectedInsufficient > 0, 'no transfer was refused for insufficient funds');
-    assert.equal([...load.statusCounts.keys()].filter((s) => s >= 500).length, 0, JSON.stringify([...load.statusCounts]));
-    assertBooks(await checkBooks({ txUrl: h.url, funding, load }));
   });
 
   test('1,000 transfers fired all at once (1,000 connections) keep the books exact', async () => {
-    const users = await h.createUsers(10);
-    const funding = await fundAll(users, '100.00');
-    const load = await runTransferLoad({
-      txUrl: h.url,
-      userIds: users,
+    await loadWithExactBooks(await h.createUsers(10), '100.00', {
       transfers: 1_000,
       concurrency: 1_000,
       hotPairShare: 0.1,
       duplicateShare: 0.1,
       maxAmountMinor: 3_000n,
     });
-    assert.equal([...load.statusCounts.keys()].filter((s) => s >= 500).length, 0, JSON.stringify([...load.statusCounts]));
-    assertBooks(await checkBooks({ txUrl: h.url, funding, load }));
   });
 
   test('A->B / B->A storms never surface a deadlock or any 5xx', async () => {
@@ -92,11 +81,7 @@ describe('concurrent transfers', () => {
   });
 
   test('100 % hot pair: 2,000 transfers from 200 clients between two users keep the books exact', async () => {
-    const users = await h.createUsers(2);
-    const funding = await fundAll(users, '100.00');
-    const load = await runTransferLoad({
-      txUrl: h.url,
-      userIds: users,
+    const load = await loadWithExactBooks(await h.createUsers(2), '100.00', {
       transfers: 2_000,
       concurrency: 200,
       hotPairShare: 1,
@@ -104,8 +89,6 @@ describe('concurrent transfers', () => {
       maxAmountMinor: 3_000n,
     });
     assert.ok(load.acknowledged.size > 1_000, `only ${load.acknowledged.size} transfers acknowledged`);
-    assert.equal([...load.statusCounts.keys()].filter((s) => s >= 500).length, 0, JSON.stringify([...load.statusCounts]));
-    assertBooks(await checkBooks({ txUrl: h.url, funding, load }));
   });
 
   test('overdraft race: 200 simultaneous 1.00 debits from a 50.00 wallet -> exactly 50 succeed', async () => {
@@ -139,20 +122,9 @@ describe('three transaction-service processes sharing the database', () => {
       urls.push(`http://127.0.0.1:${port}`);
       await waitForHttp(`http://127.0.0.1:${port}/healthz`, 30_000, child);
     }
-    const users = await h.createUsers(20);
-    const funding = await fundAll(users, '200.00');
     // Copies of one request go to different processes (and so to different batches): only the
     // database can keep them to one execution.
-    const load = await runTransferLoad({
-      txUrl: urls,
-      userIds: users,
-      transfers: 2_000,
-      concurrency: 100,
-      hotPairShare: 0.2,
-      duplicateShare: 0.1,
-      maxAmountMinor: 5_000n,
-    });
+    const load = await loadWithExactBooks(await h.createUsers(20), '200.00', MIXED_LOAD, urls);
     assert.ok(load.acknowledged.size > 1_000);
-    assertBooks(await checkBooks({ txUrl: urls[0]!, funding, load }));
   });
 });

@@ -8,16 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
-import {
-  createKnex,
-  createLogger,
-  createMetricsRegistry,
-  ensureTopics,
-  migrateExclusively,
-  type Knex,
-  type MetricsRegistry,
-} from '@wallet/platform';
-import { createTestDatabase, deleteTestTopic, testKafka, uniqueName, waitFor, type TestDatabase } from '@wallet/platform/testing';
+import { createKnex, createLogger, createMetricsRegistry, ensureTopics, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
+import { createTestDatabase, deleteTestTopic, type TestDatabase, testKafka, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import { startUserCreatedConsumer, type RunningConsumer } from '../src/entry-points/kafka/consume-user-created';
 

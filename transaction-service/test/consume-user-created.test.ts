@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, createKafka } from '@wallet/platform';
-import { deleteTestTopic, requestJson, testKafka, uniqueName, waitFor } from '@wallet/platform/testing';
+import { deleteTestTopic, requestJson, startTransactionServiceHarness, testKafka, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { headersToStrings, startUserCreatedConsumer } from '../src/entry-points/kafka/consume-user-created';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
 let producer: Producer;

@@ -1,15 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
-import {
-  AppError,
-  createKnex,
-  createLogger,
-  createMetricsRegistry,
-  migrateExclusively,
-  type Knex,
-} from '@wallet/platform';
-import { createTestDatabase, waitFor, type TestDatabase } from '@wallet/platform/testing';
+import { AppError, createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
+import { createTestDatabase, type TestDatabase, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import type { OperationOutcome } from '../src/domain/idempotency';
 import { MoneyEngine } from '../src/domain/transfers/money-engine';

@@ -1,7 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestJson, waitFor } from '@wallet/platform/testing';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
+import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 
 /**
  * The money queue's bound as a client sees it: a full queue answers at once with 503 problem+json

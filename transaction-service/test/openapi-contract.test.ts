@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { OpenApiContractRecorder, requestJson } from '@wallet/platform/testing';
+import { type ContractCall, OpenApiContractRecorder, requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
 import { openApiDocument } from '../src/entry-points/http/openapi';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
 let alice: string;
@@ -23,36 +22,7 @@ after(async () => {
   await h?.stop();
 });
 
-interface Call {
-  method?: string;
-  /** The documented path template this request exercises. */
-  template: string;
-  path: string;
-  body?: unknown;
-  rawBody?: string;
-  headers?: Record<string, string>;
-}
-
-/** Sends the request, checks the response against the document, and returns it. */
-async function call(request: Call, expectedStatus: number) {
-  const method = request.method ?? (request.body !== undefined || request.rawBody !== undefined ? 'POST' : 'GET');
-  const response = await requestJson(`${h.url}${request.path}`, {
-    method,
-    ...(request.body !== undefined ? { body: request.body } : {}),
-    ...(request.rawBody !== undefined ? { rawBody: request.rawBody } : {}),
-    headers: request.headers ?? {},
-  });
-  assert.equal(response.status, expectedStatus, `${method} ${request.path}: ${JSON.stringify(response.body)}`);
-  contract.check({
-    method,
-    path: request.template,
-    status: response.status,
-    body: response.body,
-    contentType: response.headers.get('content-type'),
-    headers: response.headers,
-  });
-  return response;
-}
+const call = (request: ContractCall, expectedStatus: number) => contract.call(h.url, request, expectedStatus);
 
 const json = { 'content-type': 'application/json' };
 

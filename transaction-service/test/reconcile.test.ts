@@ -4,10 +4,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createKnex, createLogger, createOperatorApp, listen } from '@wallet/platform';
-import { requestJson, serviceCredentialsEnv } from '@wallet/platform/testing';
+import { requestJson, serviceCredentialsEnv, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
 import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
 import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
 let reconcileUrl: string;

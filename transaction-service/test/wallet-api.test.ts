@@ -2,9 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { requestJson, waitFor } from '@wallet/platform/testing';
+import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from './support/transaction-service-harness';
 
 let h: TransactionServiceHarness;
 before(async () => {

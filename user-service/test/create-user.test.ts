@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestJson } from '@wallet/platform/testing';
-import { assertProblem, countRows, startUserServiceHarness, type UserServiceHarness } from './support/user-service-harness';
+import { assertProblem, countRows, requestJson, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

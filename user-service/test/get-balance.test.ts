@@ -2,17 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
-import { requestJson, TEST_NATS_URL, testNatsLogin, waitFor } from '@wallet/platform/testing';
-import {
-  assertProblem,
-  getWithJsonBody,
-  startUserServiceHarness,
-  type UserServiceHarness,
-} from './support/user-service-harness';
-import {
-  startTransactionServiceHarness,
-  type TransactionServiceHarness,
-} from '@wallet/transaction-service/dist/test/support/transaction-service-harness';
+import { assertProblem, getWithJsonBody, requestJson, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 const BALANCE_TIMEOUT_MS = 400;

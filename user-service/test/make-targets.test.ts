@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countRows, startUserServiceHarness, type UserServiceHarness } from './support/user-service-harness';
+import { countRows, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 let h: UserServiceHarness;

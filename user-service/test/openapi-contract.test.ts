@@ -7,13 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
-import { OpenApiContractRecorder, requestJson, TEST_NATS_URL, testNatsLogin } from '@wallet/platform/testing';
+import { type ContractCall, getWithJsonBody, OpenApiContractRecorder, requestJson, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 import { openApiDocument } from '../src/entry-points/http/openapi';
-import { getWithJsonBody, startUserServiceHarness, type UserServiceHarness } from './support/user-service-harness';
-import {
-  startTransactionServiceHarness,
-  type TransactionServiceHarness,
-} from '@wallet/transaction-service/dist/test/support/transaction-service-harness';
 
 let h: UserServiceHarness;
 let tx: TransactionServiceHarness | undefined;
@@ -31,27 +26,7 @@ after(async () => {
   await h?.stop();
 });
 
-async function call(
-  request: { template: string; path: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
-  expectedStatus: number,
-) {
-  const response = await requestJson(`${h.url}${request.path}`, {
-    ...(request.body !== undefined ? { body: request.body } : {}),
-    ...(request.rawBody !== undefined ? { rawBody: request.rawBody, method: 'POST' } : {}),
-    headers: request.headers ?? {},
-  });
-  assert.equal(response.status, expectedStatus, `${request.path}: ${JSON.stringify(response.body)}`);
-  const method = request.body !== undefined || request.rawBody !== undefined ? 'POST' : 'GET';
-  contract.check({
-    method,
-    path: request.template,
-    status: response.status,
-    body: response.body,
-    contentType: response.headers.get('content-type'),
-    headers: response.headers,
-  });
-  return response;
-}
+const call = (request: ContractCall, expectedStatus: number) => contract.call(h.url, request, expectedStatus);
 
 const balanceOf = (address: string) => ({ template: '/balance', path: `/balance?email=${encodeURIComponent(address)}` });
 

@@ -1,0 +1,73 @@
+import { v7 as uuidv7 } from 'uuid';
+import { createKnex, createLogger, type Knex } from '@wallet/platform';
+import { createTestDatabase, requestJson, serviceCredentialsEnv, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { loadTransactionServiceConfig, startTransactionService, type RunningTransactionService } from '@wallet/transaction-service';
+
+export interface TransactionServiceHarness {
+  url: string;
+  database: TestDatabase;
+  env: Record<string, string>;
+  /** A direct connection for assertions and fixtures (never used by the service under test). */
+  db: Knex;
+  service: RunningTransactionService;
+  /** Inserts users as if their user-created events had arrived. */
+  createUsers(count: number): Promise<string[]>;
+  fund(userId: string, amount: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real transaction-service in-process on its own database, NATS subject, Kafka topic and
+ * consumer group, listening on a free port, so test files never interfere with each other. It logs
+ * in with transaction-service's own credentials; like `make infra`, the harness first creates the
+ * topic and grants the ACLs as the Kafka admin.
+ */
+export async function startTransactionServiceHarness(
+  overrides: Record<string, string> = {},
+): Promise<TransactionServiceHarness> {
+  const database = await createTestDatabase('tx');
+  const env: Record<string, string> = {
+    PORT: '0',
+    OPERATOR_PORT: '0',
+    // The service runs as its own login, holding only what the migrations grant it.
+    DATABASE_URL: await database.urlAs('transaction_service'),
+    MIGRATION_DATABASE_URL: database.url,
+    ...serviceCredentialsEnv('transaction-service'),
+    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
+    KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
+    KAFKA_TOPIC_PARTITIONS: '1',
+    KAFKA_CONSUMER_GROUP: uniqueName('test-tx'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_POOL_MAX: '20',
+    ...overrides,
+  };
+  const config = loadTransactionServiceConfig(env);
+  const pipeline = { topic: config.userCreatedTopic, group: config.consumerGroupId };
+  await setupTestPipeline({ ...pipeline, partitions: config.userCreatedTopicPartitions });
+  const logger = createLogger({ service: 'transaction-service', level: config.logLevel });
+  const service = await startTransactionService(config, logger);
+  const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-fixtures' });
+
+  return {
+    url: service.url,
+    database,
+    env,
+    db,
+    service,
+    async createUsers(count) {
+      const ids = Array.from({ length: count }, () => uuidv7());
+      await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
+      return ids;
+    },
+    async fund(userId, amount) {
+      const response = await requestJson(`${service.url}/add-money`, { body: { user_id: userId, amount } });
+      if (response.status !== 200) throw new Error(`funding failed: ${response.status} ${JSON.stringify(response.body)}`);
+    },
+    async stop() {
+      await service.stop();
+      await db.destroy();
+      await database.drop();
+      await teardownTestPipeline(pipeline);
+    },
+  };
+}

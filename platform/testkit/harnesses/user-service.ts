@@ -1,0 +1,103 @@
+import { request as httpRequest } from 'node:http';
+import { createKnex, createLogger, type Knex } from '@wallet/platform';
+import { createTestDatabase, serviceCredentialsEnv, uniqueName, type TestDatabase } from '../test-resources';
+import assert from 'node:assert/strict';
+import { loadUserServiceConfig, startUserService, type RunningUserService } from '@wallet/user-service';
+
+export interface UserServiceHarness {
+  url: string;
+  env: Record<string, string>;
+  database: TestDatabase;
+  /** A direct connection for assertions (never used by the service under test). */
+  db: Knex;
+  service: RunningUserService;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real user-service in-process on its own database and NATS subject, on a free port.
+ * Pass `database` to share one database between several instances (they migrate it once).
+ */
+export async function startUserServiceHarness(
+  overrides: Record<string, string> = {},
+  shared?: { database: TestDatabase },
+): Promise<UserServiceHarness> {
+  const database = shared?.database ?? (await createTestDatabase('us'));
+  const env: Record<string, string> = {
+    PORT: '0',
+    // The service runs as its own login, holding only what the migrations grant it.
+    DATABASE_URL: await database.urlAs('user_service'),
+    MIGRATION_DATABASE_URL: database.url,
+    ...serviceCredentialsEnv('user-service'),
+    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_POOL_MAX: '20',
+    ...overrides,
+  };
+  const config = loadUserServiceConfig(env);
+  const logger = createLogger({ service: 'user-service', level: config.logLevel });
+  const service = await startUserService(config, logger);
+  const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-assertions' });
+  return {
+    url: service.url,
+    env,
+    database,
+    db,
+    service,
+    async stop() {
+      await service.stop();
+      await db.destroy();
+      if (!shared) await database.drop();
+    },
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  contentType: string;
+  body: Record<string, unknown>;
+}
+
+/** GET with a JSON body: fetch refuses to send one, so this uses node:http directly. */
+export function getWithJsonBody(url: string, body: unknown): Promise<RawResponse> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'GET', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              contentType: String(res.headers['content-type'] ?? ''),
+              body: JSON.parse(text) as Record<string, unknown>,
+            });
+          } catch (error) {
+            reject(new Error(`not JSON: ${text}`, { cause: error }));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export function assertProblem(
+  response: { status: number; contentType?: string; headers?: Headers; body: unknown },
+  status: number,
+  code: string,
+): void {
+  assert.equal(response.status, status, JSON.stringify(response.body));
+  const contentType = response.contentType ?? response.headers?.get('content-type') ?? '';
+  assert.match(contentType, /^application\/problem\+json/);
+  const body = response.body as Record<string, unknown>;
+  assert.equal(body.code, code, JSON.stringify(body));
+  assert.equal(body.status, status);
+  for (const field of ['type', 'title', 'detail']) assert.equal(typeof body[field], 'string');
+  assert.doesNotMatch(JSON.stringify(body), /at .*\.js:\d+/);
+}

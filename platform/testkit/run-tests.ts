@@ -1,0 +1,53 @@
+/**
+ * Runs every compiled test file with Node's test runner, one file at a time: the integration
+ * tests share one PostgreSQL, Kafka and NATS, and two cores are better spent on one file's
+ * hundreds of concurrent requests than on several files competing.
+ * Pass paths (or substrings of paths) to run a subset: `node platform/dist/testkit/run-tests.js transfer`.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { REPO_ROOT } from './repo-root';
+
+const root = REPO_ROOT;
+// Compiled test directories: each workspace's tests, and the tools' repository-wide checks.
+const testDirs = [
+  'platform/dist/test',
+  'platform/dist/tools/checks',
+  'user-service/dist/test',
+  'transaction-service/dist/test',
+  'outbox-relay/dist/test',
+];
+
+function findTests(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return findTests(path);
+    return entry.endsWith('.test.js') ? [path] : [];
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = testDirs
+  .flatMap((dir) => findTests(join(root, dir)))
+  .map((f) => relative(root, f))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+
+if (files.length === 0) {
+  process.stderr.write('no test files found (did the build run?)\n');
+  process.exit(1);
+}
+
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

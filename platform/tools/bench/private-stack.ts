@@ -1,0 +1,188 @@
+/**
+ * A private copy of the whole system for `make chaos`: user-service, transaction-service and the
+ * outbox relay as real child processes (the compiled entry points), on their own free ports, their
+ * own fresh databases, their own Kafka topic and consumer group and their own NATS subject, so
+ * killing them or their infrastructure never touches anybody else's data.
+ */
+import { join } from 'node:path';
+import { dropDatabase } from '@wallet/platform';
+import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess, serviceCredentialsEnv, serviceLoginUrl, setupTestPipeline, teardownTestPipeline, TEST_POSTGRES_URL, uniqueName, type ServiceRole, REPO_ROOT } from '@wallet/platform/testkit';
+
+/** The compiled entry points under a checkout's root (another checkout's, to measure a before). */
+const entries = (root: string) => ({
+  user: join(root, 'user-service', 'dist', 'src', 'entry-points', 'main.js'),
+  transaction: join(root, 'transaction-service', 'dist', 'src', 'entry-points', 'main.js'),
+  relay: join(root, 'outbox-relay', 'dist', 'src', 'entry-points', 'main.js'),
+});
+
+export interface PrivateStack {
+  userUrl: string;
+  txUrl: string;
+  /** transaction-service's operators' listener (GET /internal/reconcile). */
+  txOperatorUrl: string;
+  userDatabaseUrl: string;
+  txDatabaseUrl: string;
+  topic: string;
+  subject: string;
+  /** SIGKILL, no goodbye: open transactions are cut off mid-flight. */
+  killTransactionService(): Promise<void>;
+  /** Starts transaction-service again on the same port and waits for GET /healthz. */
+  startTransactionService(): Promise<void>;
+  /** SIGTERM: it leaves its consumer group and commits what it applied. */
+  stopTransactionService(): Promise<void>;
+  /** The running transaction-service's process id (to sample its memory). */
+  transactionServicePid(): number | undefined;
+  consumerGroup: string;
+  /** The last lines each process wrote (for failure reports). */
+  outputs(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function startPrivateStack(options: {
+  logLevel: string;
+  relayMaxBackoffMs: number;
+  /** The checkout whose compiled entry points run (default: this one). */
+  root?: string;
+  partitions?: number;
+  /** Node flags of transaction-service (e.g. a heap limit). */
+  transactionNodeArgs?: string[];
+  /** Extra environment of every process. */
+  extraEnv?: Record<string, string>;
+  /** false: every process logs in as the owner (a checkout from before the least-privilege logins). */
+  serviceLogins?: boolean;
+  name?: string;
+}): Promise<PrivateStack> {
+  const ENTRY = entries(options.root ?? REPO_ROOT);
+  const id = uniqueName(options.name ?? 'chaos');
+  const userDatabaseUrl = databaseUrl(`${id}_users`);
+  const txDatabaseUrl = databaseUrl(`${id}_tx`);
+  const name = options.name ?? 'chaos';
+  const topic = uniqueName(`${name}-user-created`);
+  const subject = uniqueName(`wallet.balance.${name}`);
+  const group = uniqueName(`${name}-tx`);
+  const partitions = String(options.partitions ?? 3);
+  const [userPort, txPort, txOperatorPort, relayPort] = [await findFreePort(), await findFreePort(), await findFreePort(), await findFreePort()];
+  // A checkout from before the least-privilege logins migrates with DATABASE_URL: it needs the owner.
+  const login = (url: string, role: ServiceRole): Promise<string> =>
+    options.serviceLogins === false ? Promise.resolve(url) : serviceLoginUrl(url, role);
+
+  // As `make infra` does for user-created: the admin creates the topic and grants the services' ACLs.
+  await setupTestPipeline({ topic, partitions: Number(partitions), group });
+
+  // Each process gets only its own broker credentials, as run.sh and compose give them.
+  const common = { LOG_LEVEL: options.logLevel, ...options.extraEnv };
+  const userEnv = {
+    ...common,
+    ...serviceCredentialsEnv('user-service'),
+    PORT: String(userPort),
+    // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
+    DATABASE_URL: await login(userDatabaseUrl, 'user_service'),
+    MIGRATION_DATABASE_URL: userDatabaseUrl,
+    BALANCE_SUBJECT: subject,
+  };
+  // The money engine's settings reach the private transaction-service, so a bench can compare
+  // MONEY_BATCH_MAX=1 (one transaction per operation) with the default in one session.
+  const moneySettings = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MONEY_') && e[1] !== undefined),
+  );
+  const txEnv = {
+    ...common,
+    ...moneySettings,
+    ...serviceCredentialsEnv('transaction-service'),
+    PORT: String(txPort),
+    OPERATOR_PORT: String(txOperatorPort),
+    DATABASE_URL: await login(txDatabaseUrl, 'transaction_service'),
+    MIGRATION_DATABASE_URL: txDatabaseUrl,
+    BALANCE_SUBJECT: subject,
+    KAFKA_TOPIC_USER_CREATED: topic,
+    KAFKA_TOPIC_PARTITIONS: partitions,
+    KAFKA_CONSUMER_GROUP: group,
+  };
+  const relayEnv = {
+    ...common,
+    ...serviceCredentialsEnv('outbox-relay'),
+    PORT: String(relayPort),
+    DATABASE_URL: await login(userDatabaseUrl, 'outbox_relay'),
+    KAFKA_TOPIC_USER_CREATED: topic,
+    KAFKA_TOPIC_PARTITIONS: partitions,
+    RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
+  };
+  const userUrl = `http://127.0.0.1:${userPort}`;
+  const txUrl = `http://127.0.0.1:${txPort}`;
+
+  const processes = new Map<string, SpawnedProcess>();
+  const history: string[] = [];
+  const startOne = async (
+    name: string,
+    entry: string,
+    env: Record<string, string>,
+    healthUrl: string,
+    nodeArgs: string[] = [],
+  ): Promise<void> => {
+    const spawned = spawnNode(entry, env, nodeArgs);
+    processes.set(name, spawned);
+    await waitForHttp(healthUrl, 60_000, spawned);
+  };
+
+  const stack: PrivateStack = {
+    userUrl,
+    txUrl,
+    txOperatorUrl: `http://127.0.0.1:${txOperatorPort}`,
+    userDatabaseUrl,
+    txDatabaseUrl,
+    topic,
+    subject,
+    consumerGroup: group,
+    async killTransactionService() {
+      const current = processes.get('transaction-service');
+      if (current) {
+        history.push(current.output());
+        await current.kill9();
+      }
+    },
+    async startTransactionService() {
+      await startOne('transaction-service', ENTRY.transaction, txEnv, `${txUrl}/healthz`, options.transactionNodeArgs);
+    },
+    async stopTransactionService() {
+      const current = processes.get('transaction-service');
+      if (current) {
+        history.push(current.output());
+        await current.stop(15_000);
+      }
+    },
+    transactionServicePid() {
+      const current = processes.get('transaction-service');
+      return current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined;
+    },
+    outputs() {
+      const all: Record<string, string> = {};
+      for (const [name, p] of processes) all[name] = p.output().slice(-4_000);
+      if (history.length > 0) all['transaction-service (killed runs)'] = history.join('\n---\n').slice(-4_000);
+      return all;
+    },
+    async stop() {
+      await Promise.all([...processes.values()].map((p) => p.stop(10_000)));
+      await dropDatabase(userDatabaseUrl).catch(() => undefined);
+      await dropDatabase(txDatabaseUrl).catch(() => undefined);
+      // A leftover uniquely named topic harms nobody.
+      await teardownTestPipeline({ topic, group }).catch(() => undefined);
+    },
+  };
+
+  try {
+    // user-service first: it creates its database and the outbox the relay reads.
+    await startOne('user-service', ENTRY.user, userEnv, `${userUrl}/healthz`);
+    await startOne('outbox-relay', ENTRY.relay, relayEnv, `http://127.0.0.1:${relayPort}/healthz`);
+    await stack.startTransactionService();
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}

@@ -1,0 +1,340 @@
+/**
+ * Trust nothing on the wire: the real NATS and Kafka the stack runs on (platform/tools/infra/infra.sh,
+ * the repo's nats-server.conf and Kafka's SCRAM users and ACLs) refuse anonymous clients and give
+ * each service's credentials exactly its part. Every refusal is paired with the same client doing
+ * what it is allowed to, so a refusal can only come from the permissions, not a broken setup.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { connect, type NatsConnection, type NatsError } from 'nats';
+import { BALANCE_QUEUE_GROUP, BALANCE_SUBJECT } from '@wallet/platform';
+import { setupTestPipeline, teardownTestPipeline, TEST_KAFKA_BROKERS, TEST_NATS_URL, testKafka, testKafkaSasl, testNatsLogin, uniqueName, waitFor } from '@wallet/platform/testkit';
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+describe('NATS: no anonymous access, each service its own part', () => {
+  const connections: NatsConnection[] = [];
+  const open = async (login: Parameters<typeof testNatsLogin>[0]): Promise<NatsConnection> => {
+    const connection = await connect({ servers: TEST_NATS_URL, ...testNatsLogin(login), maxReconnectAttempts: 0 });
+    connections.push(connection);
+    return connection;
+  };
+  // Test files run their own subject under the balance namespace; production uses BALANCE_SUBJECT.
+  const subject = uniqueName('wallet.balance.test');
+
+  after(async () => {
+    await Promise.all(connections.map((c) => c.close()));
+  });
+
+  /** Subscribes and resolves with the server's refusal, or undefined if a message got through first. */
+  async function subscriptionRefusal(
+    connection: NatsConnection,
+    target: string,
+    options: { queue?: string } = {},
+    publisher?: NatsConnection,
+  ): Promise<string | undefined> {
+    let refusal: string | undefined;
+    let delivered = false;
+    const subscription = connection.subscribe(target, {
+      ...options,
+      callback: (error) => {
+        if (error) refusal = error.message;
+        else delivered = true;
+      },
+    });
+    await connection.flush().catch(() => undefined);
+    // If the subscription were accepted, this message would reach it.
+    if (publisher) {
+      publisher.publish(target === '>' ? subject : target, encode('probe'));
+      await publisher.flush();
+    }
+    try {
+      return await waitFor(() => Promise.resolve(refusal ?? (delivered ? 'DELIVERED' : undefined)), {
+        timeoutMs: 5_000,
+        what: `the server's answer to a subscription on ${target}`,
+      }).then((answer) => (answer === 'DELIVERED' ? undefined : answer));
+    } finally {
+      if (!subscription.isClosed()) subscription.unsubscribe();
+    }
+  }
+
+  test('an anonymous client, or a wrong password, cannot connect', async () => {
+    await assert.rejects(connect({ servers: TEST_NATS_URL, maxReconnectAttempts: 0 }), (error: NatsError) => {
+      assert.equal(error.code, 'AUTHORIZATION_VIOLATION');
+      return true;
+    });
+    await assert.rejects(
+      connect({ servers: TEST_NATS_URL, user: 'user-service', pass: 'not-the-password', maxReconnectAttempts: 0 }),
+      (error: NatsError) => error.code === 'AUTHORIZATION_VIOLATION',
+    );
+    // The same server accepts the real credentials.
+    const accepted = await open('user-service');
+    await accepted.flush();
+  });
+
+  test("user-service's credentials cannot subscribe to the balance subject, nor to everything", async () => {
+    const users = await open('user-service');
+    const publisher = await open('user-service');
+    for (const target of [BALANCE_SUBJECT, subject, 'wallet.balance.>', '>']) {
+      const refusal = await subscriptionRefusal(users, target, {}, publisher);
+      assert.match(refusal ?? 'accepted', /Permissions Violation for Subscription/, target);
+    }
+    // Nor join transaction-service's queue group to steal its requests.
+    const refusal = await subscriptionRefusal(users, subject, { queue: BALANCE_QUEUE_GROUP }, publisher);
+    assert.match(refusal ?? 'accepted', /Permissions Violation for Subscription/);
+  });
+
+  test("user-service's credentials cannot create a JetStream stream (or publish anywhere but balance requests)", async () => {
+    const users = await open('user-service');
+    const config = JSON.stringify({ name: 'HIJACK', subjects: [BALANCE_SUBJECT] });
+    await assert.rejects(users.request('$JS.API.STREAM.CREATE.HIJACK', encode(config), { timeout: 2_000 }), (error: NatsError) => {
+      assert.equal(error.code, 'PERMISSIONS_VIOLATION', error.message);
+      assert.match(error.message, /Publish to "\$JS\.API\.STREAM\.CREATE\.HIJACK"/);
+      return true;
+    });
+    await assert.rejects(users.request('some.other.service', encode('{}'), { timeout: 2_000 }), (error: NatsError) => {
+      assert.equal(error.code, 'PERMISSIONS_VIOLATION', error.message);
+      return true;
+    });
+  });
+
+  test('user-service asks and transaction-service answers, each within its permissions', async () => {
+    const tx = await open('transaction-service');
+    const users = await open('user-service');
+    const responder = tx.subscribe(subject, {
+      queue: BALANCE_QUEUE_GROUP,
+      callback: (error, message) => {
+        if (!error) message.respond(encode(`answer to ${new TextDecoder().decode(message.data)}`));
+      },
+    });
+    await tx.flush();
+    try {
+      // Replies come back on user-service's own inbox prefix, the only inbox it may read.
+      const reply = await users.request(subject, encode('ping'), { timeout: 2_000 });
+      assert.equal(new TextDecoder().decode(reply.data), 'answer to ping');
+      assert.ok(reply.subject.startsWith('_INBOX_user-service.'), reply.subject);
+    } finally {
+      responder.unsubscribe();
+    }
+    // A user-service client on the shared _INBOX prefix cannot listen to other clients' replies.
+    const sniffer = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('user-service'), inboxPrefix: '_INBOX' });
+    connections.push(sniffer);
+    const refusal = await subscriptionRefusal(sniffer, '_INBOX.>');
+    assert.match(refusal ?? 'accepted', /Permissions Violation for Subscription to "_INBOX\.>"/);
+  });
+
+  test("a buggy peer holding user-service's credentials can still flood the balance subject (as the flood test does)", async () => {
+    // The flood benchmark and test of the pipeline issue run as such a client: a burst of requests,
+    // with and without reply subjects, is within user-service's permissions and reaches the responders.
+    const tx = await open('transaction-service');
+    const peer = await open('user-service');
+    let received = 0;
+    const responder = tx.subscribe(subject, {
+      queue: BALANCE_QUEUE_GROUP,
+      callback: (error, message) => {
+        if (error) return;
+        received += 1;
+        if (message.reply) message.respond(encode('{}'));
+      },
+    });
+    await tx.flush();
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of peer.status()) if (status.permissionContext) violations.push(status.permissionContext.subject);
+    })();
+    const total = 2_000;
+    for (let i = 0; i < total; i += 1) {
+      peer.publish(subject, encode('{"user_id":"flood"}'), i % 2 === 0 ? { reply: `_INBOX_user-service.flood.${i}` } : undefined);
+    }
+    await peer.flush();
+    try {
+      await waitFor(() => Promise.resolve(received === total ? true : undefined), { what: `${total} flood messages at the responder` });
+      assert.deepEqual(violations, []);
+      assert.equal(peer.isClosed(), false);
+    } finally {
+      responder.unsubscribe();
+    }
+  });
+
+  test("transaction-service's credentials answer only in its queue group and publish nothing but replies", async () => {
+    const tx = await open('transaction-service');
+    const users = await open('user-service');
+    // A plain subscriber or a rogue queue group would take requests meant for the real responders.
+    for (const options of [{}, { queue: 'rogue' }]) {
+      const refusal = await subscriptionRefusal(tx, subject, options, users);
+      assert.match(refusal ?? 'accepted', /Permissions Violation for Subscription/, JSON.stringify(options));
+    }
+    // It cannot forge balance requests (or publish anything) on its own; the probe is never delivered.
+    const listener = await open('transaction-service');
+    let received = 0;
+    const queueSubscription = listener.subscribe(subject, { queue: BALANCE_QUEUE_GROUP, callback: () => (received += 1) });
+    await listener.flush();
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of tx.status()) {
+        if (status.permissionContext) violations.push(`${status.permissionContext.operation} ${status.permissionContext.subject}`);
+      }
+    })();
+    tx.publish(subject, encode('forged'));
+    await tx.flush();
+    await waitFor(() => Promise.resolve(violations.includes(`publish ${subject}`) ? true : undefined), {
+      what: 'the publish permission violation',
+    });
+    // The listener is a real member of the queue group: a request user-service sends does arrive.
+    users.publish(subject, encode('real'));
+    await users.flush();
+    await waitFor(() => Promise.resolve(received === 1 ? true : undefined), { what: "user-service's request at the listener" });
+    assert.equal(received, 1, 'only the real request arrived, not the forged one');
+    queueSubscription.unsubscribe();
+  });
+});
+
+describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service reads the topic', () => {
+  const topic = uniqueName('test-user-created');
+  const group = uniqueName('test-tx');
+  const clients: Array<{ disconnect(): Promise<void> }> = [];
+  let relayProducer: Producer;
+
+  before(async () => {
+    // Exactly what `make infra` does for user-created, on this file's own topic and group.
+    await setupTestPipeline({ topic, partitions: 1, group });
+    relayProducer = testKafka('permissions-relay', 'outbox-relay').producer({ idempotent: true, maxInFlightRequests: 1 });
+    await relayProducer.connect();
+    clients.push(relayProducer);
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.disconnect().catch(() => undefined)));
+    await teardownTestPipeline({ topic, group });
+  });
+
+  /** Runs a consumer and resolves with the first message it reads, or the error that stopped it. */
+  async function tryToConsume(kafka: Kafka, groupId: string): Promise<{ message?: string; error?: string }> {
+    const consumer: Consumer = kafka.consumer({
+      groupId,
+      retry: { retries: 0, restartOnFailure: () => Promise.resolve(false) },
+    });
+    clients.push(consumer);
+    let outcome: { message?: string; error?: string } | undefined;
+    consumer.on(consumer.events.CRASH, (event) => {
+      outcome ??= { error: `${event.payload.error.name}: ${event.payload.error.message}` };
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        eachMessage: ({ message }) => {
+          outcome ??= { message: message.value?.toString() ?? '' };
+          return Promise.resolve();
+        },
+      });
+    } catch (error) {
+      outcome ??= { error: String(error) };
+    }
+    try {
+      return await waitFor(() => Promise.resolve(outcome), { timeoutMs: 30_000, what: `a message or an error for group ${groupId}` });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+
+  test('outbox-relay may write the topic; transaction-service reads it with its own group', async () => {
+    const value = `hello ${randomUUID()}`;
+    await relayProducer.send({ topic, acks: -1, messages: [{ key: 'k', value }] });
+    const read = await tryToConsume(testKafka('permissions-tx', 'transaction-service'), group);
+    assert.deepEqual(read, { message: value });
+  });
+
+  test('a client without credentials cannot even read the metadata, let alone the topic', async () => {
+    const anonymous = new Kafka({
+      clientId: 'anonymous',
+      brokers: TEST_KAFKA_BROKERS.split(','),
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3_000,
+      retry: { retries: 0 },
+    });
+    const admin = anonymous.admin();
+    clients.push(admin);
+    await assert.rejects(
+      admin.connect().then(() => admin.fetchTopicMetadata({ topics: [topic] })),
+      'an unauthenticated client is disconnected',
+    );
+    const consumer = anonymous.consumer({ groupId: group, retry: { retries: 0 } });
+    clients.push(consumer);
+    await assert.rejects(consumer.connect().then(() => consumer.subscribe({ topics: [topic], fromBeginning: true })));
+  });
+
+  /**
+   * A client whose protocol errors are kept: kafkajs reports a group it may not use as "Failed to
+   * find group coordinator" and keeps the broker's GROUP_AUTHORIZATION_FAILED in its debug log.
+   */
+  function observedKafka(clientId: string, user: 'outbox-relay' | 'transaction-service'): { kafka: Kafka; errors: string[] } {
+    const errors: string[] = [];
+    const kafka = new Kafka({
+      clientId,
+      brokers: TEST_KAFKA_BROKERS.split(','),
+      sasl: testKafkaSasl(user),
+      logLevel: logLevel.DEBUG,
+      logCreator:
+        () =>
+        ({ log }: LogEntry) => {
+          const error = (log as { error?: unknown }).error;
+          if (!error) return;
+          const { type, message } = error as { type?: string; message?: string };
+          errors.push(typeof error === 'string' ? error : `${type ?? ''} ${message ?? ''}`);
+        },
+    });
+    return { kafka, errors };
+  }
+
+  test("the relay's credentials cannot read the topic: no group may be joined", async () => {
+    for (const groupId of [group, uniqueName('relay-own-group')]) {
+      const relay = observedKafka('permissions-relay-reader', 'outbox-relay');
+      const outcome = await tryToConsume(relay.kafka, groupId);
+      assert.equal(outcome.message, undefined, `read as group ${groupId}`);
+      assert.ok(outcome.error, `group ${groupId}: the consumer stopped`);
+      assert.ok(
+        relay.errors.some((e) => /GROUP_AUTHORIZATION_FAILED|Not authorized to access group/.test(e)),
+        `group ${groupId}: refused by the broker's ACLs (${outcome.error}; ${relay.errors.join(' | ')})`,
+      );
+    }
+  });
+
+  test("transaction-service's credentials cannot produce, create topics, or read with another group", async () => {
+    const tx = testKafka('permissions-tx-writer', 'transaction-service');
+    const producer = tx.producer({ retry: { retries: 0 } });
+    clients.push(producer);
+    await producer.connect();
+    await assert.rejects(
+      producer.send({ topic, acks: -1, messages: [{ key: 'forged', value: '{"user_id":"forged"}' }] }),
+      (error: Error & { type?: string }) => {
+        assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
+        return true;
+      },
+    );
+    // Nor as an idempotent producer (that needs the cluster's IDEMPOTENT_WRITE, the relay's alone).
+    const idempotent = tx.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 1 } });
+    clients.push(idempotent);
+    await assert.rejects(idempotent.connect().then(() => idempotent.send({ topic, messages: [{ value: 'x' }] })));
+
+    const admin = tx.admin({ retry: { retries: 0 } });
+    clients.push(admin);
+    await admin.connect();
+    await assert.rejects(
+      admin.createTopics({ topics: [{ topic: uniqueName('tx-made-topic') }], validateOnly: false }),
+      (error: Error & { errors?: Array<{ type?: string }> }) => {
+        assert.deepEqual(error.errors?.map((e) => e.type), ['TOPIC_AUTHORIZATION_FAILED'], String(error));
+        return true;
+      },
+    );
+
+    const observed = observedKafka('permissions-tx-other-group', 'transaction-service');
+    const outcome = await tryToConsume(observed.kafka, uniqueName('another-group'));
+    assert.equal(outcome.message, undefined);
+    assert.ok(
+      observed.errors.some((e) => /GROUP_AUTHORIZATION_FAILED|Not authorized to access group/.test(e)),
+      `refused by the broker's ACLs (${outcome.error}; ${observed.errors.join(' | ')})`,
+    );
+  });
+});
