@@ -6,3 +6,4 @@ export * from './spawn-process';
 export * from './harnesses/user-service';
 export * from './harnesses/transaction-service';
 export * from './harnesses/pipeline';
+export * from './test-triggers';

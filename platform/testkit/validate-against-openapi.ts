@@ -199,6 +199,16 @@ export class OpenApiContractRecorder {
     this.seen.add(`${sample.method.toUpperCase()} ${sample.path} ${sample.status}`);
   }
 
+  /** The service at `baseUrl` serves exactly this document at /openapi.json, and the docs page at /docs. */
+  async assertServesDocument(baseUrl: string): Promise<void> {
+    const served = await requestJson(`${baseUrl}/openapi.json`);
+    assert.equal(served.status, 200);
+    assert.deepEqual(served.body, JSON.parse(JSON.stringify(this.document)));
+    const page = await fetch(`${baseUrl}/docs`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /swagger-ui-bundle\.js/);
+  }
+
   /** Documented '<METHOD> <path> <status>' entries no checked response had. */
   unexercised(): string[] {
     const documented = Object.entries(this.document.paths).flatMap(([path, item]) =>

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, ensureTopics, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
-import { createTestDatabase, deleteTestTopic, type TestDatabase, testKafka, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { createTestDatabase, deleteTestTopic, installTestTrigger, type TestDatabase, testKafka, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import { startUserCreatedConsumer, type RunningConsumer } from '../src/entry-points/kafka/consume-user-created';
 
@@ -138,16 +138,14 @@ describe('batch consumer', () => {
     // The database refuses one user outright (an integrity error, as a permanent fault would be):
     // its whole chunk fails, is applied one message at a time, and only that message is dead-lettered.
     const refused = userCreated();
-    await knex.raw(`
-      CREATE OR REPLACE FUNCTION refuse_test_user() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.user_id = '${refused.userId}' THEN
-          RAISE EXCEPTION 'test: this user is refused' USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER refuse_test_user BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION refuse_test_user();
-    `);
+    const removeTrigger = await installTestTrigger(knex, {
+      name: 'refuse_test_user',
+      on: 'BEFORE INSERT ON users FOR EACH ROW',
+      body: `IF NEW.user_id = '${refused.userId}' THEN
+               RAISE EXCEPTION 'test: this user is refused' USING ERRCODE = 'check_violation';
+             END IF;
+             RETURN NEW;`,
+    });
     try {
       const good = Array.from({ length: 240 }, () => userCreated());
       const messages: Message[] = [];
@@ -190,7 +188,7 @@ describe('batch consumer', () => {
       assert.equal(await metricValue(metrics, 'user_created_chunks_total', { mode: 'one_by_one' }), 1);
       assert.ok((await metricValue(metrics, 'user_created_chunks_total', { mode: 'batch' })) >= 3);
     } finally {
-      await knex.raw('DROP TRIGGER IF EXISTS refuse_test_user ON users; DROP FUNCTION IF EXISTS refuse_test_user()');
+      await removeTrigger();
     }
   });
 
@@ -201,17 +199,15 @@ describe('batch consumer', () => {
     const victim = sent[170]!;
     // The chunk holding this user kills its own database connection, twice (a sequence is not
     // rolled back with the transaction); the third attempt goes through.
-    await knex.raw(`
-      CREATE SEQUENCE test_kills;
-      CREATE OR REPLACE FUNCTION kill_test_connection() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.user_id = '${victim.userId}' AND nextval('test_kills') <= 2 THEN
-          PERFORM pg_terminate_backend(pg_backend_pid());
-        END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER kill_test_connection BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION kill_test_connection();
-    `);
+    const removeTrigger = await installTestTrigger(knex, {
+      name: 'kill_test_connection',
+      on: 'BEFORE INSERT ON users FOR EACH ROW',
+      counter: true,
+      body: `IF NEW.user_id = '${victim.userId}' AND nextval('kill_test_connection_calls') <= 2 THEN
+               PERFORM pg_terminate_backend(pg_backend_pid());
+             END IF;
+             RETURN NEW;`,
+    });
     try {
       await produce(topic, sent);
       const { consumer, metrics } = await startConsumer(topic, groupId, 50);
@@ -220,11 +216,11 @@ describe('batch consumer', () => {
 
       await assertEachExactlyOnce(sent.map((m) => m.userId));
       assert.deepEqual(await deadLettersOf(topic), []);
-      assert.equal(Number((await knex.raw<{ rows: Array<{ last_value: string }> }>('SELECT last_value FROM test_kills')).rows[0]?.last_value), 3);
+      assert.equal(Number((await knex.raw<{ rows: Array<{ last_value: string }> }>('SELECT last_value FROM kill_test_connection_calls')).rows[0]?.last_value), 3);
       assert.ok((await metricValue(metrics, 'user_created_chunk_retries_total')) >= 2);
       assert.equal(await metricValue(metrics, 'user_created_events_consumed_total', { outcome: 'registered' }), sent.length);
     } finally {
-      await knex.raw('DROP TRIGGER IF EXISTS kill_test_connection ON users; DROP FUNCTION IF EXISTS kill_test_connection(); DROP SEQUENCE IF EXISTS test_kills');
+      await removeTrigger();
     }
   });
 
@@ -232,11 +228,11 @@ describe('batch consumer', () => {
     const topic = await newTopic(2);
     const groupId = uniqueName('test-batches');
     // Each chunk takes a while, so the first consumer is still inside its batch when the second joins.
-    await knex.raw(`
-      CREATE OR REPLACE FUNCTION slow_test_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.1); RETURN NULL; END $$;
-      CREATE TRIGGER slow_test_chunk AFTER INSERT ON users FOR EACH STATEMENT EXECUTE FUNCTION slow_test_chunk();
-    `);
+    const removeTrigger = await installTestTrigger(knex, {
+      name: 'slow_test_chunk',
+      on: 'AFTER INSERT ON users FOR EACH STATEMENT',
+      body: 'PERFORM pg_sleep(0.1); RETURN NULL;',
+    });
     try {
       const sent = Array.from({ length: 600 }, () => userCreated());
       await produce(topic, sent);
@@ -267,7 +263,7 @@ describe('batch consumer', () => {
         (await metricValue(second.metrics, 'user_created_events_consumed_total', { outcome: 'registered' }));
       assert.equal(registered, sent.length);
     } finally {
-      await knex.raw('DROP TRIGGER IF EXISTS slow_test_chunk ON users; DROP FUNCTION IF EXISTS slow_test_chunk()');
+      await removeTrigger();
     }
   });
 

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
-import { createTestDatabase, type TestDatabase, waitFor } from '@wallet/platform/testkit';
+import { createTestDatabase, installTestTrigger, type TestDatabase, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import type { OperationOutcome } from '../src/domain/idempotency';
 import { MoneyEngine } from '../src/domain/transfers/money-engine';
@@ -235,10 +235,11 @@ describe('failures', () => {
     const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
     await engine.submit(addMoney(a, '100.00'));
     // A test-only trigger refuses one transfer (amount 13.37): an error no retry can cure.
-    await db.raw(`
-      CREATE FUNCTION refuse_1337() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.amount_minor = 1337 THEN RAISE EXCEPTION 'refused by test' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
-      CREATE TRIGGER refuse_1337 BEFORE INSERT ON transfers FOR EACH ROW EXECUTE FUNCTION refuse_1337();`);
+    const removeTrigger = await installTestTrigger(db, {
+      name: 'refuse_1337',
+      on: 'BEFORE INSERT ON transfers FOR EACH ROW',
+      body: "IF NEW.amount_minor = 1337 THEN RAISE EXCEPTION 'refused by test' USING ERRCODE = 'P0001'; END IF; RETURN NEW;",
+    });
     try {
       const gate = await park(engine, blocker);
       const pending = outcomes([
@@ -258,7 +259,7 @@ describe('failures', () => {
       assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 600 + 50), String(600 - 50)]);
       assert.match(await metrics.metrics(), /wallet_money_batch_retries_total\{reason="split"[^}]*\} [1-9]/);
     } finally {
-      await db.raw('DROP TRIGGER refuse_1337 ON transfers; DROP FUNCTION refuse_1337()');
+      await removeTrigger();
     }
   });
 
@@ -267,15 +268,14 @@ describe('failures', () => {
     const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
     await engine.submit(addMoney(a, '100.00'));
     // Fails the first two attempts (a sequence is not rolled back), then lets the batch through.
-    await db.raw(`
-      CREATE SEQUENCE fail_twice;
-      CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF nextval('fail_twice') = 1 THEN RAISE EXCEPTION 'test deadlock' USING ERRCODE = '40P01'; END IF;
-        IF currval('fail_twice') = 2 THEN RAISE EXCEPTION 'test serialization' USING ERRCODE = '40001'; END IF;
-        RETURN NULL;
-      END $$;
-      CREATE TRIGGER fail_twice AFTER INSERT ON transfers FOR EACH STATEMENT EXECUTE FUNCTION fail_twice();`);
+    const removeTrigger = await installTestTrigger(db, {
+      name: 'fail_twice',
+      on: 'AFTER INSERT ON transfers FOR EACH STATEMENT',
+      counter: true,
+      body: `IF nextval('fail_twice_calls') = 1 THEN RAISE EXCEPTION 'test deadlock' USING ERRCODE = '40P01'; END IF;
+             IF currval('fail_twice_calls') = 2 THEN RAISE EXCEPTION 'test serialization' USING ERRCODE = '40001'; END IF;
+             RETURN NULL;`,
+    });
     try {
       const gate = await park(engine, blocker);
       const pending = [
@@ -293,7 +293,7 @@ describe('failures', () => {
       const ledger = await db('transactions').whereIn('user_id', [a, b]).andWhere({ kind: 'transfer' }).count<{ count: string }[]>('* as count');
       assert.equal(ledger[0]!.count, '6');
     } finally {
-      await db.raw('DROP TRIGGER fail_twice ON transfers; DROP FUNCTION fail_twice(); DROP SEQUENCE fail_twice');
+      await removeTrigger();
     }
   });
 

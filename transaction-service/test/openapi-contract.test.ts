@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { type ContractCall, OpenApiContractRecorder, requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { type ContractCall, OpenApiContractRecorder, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
 import { openApiDocument } from '../src/entry-points/http/openapi';
 
 let h: TransactionServiceHarness;
@@ -109,12 +109,7 @@ describe('operations endpoints and the docs', () => {
   });
 
   test('the service serves its own document and docs page', async () => {
-    const served = await requestJson(`${h.url}/openapi.json`);
-    assert.equal(served.status, 200);
-    assert.deepEqual(served.body, JSON.parse(JSON.stringify(openApiDocument)));
-    const page = await fetch(`${h.url}/docs`);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /swagger-ui-bundle\.js/);
+    await contract.assertServesDocument(h.url);
   });
 
   test('every documented outcome that can be provoked from outside was checked', () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
+import { installTestTrigger, requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
 
 let h: TransactionServiceHarness;
@@ -62,10 +62,11 @@ describe('add money', () => {
     // decided from what the row lock then sees, not from an earlier read. A statement-level
     // trigger parks the batch after its key claim, before it locks the users, on an advisory lock
     // the test holds, so the interleaving is forced rather than hoped for.
-    await h.db.raw(`
-      CREATE FUNCTION park_credit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NULL; END $$;
-      CREATE TRIGGER park_credit AFTER INSERT ON idempotency_keys FOR EACH STATEMENT EXECUTE FUNCTION park_credit();`);
+    const removeTrigger = await installTestTrigger(h.db, {
+      name: 'park_credit',
+      on: 'AFTER INSERT ON idempotency_keys FOR EACH STATEMENT',
+      body: 'PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NULL;',
+    });
     const userId = uuidv7();
     const gate = await h.db.transaction(); // holds the advisory lock until it ends
     try {
@@ -85,7 +86,7 @@ describe('add money', () => {
       assert.equal(await balanceOf(userId), '5.00');
     } finally {
       if (!gate.isCompleted()) await gate.rollback();
-      await h.db.raw('DROP TRIGGER park_credit ON idempotency_keys; DROP FUNCTION park_credit()');
+      await removeTrigger();
     }
   });
 });

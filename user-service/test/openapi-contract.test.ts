@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
-import { type ContractCall, getWithJsonBody, OpenApiContractRecorder, requestJson, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
+import { type ContractCall, getWithJsonBody, OpenApiContractRecorder, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 import { openApiDocument } from '../src/entry-points/http/openapi';
 
 let h: UserServiceHarness;
@@ -102,12 +102,7 @@ describe('operations endpoints and the docs', () => {
   test('healthz, readyz and metrics', steps.operations);
 
   test('the service serves its own document and docs page', async () => {
-    const served = await requestJson(`${h.url}/openapi.json`);
-    assert.equal(served.status, 200);
-    assert.deepEqual(served.body, JSON.parse(JSON.stringify(openApiDocument)));
-    const page = await fetch(`${h.url}/docs`);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /swagger-ui-bundle\.js/);
+    await contract.assertServesDocument(h.url);
   });
 
   test('every documented outcome that can be provoked from outside was checked', async () => {

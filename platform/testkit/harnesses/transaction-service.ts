@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, requestJson, serviceCredentialsEnv, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { createLogger, type Knex } from '@wallet/platform';
+import { createTestDatabase, requestJson, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { serviceTestEnv, testConnection } from './service-env';
 import { loadTransactionServiceConfig, startTransactionService, type RunningTransactionService } from '@wallet/transaction-service';
 
 export interface TransactionServiceHarness {
@@ -27,18 +28,11 @@ export async function startTransactionServiceHarness(
 ): Promise<TransactionServiceHarness> {
   const database = await createTestDatabase('tx');
   const env: Record<string, string> = {
-    PORT: '0',
+    ...(await serviceTestEnv('transaction-service', 'transaction_service', database)),
     OPERATOR_PORT: '0',
-    // The service runs as its own login, holding only what the migrations grant it.
-    DATABASE_URL: await database.urlAs('transaction_service'),
-    MIGRATION_DATABASE_URL: database.url,
-    ...serviceCredentialsEnv('transaction-service'),
-    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
     KAFKA_TOPIC_USER_CREATED: uniqueName('test-user-created'),
     KAFKA_TOPIC_PARTITIONS: '1',
     KAFKA_CONSUMER_GROUP: uniqueName('test-tx'),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DB_POOL_MAX: '20',
     ...overrides,
   };
   const config = loadTransactionServiceConfig(env);
@@ -46,7 +40,7 @@ export async function startTransactionServiceHarness(
   await setupTestPipeline({ ...pipeline, partitions: config.userCreatedTopicPartitions });
   const logger = createLogger({ service: 'transaction-service', level: config.logLevel });
   const service = await startTransactionService(config, logger);
-  const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-fixtures' });
+  const db = testConnection(database);
 
   return {
     url: service.url,

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
-import { createKnex, createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, serviceCredentialsEnv, uniqueName, type TestDatabase } from '../test-resources';
+import { createLogger, type Knex } from '@wallet/platform';
+import { createTestDatabase, type TestDatabase } from '../test-resources';
+import { serviceTestEnv, testConnection } from './service-env';
 import assert from 'node:assert/strict';
 import { loadUserServiceConfig, startUserService, type RunningUserService } from '@wallet/user-service';
 
@@ -23,21 +24,11 @@ export async function startUserServiceHarness(
   shared?: { database: TestDatabase },
 ): Promise<UserServiceHarness> {
   const database = shared?.database ?? (await createTestDatabase('us'));
-  const env: Record<string, string> = {
-    PORT: '0',
-    // The service runs as its own login, holding only what the migrations grant it.
-    DATABASE_URL: await database.urlAs('user_service'),
-    MIGRATION_DATABASE_URL: database.url,
-    ...serviceCredentialsEnv('user-service'),
-    BALANCE_SUBJECT: uniqueName('wallet.balance.test'),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DB_POOL_MAX: '20',
-    ...overrides,
-  };
+  const env: Record<string, string> = { ...(await serviceTestEnv('user-service', 'user_service', database)), ...overrides };
   const config = loadUserServiceConfig(env);
   const logger = createLogger({ service: 'user-service', level: config.logLevel });
   const service = await startUserService(config, logger);
-  const db = createKnex({ url: database.url, poolMax: 4, applicationName: 'test-assertions' });
+  const db = testConnection(database);
   return {
     url: service.url,
     env,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Joi from 'joi';
 import { defineConfig, type ConfigSpec, localPostgresUrl } from '@wallet/platform';
-import { parseCents, REPO_ROOT } from '@wallet/platform/testkit';
+import { parseCents, REPO_ROOT, type TransferLoadOptions } from '@wallet/platform/testkit';
 
 /** Where `make bench` leaves its machine-readable result for `make bench-db` to compare with. */
 export const BENCH_RESULT_FILE = join(REPO_ROOT, '.run', 'bench-result.json');
@@ -53,14 +53,10 @@ export function toLoadShape<T extends LoadShapeEnv>(raw: T): Omit<T, 'funding' |
   return { ...rest, fundingMinor: parseCents(funding), maxAmountMinor: parseCents(maxAmount) };
 }
 
-interface BenchEnv extends LoadShapeEnv {
-  userServiceUrl: string;
-  transactionServiceUrl: string;
-  transactionOperatorUrl: string;
-  transactionDatabaseUrl: string;
-  arrivalTimeoutMs: number;
-  resultFile: string;
-  stack: 'running' | 'private';
+/** The load generator's options for a load shape, against `txUrl` among `userIds`. */
+export function transferLoadOf(shape: LoadShape, txUrl: string, userIds: string[]): TransferLoadOptions {
+  const { transfers, concurrency, hotPairShare, duplicateShare, invalidShare, maxAmountMinor } = shape;
+  return { txUrl, userIds, transfers, concurrency, hotPairShare, duplicateShare, invalidShare, maxAmountMinor };
 }
 
 export interface BenchConfig extends LoadShape {
@@ -74,6 +70,11 @@ export interface BenchConfig extends LoadShape {
   resultFile: string;
   /** BENCH_STACK=private: start a private copy of the three processes instead of using the URLs. */
   privateStack: boolean;
+}
+
+/** The variables as read: BenchConfig before the amounts become cents and BENCH_STACK a flag. */
+interface BenchEnv extends LoadShapeEnv, Omit<BenchConfig, keyof LoadShape | 'privateStack'> {
+  stack: 'running' | 'private';
 }
 
 const benchConfig = defineConfig<BenchEnv>({

@@ -12,7 +12,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { checkBooks, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
-import { loadBenchConfig, type BenchConfig } from './bench-config';
+import { loadBenchConfig, transferLoadOf, type BenchConfig } from './bench-config';
 import { evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { startPrivateStack } from './private-stack';
 import { startProgressLine } from './progress-line';
@@ -111,14 +111,7 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
   // The load generator shares the machine with the system under test: say how much CPU it took.
   const clientCpuBefore = process.cpuUsage();
   const load = await runTransferLoad({
-    txUrl: target.txUrl,
-    userIds: users.map((u) => u.userId),
-    transfers: config.transfers,
-    concurrency: config.concurrency,
-    hotPairShare: config.hotPairShare,
-    duplicateShare: config.duplicateShare,
-    invalidShare: config.invalidShare,
-    maxAmountMinor: config.maxAmountMinor,
+    ...transferLoadOf(config, target.txUrl, users.map((u) => u.userId)),
     onProgress: (done) => progress.update(done),
   });
   progress.finish();

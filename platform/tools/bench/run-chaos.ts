@@ -12,6 +12,7 @@
 import { checkBooks, fetchBalance, parseCents, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
+import { transferLoadOf } from './bench-config';
 import { detectKafkaOutage, detectNatsOutage, detectPostgresRestart, portOpen, restartPostgres, startKafka, startNats, stopKafka, stopNats } from './chaos-drills';
 import { readArrivalFacts, readOutboxFacts } from './inspect-databases';
 import { startPrivateStack, type PrivateStack } from './private-stack';
@@ -177,14 +178,7 @@ async function runTransfersUnderFire(
     }
   })();
   const load = await runTransferLoad({
-    txUrl: stack.txUrl,
-    userIds: users.map((u) => u.userId),
-    transfers: config.transfers,
-    concurrency: config.concurrency,
-    hotPairShare: config.hotPairShare,
-    duplicateShare: config.duplicateShare,
-    invalidShare: config.invalidShare,
-    maxAmountMinor: config.maxAmountMinor,
+    ...transferLoadOf(config, stack.txUrl, users.map((u) => u.userId)),
     // While transaction-service is dead a request gets no answer at all; re-sending is the client's job.
     retryUnansweredInvalid: true,
     onProgress: (n) => {
