@@ -74,3 +74,29 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, process?: Spa
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms${process ? `:\n${process.output()}` : ''}`);
 }
+
+export interface CompletedProcess {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end without blocking the event loop (the service under test often answers
+ * from this same process), collecting its output.
+ */
+export function runToCompletion(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CompletedProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

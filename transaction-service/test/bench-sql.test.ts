@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@wallet/platform/testkit';
 
-const REPO_ROOT = join(__dirname, '..', '..', '..');
 /** The statements a batch of keyed transfers runs, in order (lookups of taken keys aside). */
 const BATCH_FUNCTIONS = ['claimIdempotencyKeys', 'lockBalances', 'writeMoneyBatch'];
 

@@ -63,6 +63,17 @@ async function createUsers(count: number): Promise<string[]> {
   return ids;
 }
 
+/**
+ * A fresh engine and three users: `a` (funded with `fundA`, when given), `b`, and `blocker`, whose
+ * row the test locks to park the engine while the next batch gathers.
+ */
+async function engineAndUsers(fundA?: string) {
+  const started = startEngine();
+  const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+  if (fundA !== undefined) await started.engine.submit(addMoney(a, fundA));
+  return { ...started, a, b, blocker };
+}
+
 async function balanceOf(userId: string): Promise<string> {
   const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as { balance_minor: string };
   return row.balance_minor;
@@ -134,9 +145,7 @@ describe('one batch behaves as its items one after another, in arrival order', (
   });
 
   test('each item has its own outcome: unknown users, overdraft and limit refusals do not abort the batch', async () => {
-    const { engine } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '5.00'));
+    const { engine, a, b, blocker } = await engineAndUsers('5.00');
     const ghost = uuidv7();
     const gate = await park(engine, blocker);
     const pending = [
@@ -164,9 +173,7 @@ describe('one batch behaves as its items one after another, in arrival order', (
 
 describe('idempotency keys inside one batch', () => {
   test('copies of one key: one execution; identical copies replay it, a different payload is 422', async () => {
-    const { engine } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '100.00'));
+    const { engine, a, b, blocker } = await engineAndUsers('100.00');
     const key = `copies-${uuidv7()}`;
     const gate = await park(engine, blocker);
     const pending = outcomes([
@@ -212,8 +219,7 @@ describe('idempotency keys inside one batch', () => {
   });
 
   test('a key whose stored outcome is a refusal: an identical copy replays the refusal, never runs', async () => {
-    const { engine } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+    const { engine, a, b, blocker } = await engineAndUsers();
     const key = `refused-${uuidv7()}`;
     const refused = await engine.submit(transfer(a, b, '1.00', key));
     assert.equal(refused.status, 422);
@@ -231,9 +237,7 @@ describe('idempotency keys inside one batch', () => {
 
 describe('failures', () => {
   test('an item whose write fails is answered alone; the rest of its batch commits', async () => {
-    const { engine, metrics } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '100.00'));
+    const { engine, metrics, a, b, blocker } = await engineAndUsers('100.00');
     // A test-only trigger refuses one transfer (amount 13.37): an error no retry can cure.
     const removeTrigger = await installTestTrigger(db, {
       name: 'refuse_1337',
@@ -264,9 +268,7 @@ describe('failures', () => {
   });
 
   test('a deadlock or serialization failure re-runs the whole batch: each item applied once', async () => {
-    const { engine, metrics } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '100.00'));
+    const { engine, metrics, a, b, blocker } = await engineAndUsers('100.00');
     // Fails the first two attempts (a sequence is not rolled back), then lets the batch through.
     const removeTrigger = await installTestTrigger(db, {
       name: 'fail_twice',
@@ -298,9 +300,7 @@ describe('failures', () => {
   });
 
   test('a connection killed in the middle of a batch re-runs the batch: answered once, applied once', async () => {
-    const { engine, metrics } = startEngine();
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '10.00'));
+    const { engine, metrics, a, b, blocker } = await engineAndUsers('10.00');
     const gate = await park(engine, blocker);
     const pending = [engine.submit(transfer(a, b, '1.00')), engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`))];
     // The parked batch's connection is killed while it waits: the batch, with the two behind it,

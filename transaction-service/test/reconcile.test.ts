@@ -1,10 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { closeServer, createKnex, createLogger, createOperatorApp, listen } from '@wallet/platform';
-import { requestJson, serviceCredentialsEnv, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { type CompletedProcess, requestJson, runToCompletion, serviceCredentialsEnv, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
 import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
 import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
 
@@ -30,21 +29,11 @@ async function transfer(from: string, to: string, amount: string): Promise<strin
 }
 
 /** Runs the compiled CLI the way `make reconcile` does, against this test's database. */
-function runCli(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(): Promise<CompletedProcess> {
   const entry = join(__dirname, '..', 'src', 'entry-points', 'reconcile.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry], {
-      // `make reconcile` runs it with transaction-service's credentials (credentials.sh exec).
-      env: { PATH: process.env.PATH ?? '', ...serviceCredentialsEnv('transaction-service'), DATABASE_URL: h.database.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  // `make reconcile` runs it with transaction-service's credentials (credentials.sh exec).
+  const env = { PATH: process.env.PATH ?? '', ...serviceCredentialsEnv('transaction-service'), DATABASE_URL: h.database.url };
+  return runToCompletion(process.execPath, [entry], { env });
 }
 
 /**

@@ -54,6 +54,17 @@ describe('GET /balance: input', () => {
   });
 });
 
+/** A responder in transaction-service's queue group that takes every request and never answers. */
+async function silentResponder() {
+  const subscription = nats.subscribe(h.env.BALANCE_SUBJECT!, { queue: BALANCE_QUEUE_GROUP });
+  const silent = { received: 0, unsubscribe: () => subscription.unsubscribe() };
+  void (async () => {
+    for await (const _ of subscription) silent.received += 1;
+  })();
+  await nats.flush();
+  return silent;
+}
+
 describe('GET /balance: transaction-service unreachable', () => {
   test('no responder on the subject: 503 balance_unavailable at once', async () => {
     const { result, ms } = await timed(() => balanceByQuery(email));
@@ -62,17 +73,12 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('a responder that never answers: 504 balance_timeout after BALANCE_TIMEOUT_MS', async () => {
-    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!, { queue: BALANCE_QUEUE_GROUP });
-    let received = 0;
-    void (async () => {
-      for await (const _ of silent) received += 1;
-    })();
-    await nats.flush();
+    const silent = await silentResponder();
     try {
       const { result, ms } = await timed(() => getWithJsonBody(`${h.url}/balance`, { email }));
       assertProblem(result, 504, 'balance_timeout');
       assert.ok(ms >= BALANCE_TIMEOUT_MS - 50 && ms < BALANCE_TIMEOUT_MS + 1_000, `took ${ms} ms`);
-      assert.equal(received, 1, 'the request reached the subscriber');
+      assert.equal(silent.received, 1, 'the request reached the subscriber');
     } finally {
       silent.unsubscribe();
     }
@@ -96,23 +102,18 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('at BALANCE_MAX_OUTSTANDING requests waiting, one more is 503 at once, not queued', async () => {
-    const silent = nats.subscribe(h.env.BALANCE_SUBJECT!, { queue: BALANCE_QUEUE_GROUP });
-    let received = 0;
-    void (async () => {
-      for await (const _ of silent) received += 1;
-    })();
-    await nats.flush();
+    const silent = await silentResponder();
     const bounded = await startUserServiceHarness(
       { BALANCE_SUBJECT: h.env.BALANCE_SUBJECT!, BALANCE_TIMEOUT_MS: '3000', BALANCE_MAX_OUTSTANDING: '2' },
       { database: h.database },
     );
     try {
       const waiting = [0, 1].map(() => requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`));
-      await waitFor(() => Promise.resolve(received >= 2 ? true : undefined), { what: 'two requests to be outstanding' });
+      await waitFor(() => Promise.resolve(silent.received >= 2 ? true : undefined), { what: 'two requests to be outstanding' });
       const refused = await requestJson(`${bounded.url}/balance?email=${encodeURIComponent(email)}`);
       assertProblem(refused, 503, 'balance_unavailable');
       assert.equal(refused.headers.get('retry-after'), '1');
-      assert.equal(received, 2, 'the third request was never sent');
+      assert.equal(silent.received, 2, 'the third request was never sent');
       for (const response of await Promise.all(waiting)) assertProblem(response, 504, 'balance_timeout');
       const metrics = await fetch(`${bounded.url}/metrics`).then((r) => r.text());
       assert.match(metrics, /^balance_request_failures_total\{[^}]*reason="overloaded"[^}]*\} 1$/m);

@@ -4,13 +4,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countRows, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
+import { countRows, REPO_ROOT, runToCompletion, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 
-const REPO_ROOT = join(__dirname, '..', '..', '..');
 let h: UserServiceHarness;
 let scratch: string;
 
@@ -24,16 +22,9 @@ after(async () => {
 });
 
 /** Runs make asynchronously: the service under test answers from this same process. */
-function make(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('make', ['--no-print-directory', ...args, `USER_URL=${h.url}`], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+async function make(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runToCompletion('make', ['--no-print-directory', ...args, `USER_URL=${h.url}`], { cwd: REPO_ROOT });
+  return { status: code, stdout, stderr };
 }
 
 test("make create-user with an apostrophe in EMAIL creates exactly that user", async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createLogger, type Knex } from '@wallet/platform';
 import { countRows, requestJson, serviceCredentialsEnv, testKafka, uniqueName, waitFor, type TestDatabase } from '../test-resources';
 import { REPO_ROOT } from '../repo-root';
+import { runToCompletion, type CompletedProcess } from '../spawn-process';
 import { startUserServiceHarness, type UserServiceHarness } from './user-service';
 import { startTransactionServiceHarness, type TransactionServiceHarness } from './transaction-service';
 import { loadOutboxRelayConfig, startOutboxRelay, type RunningOutboxRelay } from '@wallet/outbox-relay';
@@ -120,24 +121,8 @@ export function spawnRelayProcess(env: Record<string, string>): ChildProcess {
   });
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The compiled replay CLI, exactly as `make replay-outbox` runs it. */
-export function runReplayCliProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'src', 'entry-points', 'replay-outbox.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+export function runReplayCliProcess(args: string[], env: Record<string, string>): Promise<CompletedProcess> {
+  const entry = join(packageRoot, 'dist', 'src', 'entry-points', 'replay-outbox.js');
+  return runToCompletion(process.execPath, [entry, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
 }
