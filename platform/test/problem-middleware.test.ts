@@ -149,35 +149,30 @@ test('a declared charset other than UTF-8 is 415; a body on a GET must be JSON t
   assert.deepEqual(getJson.body, { body: { a: 'b' } });
 });
 
-test('a method the router does not know (TRACE) is 405 problem+json, not a bare 501', async () => {
-  const response = await sendRaw('TRACE /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-  assert.equal(response.status, 405);
+/** Sends raw HTTP and asserts a problem+json answer with this status and code. */
+async function assertRawProblem(request: string, status: number, code: string): Promise<void> {
+  const response = await sendRaw(request);
+  assert.equal(response.status, status);
   assert.match(response.contentType, /problem\+json/);
-  assert.equal(response.body.code, 'method_not_allowed');
+  assert.equal(response.body.code, code);
+}
+
+test('a method the router does not know (TRACE) is 405 problem+json, not a bare 501', async () => {
+  await assertRawProblem('TRACE /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 405, 'method_not_allowed');
 });
 
 test("requests Node's parser refuses get problem+json too, not an empty answer", async () => {
-  const bad = await sendRaw('GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n');
-  assert.equal(bad.status, 400);
-  assert.match(bad.contentType, /problem\+json/);
-  assert.equal(bad.body.code, 'malformed_request');
-  const huge = await sendRaw(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${'a'.repeat(20_000)}\r\n\r\n`);
-  assert.equal(huge.status, 431);
-  assert.equal(huge.body.code, 'headers_too_large');
+  await assertRawProblem('GET /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400, 'malformed_request');
+  await assertRawProblem(`GET /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large');
 });
 
 test('an Expect header other than 100-continue is 417 problem+json, not an empty answer', async () => {
-  const response = await sendRaw('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: the-impossible\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-  assert.equal(response.status, 417);
-  assert.match(response.contentType, /problem\+json/);
-  assert.equal(response.body.code, 'expectation_failed');
+  const request = 'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: the-impossible\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}';
+  await assertRawProblem(request, 417, 'expectation_failed');
 });
 
 test('CONNECT is 405 problem+json and the connection is closed (this is not a proxy)', async () => {
-  const response = await sendRaw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
-  assert.equal(response.status, 405);
-  assert.match(response.contentType, /problem\+json/);
-  assert.equal(response.body.code, 'method_not_allowed');
+  await assertRawProblem('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405, 'method_not_allowed');
 });
 
 test(`JSON nested up to ${MAX_JSON_DEPTH} levels is read; deeper is 400 malformed_json without engine text`, async () => {

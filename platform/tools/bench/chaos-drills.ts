@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { REPO_ROOT } from '@wallet/platform/testkit';
 
 export interface DrillAvailability {
@@ -95,17 +95,28 @@ export async function restartPostgres(): Promise<number> {
   return performance.now() - started;
 }
 
-export function detectKafkaOutage(): DrillAvailability {
-  if (!existsSync(KAFKA_PID_FILE)) {
-    return { available: false, reason: 'Kafka was not started natively by platform/tools/infra/infra.sh (no .run/kafka.pid): not ours to stop' };
+/**
+ * A broker may be stopped only when infra.sh started it here: its pid file names a running process.
+ * Returns that pid, or why the drill is not ours to run.
+ */
+function ownedBrokerPid(name: 'Kafka' | 'NATS', pidFile: string): { pid: number } | DrillAvailability {
+  const file = `.run/${basename(pidFile)}`;
+  if (!existsSync(pidFile)) {
+    return { available: false, reason: `${name} was not started natively by platform/tools/infra/infra.sh (no ${file}): not ours to stop` };
   }
-  const pid = Number(readFileSync(KAFKA_PID_FILE, 'utf8').trim());
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
   try {
     process.kill(pid, 0);
   } catch {
-    return { available: false, reason: `.run/kafka.pid names pid ${pid}, which is not running` };
+    return { available: false, reason: `${file} names pid ${pid}, which is not running` };
   }
-  return { available: true, reason: `infra.sh kafka-down / kafka-up (pid ${pid})` };
+  return { pid };
+}
+
+export function detectKafkaOutage(): DrillAvailability {
+  const owned = ownedBrokerPid('Kafka', KAFKA_PID_FILE);
+  if (!('pid' in owned)) return owned;
+  return { available: true, reason: `infra.sh kafka-down / kafka-up (pid ${owned.pid})` };
 }
 
 export async function stopKafka(): Promise<void> {
@@ -119,17 +130,10 @@ export async function startKafka(): Promise<void> {
 }
 
 export async function detectNatsOutage(): Promise<DrillAvailability> {
-  if (!existsSync(NATS_PID_FILE)) {
-    return { available: false, reason: 'NATS was not started natively by platform/tools/infra/infra.sh (no .run/nats.pid): not ours to stop' };
-  }
-  const pid = Number(readFileSync(NATS_PID_FILE, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return { available: false, reason: `.run/nats.pid names pid ${pid}, which is not running` };
-  }
+  const owned = ownedBrokerPid('NATS', NATS_PID_FILE);
+  if (!('pid' in owned)) return owned;
   if (!(await portOpen(NATS_PORT))) return { available: false, reason: `nothing listens on 127.0.0.1:${NATS_PORT}` };
-  return { available: true, reason: `infra.sh nats-down / nats-up (pid ${pid})` };
+  return { available: true, reason: `infra.sh nats-down / nats-up (pid ${owned.pid})` };
 }
 
 export async function stopNats(): Promise<void> {

@@ -77,38 +77,32 @@ export async function startPrivateStack(options: {
 
   // Each process gets only its own broker credentials, as run.sh and compose give them.
   const common = { LOG_LEVEL: options.logLevel, ...options.extraEnv };
-  const userEnv = {
+  const processEnv = async (service: 'user-service' | 'transaction-service' | 'outbox-relay', port: number, role: ServiceRole, databaseUrl: string) => ({
     ...common,
-    ...serviceCredentialsEnv('user-service'),
-    PORT: String(userPort),
+    ...serviceCredentialsEnv(service),
+    PORT: String(port),
     // Each process as its own login, as deployed; the migrations as the superuser (the owner here).
-    DATABASE_URL: await login(userDatabaseUrl, 'user_service'),
-    MIGRATION_DATABASE_URL: userDatabaseUrl,
-    BALANCE_SUBJECT: subject,
-  };
+    DATABASE_URL: await login(databaseUrl, role),
+    // The relay applies no migrations.
+    ...(service === 'outbox-relay' ? {} : { MIGRATION_DATABASE_URL: databaseUrl }),
+  });
+  const userEnv = { ...(await processEnv('user-service', userPort, 'user_service', userDatabaseUrl)), BALANCE_SUBJECT: subject };
   // The money engine's settings reach the private transaction-service, so a bench can compare
   // MONEY_BATCH_MAX=1 (one transaction per operation) with the default in one session.
   const moneySettings = Object.fromEntries(
     Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MONEY_') && e[1] !== undefined),
   );
   const txEnv = {
-    ...common,
+    ...(await processEnv('transaction-service', txPort, 'transaction_service', txDatabaseUrl)),
     ...moneySettings,
-    ...serviceCredentialsEnv('transaction-service'),
-    PORT: String(txPort),
     OPERATOR_PORT: String(txOperatorPort),
-    DATABASE_URL: await login(txDatabaseUrl, 'transaction_service'),
-    MIGRATION_DATABASE_URL: txDatabaseUrl,
     BALANCE_SUBJECT: subject,
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     KAFKA_CONSUMER_GROUP: group,
   };
   const relayEnv = {
-    ...common,
-    ...serviceCredentialsEnv('outbox-relay'),
-    PORT: String(relayPort),
-    DATABASE_URL: await login(userDatabaseUrl, 'outbox_relay'),
+    ...(await processEnv('outbox-relay', relayPort, 'outbox_relay', userDatabaseUrl)),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
