@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
-import { dropDatabase, ensureDatabaseExists, localPostgresUrl, natsCredentials, sqlState, type Knex } from '@wallet/platform';
+import { dropDatabase, ensureDatabaseExists, LOCAL_KAFKA_BROKERS, LOCAL_NATS_URL, localPostgresUrl, natsCredentials, sqlState, type Knex } from '@wallet/platform';
 import { REPO_ROOT } from './repo-root';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? localPostgresUrl('postgres', 'postgres');
 // The project's own authenticated brokers (platform/tools/infra/infra.sh), same port variables.
-export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9094'}`;
-export const TEST_NATS_URL = process.env.NATS_URL ?? `nats://127.0.0.1:${process.env.NATS_PORT ?? '4223'}`;
+export const TEST_KAFKA_BROKERS =
+  process.env.KAFKA_BROKERS ?? (process.env.KAFKA_PORT ? `127.0.0.1:${process.env.KAFKA_PORT}` : LOCAL_KAFKA_BROKERS);
+export const TEST_NATS_URL = process.env.NATS_URL ?? (process.env.NATS_PORT ? `nats://127.0.0.1:${process.env.NATS_PORT}` : LOCAL_NATS_URL);
 
 const CREDENTIALS_SCRIPT = join(REPO_ROOT, 'platform', 'tools', 'infra', 'credentials.sh');
 

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
+import { LOCAL_NATS_PORT } from '@wallet/platform';
 import { REPO_ROOT } from '@wallet/platform/testkit';
 
 export interface DrillAvailability {
@@ -19,7 +20,7 @@ const INFRA_SCRIPT = join(REPO_ROOT, 'platform', 'tools', 'infra', 'infra.sh');
 const KAFKA_PID_FILE = join(REPO_ROOT, '.run', 'kafka.pid');
 // The project's own nats-server (infra.sh nats-up: the repo's config, its own port), never the machine's.
 const NATS_PID_FILE = join(REPO_ROOT, '.run', 'nats.pid');
-const NATS_PORT = Number(process.env.NATS_PORT ?? '4223');
+const NATS_PORT = Number(process.env.NATS_PORT ?? LOCAL_NATS_PORT);
 
 function run(command: string, args: readonly string[], timeoutMs = 120_000): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {

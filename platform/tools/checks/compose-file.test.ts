@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { LOCAL_KAFKA_BROKERS, LOCAL_NATS_PORT, LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT } from '@wallet/platform';
 import { REPO_ROOT } from '@wallet/platform/testkit';
 import { SERVICE_CONFIGS } from './service-modules';
 
@@ -329,7 +330,24 @@ describe('Kafka in compose and the native runner', () => {
     assert.ok(kafka.KAFKA_CONTROLLER_LISTENER_NAMES && kafka.KAFKA_LISTENERS?.includes(`${kafka.KAFKA_CONTROLLER_LISTENER_NAMES}://:9093`));
     assert.ok(kafka.KAFKA_ADVERTISED_LISTENERS?.includes('//localhost:9094'), 'host clients use localhost:9094, as natively');
     assert.deepEqual(compose.services.kafka?.ports, ['127.0.0.1:9094:9094']);
-    assert.match(read('platform/tools/infra/infra.sh'), /^KAFKA_PORT="\$\{KAFKA_PORT:-9094\}"$/m);
+    assert.match(read('platform/tools/infra/local-defaults.sh'), /^KAFKA_PORT="\$\{KAFKA_PORT:-9094\}"$/m);
+  });
+});
+
+describe('the shell tools and the TypeScript side listen on the same local addresses', () => {
+  test('local-defaults.sh spells local-infrastructure.ts', () => {
+    const defaults = read('platform/tools/infra/local-defaults.sh');
+    const value = (name: string) => new RegExp(`^${name}="\\$\\{\\w+:-([^}]+)\\}"$`, 'm').exec(defaults)?.[1];
+    assert.equal(value('PG_HOST'), LOCAL_POSTGRES_HOST);
+    assert.equal(value('PG_PORT'), String(LOCAL_POSTGRES_PORT));
+    assert.equal(value('NATS_PORT'), String(LOCAL_NATS_PORT));
+    assert.equal(`127.0.0.1:${value('KAFKA_PORT')}`, LOCAL_KAFKA_BROKERS);
+    // Every script that needs them sources the one file instead of spelling them again.
+    for (const script of ['infra.sh', 'bench-db.sh', 'bench-compare.sh', 'credentials.sh', 'run.sh']) {
+      const text = read(`platform/tools/infra/${script}`);
+      assert.match(text, /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/local-defaults\.sh"$/m, script);
+      assert.doesNotMatch(text, /:-(4223|9094|9095|5432)\}/, `${script} spells a local port again`);
+    }
   });
 });
 

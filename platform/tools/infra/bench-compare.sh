@@ -14,7 +14,8 @@
 # `make bench-db` read.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+# ROOT (and the local addresses)
+source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
 ROUNDS="${BENCH_COMPARE_ROUNDS:-3}"
 OUT_FILE="$ROOT/.run/bench-compare-result.json"
 DB_RESULT="$ROOT/.run/bench-db-result.json"

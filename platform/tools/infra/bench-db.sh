@@ -12,10 +12,8 @@
 # which pgbench runs to do; hot-pair runs use BENCH_HOT_PAIR_SHARE).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
-PG_HOST="${PGHOST:-127.0.0.1}"
-PG_PORT="${PGPORT:-5432}"
-PG_USER="${PGUSER:-postgres}"
+# ROOT, PG_HOST/PG_PORT/PG_USER
+source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
 DB="wallet_bench_pgbench"
 DB_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
 USERS="${BENCH_USERS:-50}"

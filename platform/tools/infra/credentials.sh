@@ -8,7 +8,8 @@
 #   credentials.sh exec SERVICE CMD..  run CMD with only SERVICE's own credentials added to its environment
 # Rotation: README, "Security model". Values are hex, so they are safe in URLs, shells and configs.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+# ROOT (and the local addresses)
+source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
 FILE="${WALLET_CREDENTIALS_FILE:-$ROOT/.credentials.env}"
 
 # Every generated variable, one per line; an existing file gains new ones on the next `ensure`.

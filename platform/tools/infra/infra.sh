@@ -6,20 +6,14 @@
 # native commands and Kafka runs from its Maven Central jars on the JDK (KRaft, single node).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+# ROOT, PG_HOST/PG_PORT/PG_USER, NATS_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT
+source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
 RUN_DIR="$ROOT/.run"
 KAFKA_HOME="$ROOT/.cache/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 KAFKA_VERSION="3.9.1"
 # A fixed 22-character KRaft cluster id: the data folder is formatted once and reused.
 KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-WaLLetKRaftCluster0001}"
-PG_HOST="${PGHOST:-127.0.0.1}"
-PG_PORT="${PGPORT:-5432}"
-# The project's own NATS and Kafka, with authentication, on ports of their own: a machine's default
-# NATS (4222) or an older unauthenticated Kafka (9092) is left alone.
-NATS_PORT="${NATS_PORT:-4223}"
-KAFKA_PORT="${KAFKA_PORT:-9094}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9095}"
 NATS_CONFIG="$ROOT/platform/tools/infra/nats/nats-server.conf"
 DATABASES=(wallet_users wallet_transactions)
 

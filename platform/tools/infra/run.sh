@@ -8,7 +8,8 @@
 # listener binds the loopback (HOST) and each process logs in to PostgreSQL with its own role;
 # the migrations run as each database's owner role (db/README.md).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+# ROOT, NATS_PORT, KAFKA_PORT
+source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
 RUN_DIR="$ROOT/.run"
 NAMES=(transaction-service user-service outbox-relay)
 declare -A ENTRY=(
@@ -22,7 +23,7 @@ declare -A HEALTH=([user-service]="http://127.0.0.1:${USER_SERVICE_PORT:-3001}/h
 
 # The brokers infra.sh runs (same port variables), and each process's own credentials only
 # (platform/tools/infra/credentials.sh env <name>: generated on first use, never anyone else's).
-BROKERS="NATS_URL=nats://127.0.0.1:${NATS_PORT:-4223} KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT:-9094}"
+BROKERS="NATS_URL=nats://127.0.0.1:${NATS_PORT} KAFKA_BROKERS=127.0.0.1:${KAFKA_PORT}"
 credentials_for() { bash "$ROOT/platform/tools/infra/credentials.sh" env "$1" | tr '\n' ' '; }
 
 env_for() {
