@@ -186,10 +186,15 @@ describe('runtime sources import runtime code and declared production dependenci
 
 describe("no package imports another package's tests", () => {
   for (const service of SERVICES) {
-    test(`${service}/test uses its own src, the runtime library and the test kit`, () => {
+    test(`${service}/test uses its own src, the runtime library, the test kit and declared packages`, () => {
+      const manifest = JSON.parse(read(`${service}/package.json`)) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+      const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.devDependencies ?? {})]);
       const problems: string[] = [];
       for (const file of sourceFiles(`${service}/test`)) {
         for (const specifier of importsOf(file)) {
+          if (!isBuiltin(specifier) && !specifier.startsWith('.') && !declared.has(packageName(specifier))) {
+            problems.push(`${file}: ${packageName(specifier)} is not declared by ${service}`);
+          }
           if (specifier.includes('/test/') || specifier.includes('dist/test')) problems.push(`${file}: ${specifier}`);
           if (specifier.startsWith('@wallet/') && !['@wallet/platform', '@wallet/platform/testkit'].includes(specifier)) {
             problems.push(`${file}: ${specifier}`);
