@@ -6,6 +6,7 @@ export * from './config/local-infrastructure';
 export * from './logging/create-logger';
 export * from './logging/aggregate-errors';
 export * from './lifecycle/shutdown';
+export * from './lifecycle/run-entry-point';
 export * from './db/create-knex';
 export * from './db/migrate';
 export * from './db/run-in-transaction';

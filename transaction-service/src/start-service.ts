@@ -15,14 +15,14 @@ import {
   createOperatorApp,
   createStopOnce,
   listen,
-  migrateAsOwner,
+  migrateServiceSchema,
   registerPoolMetrics,
   splitBrokers,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
-import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-wallet-schema';
+import * as walletSchema from './data-access/migrations/001-create-wallet-schema';
 import { createWalletRouter } from './entry-points/http/create-wallet-router';
 import { createOperatorRouter } from './entry-points/operator/create-operator-router';
 import { openApiDocument } from './entry-points/http/openapi';
@@ -53,13 +53,7 @@ export async function startTransactionService(
   config: TransactionServiceConfig,
   logger: Logger,
 ): Promise<RunningTransactionService> {
-  const applied = await migrateAsOwner({
-    migrationDatabaseUrl: config.migrationDatabaseUrl,
-    migrations,
-    lockKey: MIGRATION_LOCK_KEY,
-    applicationName: 'transaction-service-migrate',
-  });
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await migrateServiceSchema({ service: 'transaction-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: walletSchema, logger });
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,

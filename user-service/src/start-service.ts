@@ -12,7 +12,7 @@ import {
   createMetricsRegistry,
   createStopOnce,
   listen,
-  migrateAsOwner,
+  migrateServiceSchema,
   promClient,
   registerPoolMetrics,
   type Logger,
@@ -20,7 +20,7 @@ import {
   type ShutdownStep,
 } from '@wallet/platform';
 import type { UserServiceConfig } from './config';
-import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-users-schema';
+import * as usersSchema from './data-access/migrations/001-create-users-schema';
 import { createBalanceRequester } from './data-access/request-balance';
 import { createUser } from './domain/create-user';
 import { getBalance } from './domain/get-balance';
@@ -39,13 +39,7 @@ export interface RunningUserService {
  * dependency at all: events wait in the outbox until the relay can publish them.
  */
 export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
-  const applied = await migrateAsOwner({
-    migrationDatabaseUrl: config.migrationDatabaseUrl,
-    migrations,
-    lockKey: MIGRATION_LOCK_KEY,
-    applicationName: 'user-service-migrate',
-  });
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await migrateServiceSchema({ service: 'user-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: usersSchema, logger });
   const knex = createKnex({
     url: config.databaseUrl,
     poolMax: config.dbPoolMax,
