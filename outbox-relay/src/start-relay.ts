@@ -6,15 +6,14 @@ import {
   checkKafka,
   closeServer,
   createHttpApp,
-  createKafka,
-  createKnex,
+  createKafkaFromSettings,
+  createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
   ensureTopics,
   listen,
   promClient,
   registerPoolMetrics,
-  splitBrokers,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
@@ -35,19 +34,8 @@ export interface RunningOutboxRelay {
  * appear later, and the relay keeps retrying (with a capped backoff) until they do.
  */
 export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger): Promise<RunningOutboxRelay> {
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'outbox-relay',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
-  const kafka = createKafka({
-    clientId: 'outbox-relay',
-    brokers: splitBrokers(config.kafkaBrokers),
-    logger,
-    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
-    ssl: config.kafkaSsl,
-  });
+  const knex = createKnexFromSettings(config, 'outbox-relay');
+  const kafka = createKafkaFromSettings(config, 'outbox-relay', logger);
   const metrics = createMetricsRegistry('outbox-relay');
   registerPoolMetrics(knex, metrics);
 

@@ -3,6 +3,7 @@ export * from './errors/error-fields';
 export * from './retry/backoff';
 export * from './config/load-config';
 export * from './config/local-infrastructure';
+export * from './config/process-settings';
 export * from './logging/create-logger';
 export * from './logging/aggregate-errors';
 export * from './lifecycle/shutdown';

@@ -6,18 +6,18 @@ import {
   checkNats,
   closeNats,
   closeServer,
-  connectNats,
+  connectNatsFromSettings,
   createApiDocsRouter,
   createHttpApp,
-  createKafka,
+  createKafkaFromSettings,
   createKnex,
+  createKnexFromSettings,
   createMetricsRegistry,
   createOperatorApp,
   createStopOnce,
   listen,
   migrateServiceSchema,
   registerPoolMetrics,
-  splitBrokers,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
@@ -54,12 +54,7 @@ export async function startTransactionService(
   logger: Logger,
 ): Promise<RunningTransactionService> {
   await migrateServiceSchema({ service: 'transaction-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: walletSchema, logger });
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'transaction-service',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
+  const knex = createKnexFromSettings(config, 'transaction-service');
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
@@ -82,22 +77,10 @@ export async function startTransactionService(
     queueLimit: config.moneyQueueLimit,
   });
 
-  const nats = await connectNats({
-    url: config.natsUrl,
-    name: 'transaction-service',
-    logger,
-    user: config.natsUser,
-    password: config.natsPassword,
-  });
+  const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
-  const kafka = createKafka({
-    clientId: 'transaction-service',
-    brokers: splitBrokers(config.kafkaBrokers),
-    logger,
-    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
-    ssl: config.kafkaSsl,
-  });
+  const kafka = createKafkaFromSettings(config, 'transaction-service', logger);
   const consumer = await startUserCreatedConsumer({
     kafka,
     knex,

@@ -5,10 +5,10 @@ import {
   checkNats,
   closeNats,
   closeServer,
-  connectNats,
+  connectNatsFromSettings,
   createApiDocsRouter,
   createHttpApp,
-  createKnex,
+  createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
   listen,
@@ -40,21 +40,10 @@ export interface RunningUserService {
  */
 export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
   await migrateServiceSchema({ service: 'user-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: usersSchema, logger });
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'user-service',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
+  const knex = createKnexFromSettings(config, 'user-service');
   let nats: NatsConnection | undefined;
   try {
-    nats = await connectNats({
-      url: config.natsUrl,
-      name: 'user-service',
-      logger,
-      user: config.natsUser,
-      password: config.natsPassword,
-    });
+    nats = await connectNatsFromSettings(config, 'user-service', logger);
   } catch (error) {
     await knex.destroy();
     throw error;
