@@ -10,9 +10,9 @@ import {
   createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
+  declareMetrics,
   ensureTopics,
   listen,
-  promClient,
   registerPoolMetrics,
   type Logger,
   type ShutdownStep,
@@ -39,42 +39,25 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
   const metrics = createMetricsRegistry('outbox-relay');
   registerPoolMetrics(knex, metrics);
 
-  const published = new promClient.Counter({
-    name: 'outbox_events_published_total',
-    help: 'Outbox events published to Kafka (a replayed or re-sent event counts again)',
-    registers: [metrics],
-  });
-  const failures = new promClient.Counter({
-    name: 'outbox_relay_failures_total',
-    help: 'Relay iterations that failed, by reason',
-    labelNames: ['reason'] as const,
-    registers: [metrics],
-  });
-  const publishLag = new promClient.Histogram({
-    name: 'outbox_publish_lag_seconds',
-    help: 'Time from the outbox insert to its publication on Kafka',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    registers: [metrics],
-  });
-  new promClient.Gauge({
-    name: 'outbox_backlog_events',
-    help: 'Outbox events not yet published',
-    registers: [metrics],
-    async collect() {
-      // A scrape must not fail when the database (or the outbox table) is not there yet.
-      const backlog = await measureBacklog(knex).catch(() => undefined);
-      if (backlog) this.set(backlog.unpublished);
-    },
-  });
-  new promClient.Gauge({
-    name: 'outbox_oldest_unpublished_age_seconds',
-    help: 'Age of the oldest unpublished outbox event (0 when none)',
-    registers: [metrics],
-    async collect() {
-      const backlog = await measureBacklog(knex).catch(() => undefined);
-      if (backlog) this.set(backlog.oldestAgeSeconds);
-    },
-  });
+  const metric = declareMetrics(metrics);
+  const published = metric.counter(
+    'outbox_events_published_total',
+    'Outbox events published to Kafka (a replayed or re-sent event counts again)',
+  );
+  const failures = metric.counter('outbox_relay_failures_total', 'Relay iterations that failed, by reason', ['reason']);
+  const publishLag = metric.histogram(
+    'outbox_publish_lag_seconds',
+    'Time from the outbox insert to its publication on Kafka',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  );
+  // A scrape must not fail when the database (or the outbox table) is not there yet.
+  const readBacklog = () => measureBacklog(knex).catch(() => undefined);
+  metric.gaugeReading('outbox_backlog_events', 'Outbox events not yet published', async () => (await readBacklog())?.unpublished);
+  metric.gaugeReading(
+    'outbox_oldest_unpublished_age_seconds',
+    'Age of the oldest unpublished outbox event (0 when none)',
+    async () => (await readBacklog())?.oldestAgeSeconds,
+  );
 
   const relay = new OutboxRelay({
     knex,

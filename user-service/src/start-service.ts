@@ -11,9 +11,9 @@ import {
   createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
+  declareMetrics,
   listen,
   migrateServiceSchema,
-  promClient,
   registerPoolMetrics,
   type Logger,
   type NatsConnection,
@@ -52,11 +52,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
 
   const metrics = createMetricsRegistry('user-service');
   registerPoolMetrics(knex, metrics);
-  const usersCreated = new promClient.Counter({
-    name: 'users_created_total',
-    help: 'Users created (each with its user-created outbox event)',
-    registers: [metrics],
-  });
+  const usersCreated = declareMetrics(metrics).counter('users_created_total', 'Users created (each with its user-created outbox event)');
   const findUser = createUserLookup(knex, config.userLookupCacheSize);
   const balanceRequester = createBalanceRequester({
     nats: natsConnection,
