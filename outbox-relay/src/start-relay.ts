@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import {
   checkDatabase,
@@ -12,8 +11,9 @@ import {
   createStopOnce,
   declareMetrics,
   ensureTopics,
-  listen,
+  listenOn,
   registerPoolMetrics,
+  type Listening,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
@@ -85,7 +85,7 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
   });
   relay.start();
 
-  let server: Server;
+  let http: Listening;
   try {
     const app = createHttpApp({
       logger,
@@ -97,14 +97,14 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
       readinessChecks: { postgres: () => checkDatabase(knex), kafka: () => checkKafka(kafka) },
       bodyLimitBytes: 1_024,
     });
-    server = await listen(app, config.port, config.host);
+    http = await listenOn(app, config);
   } catch (error) {
     await listener.stop();
     await relay.stop();
     await knex.destroy();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
+  const { server, port, url } = http;
   logger.info({ port, topic: config.userCreatedTopic }, 'outbox-relay started');
 
   const steps: ShutdownStep[] = [
@@ -114,5 +114,5 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
     { name: 'http', run: () => closeServer(server) },
     { name: 'postgres', run: () => knex.destroy() },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return { server, url, stop: createStopOnce(logger, steps) };
 }

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   checkDatabase,
   checkKafka,
@@ -15,7 +14,7 @@ import {
   createMetricsRegistry,
   createOperatorApp,
   createStopOnce,
-  listen,
+  listenOn,
   migrateServiceSchema,
   registerPoolMetrics,
   type Logger,
@@ -113,14 +112,12 @@ export async function startTransactionService(
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port, config.host);
-  const { port } = server.address() as AddressInfo;
-  const operatorServer = await listen(
+  const { server, port, url } = await listenOn(app, config);
+  const operator = await listenOn(
     createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
-    config.operatorPort,
-    config.operatorHost,
+    { host: config.operatorHost, port: config.operatorPort },
   );
-  const operatorPort = (operatorServer.address() as AddressInfo).port;
+  const { server: operatorServer, port: operatorPort } = operator;
   logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
 
   const steps: ShutdownStep[] = [
@@ -135,9 +132,9 @@ export async function startTransactionService(
   ];
   return {
     server,
-    url: `http://127.0.0.1:${port}`,
+    url,
     operatorServer,
-    operatorUrl: `http://127.0.0.1:${operatorPort}`,
+    operatorUrl: operator.url,
     stop: createStopOnce(logger, steps),
   };
 }

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   checkDatabase,
   checkNats,
@@ -12,7 +11,7 @@ import {
   createMetricsRegistry,
   createStopOnce,
   declareMetrics,
-  listen,
+  listenOn,
   migrateServiceSchema,
   registerPoolMetrics,
   type Logger,
@@ -82,8 +81,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port, config.host);
-  const { port } = server.address() as AddressInfo;
+  const { server, port, url } = await listenOn(app, config);
   logger.info({ host: config.host, port }, 'user-service listening');
 
   const steps: ShutdownStep[] = [
@@ -100,5 +98,5 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     },
     { name: 'postgres', run: () => knex.destroy() },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return { server, url, stop: createStopOnce(logger, steps) };
 }
