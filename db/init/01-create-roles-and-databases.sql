@@ -26,17 +26,16 @@ SELECT format('DO $$ BEGIN RAISE EXCEPTION %L; END $$', variable || ' is not set
 
 -- Roles are cluster-wide: create the missing ones (a concurrent creator is harmless), then set
 -- every attribute explicitly. No role can create databases or roles, or bypass row security.
-SELECT format('CREATE ROLE %I', name)
+-- (\gexec runs each row's statements left to right and skips a NULL: the CREATE of a role that exists.)
+SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN format('CREATE ROLE %I', name) END,
+       format('ALTER ROLE %I NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', name)
   FROM unnest(ARRAY['wallet_users_owner', 'wallet_transactions_owner', 'user_service', 'transaction_service', 'outbox_relay']) AS name
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name)
 \gexec
-SELECT format('ALTER ROLE %I LOGIN PASSWORD %L NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', role, password)
-  FROM (VALUES ('wallet_users_owner', :'wallet_users_owner_password'),
-               ('wallet_transactions_owner', :'wallet_transactions_owner_password'),
-               ('user_service', :'user_service_password'),
-               ('transaction_service', :'transaction_service_password'),
-               ('outbox_relay', :'outbox_relay_password')) AS login (role, password)
-\gexec
+ALTER ROLE wallet_users_owner LOGIN PASSWORD :'wallet_users_owner_password';
+ALTER ROLE wallet_transactions_owner LOGIN PASSWORD :'wallet_transactions_owner_password';
+ALTER ROLE user_service LOGIN PASSWORD :'user_service_password';
+ALTER ROLE transaction_service LOGIN PASSWORD :'transaction_service_password';
+ALTER ROLE outbox_relay LOGIN PASSWORD :'outbox_relay_password';
 
 -- Each database belongs to its owner role, so the migrations can create tables in public
 -- (PostgreSQL 15 gives that schema to the database owner and no longer lets PUBLIC create in it).
