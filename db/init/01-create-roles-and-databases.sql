@@ -14,43 +14,28 @@
 \getenv outbox_relay_password OUTBOX_RELAY_DB_PASSWORD
 
 -- A missing password must stop the initialisation, not create a role nobody can log in as.
-\if :{?wallet_users_owner_password}
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'WALLET_USERS_OWNER_DB_PASSWORD is not set'; END $$;
-\endif
-\if :{?wallet_transactions_owner_password}
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'WALLET_TRANSACTIONS_OWNER_DB_PASSWORD is not set'; END $$;
-\endif
-\if :{?user_service_password}
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'USER_SERVICE_DB_PASSWORD is not set'; END $$;
-\endif
-\if :{?transaction_service_password}
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'TRANSACTION_SERVICE_DB_PASSWORD is not set'; END $$;
-\endif
-\if :{?outbox_relay_password}
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'OUTBOX_RELAY_DB_PASSWORD is not set'; END $$;
-\endif
+-- :{?name} is psql's "is the variable set" (TRUE/FALSE); each unset one runs a RAISE naming it.
+SELECT format('DO $$ BEGIN RAISE EXCEPTION %L; END $$', variable || ' is not set')
+  FROM (VALUES ('WALLET_USERS_OWNER_DB_PASSWORD', :{?wallet_users_owner_password}),
+               ('WALLET_TRANSACTIONS_OWNER_DB_PASSWORD', :{?wallet_transactions_owner_password}),
+               ('USER_SERVICE_DB_PASSWORD', :{?user_service_password}),
+               ('TRANSACTION_SERVICE_DB_PASSWORD', :{?transaction_service_password}),
+               ('OUTBOX_RELAY_DB_PASSWORD', :{?outbox_relay_password})) AS password (variable, is_set)
+ WHERE NOT is_set
+\gexec
 
 -- Roles are cluster-wide: create the missing ones (a concurrent creator is harmless), then set
 -- every attribute explicitly. No role can create databases or roles, or bypass row security.
-SELECT format('CREATE ROLE %I', name)
+-- (\gexec runs each row's statements left to right and skips a NULL: the CREATE of a role that exists.)
+SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN format('CREATE ROLE %I', name) END,
+       format('ALTER ROLE %I NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', name)
   FROM unnest(ARRAY['wallet_users_owner', 'wallet_transactions_owner', 'user_service', 'transaction_service', 'outbox_relay']) AS name
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name)
 \gexec
-ALTER ROLE wallet_users_owner LOGIN PASSWORD :'wallet_users_owner_password'
-  NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-ALTER ROLE wallet_transactions_owner LOGIN PASSWORD :'wallet_transactions_owner_password'
-  NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-ALTER ROLE user_service LOGIN PASSWORD :'user_service_password'
-  NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-ALTER ROLE transaction_service LOGIN PASSWORD :'transaction_service_password'
-  NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-ALTER ROLE outbox_relay LOGIN PASSWORD :'outbox_relay_password'
-  NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+ALTER ROLE wallet_users_owner LOGIN PASSWORD :'wallet_users_owner_password';
+ALTER ROLE wallet_transactions_owner LOGIN PASSWORD :'wallet_transactions_owner_password';
+ALTER ROLE user_service LOGIN PASSWORD :'user_service_password';
+ALTER ROLE transaction_service LOGIN PASSWORD :'transaction_service_password';
+ALTER ROLE outbox_relay LOGIN PASSWORD :'outbox_relay_password';
 
 -- Each database belongs to its owner role, so the migrations can create tables in public
 -- (PostgreSQL 15 gives that schema to the database owner and no longer lets PUBLIC create in it).

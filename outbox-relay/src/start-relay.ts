@@ -1,20 +1,19 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import {
   checkDatabase,
   checkKafka,
   closeServer,
   createHttpApp,
-  createKafka,
-  createKnex,
+  createKafkaFromSettings,
+  createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
+  declareMetrics,
   ensureTopics,
-  listen,
-  promClient,
+  listenOn,
   registerPoolMetrics,
-  splitBrokers,
+  type Listening,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
@@ -35,58 +34,30 @@ export interface RunningOutboxRelay {
  * appear later, and the relay keeps retrying (with a capped backoff) until they do.
  */
 export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger): Promise<RunningOutboxRelay> {
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'outbox-relay',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
-  const kafka = createKafka({
-    clientId: 'outbox-relay',
-    brokers: splitBrokers(config.kafkaBrokers),
-    logger,
-    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
-    ssl: config.kafkaSsl,
-  });
+  const knex = createKnexFromSettings(config, 'outbox-relay');
+  const kafka = createKafkaFromSettings(config, 'outbox-relay', logger);
   const metrics = createMetricsRegistry('outbox-relay');
   registerPoolMetrics(knex, metrics);
 
-  const published = new promClient.Counter({
-    name: 'outbox_events_published_total',
-    help: 'Outbox events published to Kafka (a replayed or re-sent event counts again)',
-    registers: [metrics],
-  });
-  const failures = new promClient.Counter({
-    name: 'outbox_relay_failures_total',
-    help: 'Relay iterations that failed, by reason',
-    labelNames: ['reason'] as const,
-    registers: [metrics],
-  });
-  const publishLag = new promClient.Histogram({
-    name: 'outbox_publish_lag_seconds',
-    help: 'Time from the outbox insert to its publication on Kafka',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
-    registers: [metrics],
-  });
-  new promClient.Gauge({
-    name: 'outbox_backlog_events',
-    help: 'Outbox events not yet published',
-    registers: [metrics],
-    async collect() {
-      // A scrape must not fail when the database (or the outbox table) is not there yet.
-      const backlog = await measureBacklog(knex).catch(() => undefined);
-      if (backlog) this.set(backlog.unpublished);
-    },
-  });
-  new promClient.Gauge({
-    name: 'outbox_oldest_unpublished_age_seconds',
-    help: 'Age of the oldest unpublished outbox event (0 when none)',
-    registers: [metrics],
-    async collect() {
-      const backlog = await measureBacklog(knex).catch(() => undefined);
-      if (backlog) this.set(backlog.oldestAgeSeconds);
-    },
-  });
+  const metric = declareMetrics(metrics);
+  const published = metric.counter(
+    'outbox_events_published_total',
+    'Outbox events published to Kafka (a replayed or re-sent event counts again)',
+  );
+  const failures = metric.counter('outbox_relay_failures_total', 'Relay iterations that failed, by reason', ['reason']);
+  const publishLag = metric.histogram(
+    'outbox_publish_lag_seconds',
+    'Time from the outbox insert to its publication on Kafka',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  );
+  // A scrape must not fail when the database (or the outbox table) is not there yet.
+  const readBacklog = () => measureBacklog(knex).catch(() => undefined);
+  metric.gaugeReading('outbox_backlog_events', 'Outbox events not yet published', async () => (await readBacklog())?.unpublished);
+  metric.gaugeReading(
+    'outbox_oldest_unpublished_age_seconds',
+    'Age of the oldest unpublished outbox event (0 when none)',
+    async () => (await readBacklog())?.oldestAgeSeconds,
+  );
 
   const relay = new OutboxRelay({
     knex,
@@ -114,7 +85,7 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
   });
   relay.start();
 
-  let server: Server;
+  let http: Listening;
   try {
     const app = createHttpApp({
       logger,
@@ -126,14 +97,14 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
       readinessChecks: { postgres: () => checkDatabase(knex), kafka: () => checkKafka(kafka) },
       bodyLimitBytes: 1_024,
     });
-    server = await listen(app, config.port, config.host);
+    http = await listenOn(app, config);
   } catch (error) {
     await listener.stop();
     await relay.stop();
     await knex.destroy();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
+  const { server, port, url } = http;
   logger.info({ port, topic: config.userCreatedTopic }, 'outbox-relay started');
 
   const steps: ShutdownStep[] = [
@@ -143,5 +114,5 @@ export async function startOutboxRelay(config: OutboxRelayConfig, logger: Logger
     { name: 'http', run: () => closeServer(server) },
     { name: 'postgres', run: () => knex.destroy() },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return { server, url, stop: createStopOnce(logger, steps) };
 }

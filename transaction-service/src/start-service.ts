@@ -1,28 +1,27 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   checkDatabase,
   checkKafka,
   checkNats,
   closeNats,
   closeServer,
-  connectNats,
+  connectNatsFromSettings,
   createApiDocsRouter,
   createHttpApp,
-  createKafka,
+  createKafkaFromSettings,
   createKnex,
+  createKnexFromSettings,
   createMetricsRegistry,
   createOperatorApp,
   createStopOnce,
-  listen,
-  migrateAsOwner,
+  listenOn,
+  migrateServiceSchema,
   registerPoolMetrics,
-  splitBrokers,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
-import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-wallet-schema';
+import * as walletSchema from './data-access/migrations/001-create-wallet-schema';
 import { createWalletRouter } from './entry-points/http/create-wallet-router';
 import { createOperatorRouter } from './entry-points/operator/create-operator-router';
 import { openApiDocument } from './entry-points/http/openapi';
@@ -53,19 +52,8 @@ export async function startTransactionService(
   config: TransactionServiceConfig,
   logger: Logger,
 ): Promise<RunningTransactionService> {
-  const applied = await migrateAsOwner({
-    migrationDatabaseUrl: config.migrationDatabaseUrl,
-    migrations,
-    lockKey: MIGRATION_LOCK_KEY,
-    applicationName: 'transaction-service-migrate',
-  });
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'transaction-service',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
+  await migrateServiceSchema({ service: 'transaction-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: walletSchema, logger });
+  const knex = createKnexFromSettings(config, 'transaction-service');
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
@@ -88,22 +76,10 @@ export async function startTransactionService(
     queueLimit: config.moneyQueueLimit,
   });
 
-  const nats = await connectNats({
-    url: config.natsUrl,
-    name: 'transaction-service',
-    logger,
-    user: config.natsUser,
-    password: config.natsPassword,
-  });
+  const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
-  const kafka = createKafka({
-    clientId: 'transaction-service',
-    brokers: splitBrokers(config.kafkaBrokers),
-    logger,
-    credentials: { username: config.kafkaUsername, password: config.kafkaPassword },
-    ssl: config.kafkaSsl,
-  });
+  const kafka = createKafkaFromSettings(config, 'transaction-service', logger);
   const consumer = await startUserCreatedConsumer({
     kafka,
     knex,
@@ -136,14 +112,12 @@ export async function startTransactionService(
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port, config.host);
-  const { port } = server.address() as AddressInfo;
-  const operatorServer = await listen(
+  const { server, port, url } = await listenOn(app, config);
+  const operator = await listenOn(
     createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
-    config.operatorPort,
-    config.operatorHost,
+    { host: config.operatorHost, port: config.operatorPort },
   );
-  const operatorPort = (operatorServer.address() as AddressInfo).port;
+  const { server: operatorServer, port: operatorPort } = operator;
   logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
 
   const steps: ShutdownStep[] = [
@@ -158,9 +132,9 @@ export async function startTransactionService(
   ];
   return {
     server,
-    url: `http://127.0.0.1:${port}`,
+    url,
     operatorServer,
-    operatorUrl: `http://127.0.0.1:${operatorPort}`,
+    operatorUrl: operator.url,
     stop: createStopOnce(logger, steps),
   };
 }

@@ -1,26 +1,25 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   checkDatabase,
   checkNats,
   closeNats,
   closeServer,
-  connectNats,
+  connectNatsFromSettings,
   createApiDocsRouter,
   createHttpApp,
-  createKnex,
+  createKnexFromSettings,
   createMetricsRegistry,
   createStopOnce,
-  listen,
-  migrateAsOwner,
-  promClient,
+  declareMetrics,
+  listenOn,
+  migrateServiceSchema,
   registerPoolMetrics,
   type Logger,
   type NatsConnection,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { UserServiceConfig } from './config';
-import { migrations, MIGRATION_LOCK_KEY } from './data-access/migrations/001-create-users-schema';
+import * as usersSchema from './data-access/migrations/001-create-users-schema';
 import { createBalanceRequester } from './data-access/request-balance';
 import { createUser } from './domain/create-user';
 import { getBalance } from './domain/get-balance';
@@ -39,28 +38,11 @@ export interface RunningUserService {
  * dependency at all: events wait in the outbox until the relay can publish them.
  */
 export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
-  const applied = await migrateAsOwner({
-    migrationDatabaseUrl: config.migrationDatabaseUrl,
-    migrations,
-    lockKey: MIGRATION_LOCK_KEY,
-    applicationName: 'user-service-migrate',
-  });
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const knex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.dbPoolMax,
-    applicationName: 'user-service',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
+  await migrateServiceSchema({ service: 'user-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: usersSchema, logger });
+  const knex = createKnexFromSettings(config, 'user-service');
   let nats: NatsConnection | undefined;
   try {
-    nats = await connectNats({
-      url: config.natsUrl,
-      name: 'user-service',
-      logger,
-      user: config.natsUser,
-      password: config.natsPassword,
-    });
+    nats = await connectNatsFromSettings(config, 'user-service', logger);
   } catch (error) {
     await knex.destroy();
     throw error;
@@ -69,11 +51,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
 
   const metrics = createMetricsRegistry('user-service');
   registerPoolMetrics(knex, metrics);
-  const usersCreated = new promClient.Counter({
-    name: 'users_created_total',
-    help: 'Users created (each with its user-created outbox event)',
-    registers: [metrics],
-  });
+  const usersCreated = declareMetrics(metrics).counter('users_created_total', 'Users created (each with its user-created outbox event)');
   const findUser = createUserLookup(knex, config.userLookupCacheSize);
   const balanceRequester = createBalanceRequester({
     nats: natsConnection,
@@ -103,8 +81,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
   });
-  const server = await listen(app, config.port, config.host);
-  const { port } = server.address() as AddressInfo;
+  const { server, port, url } = await listenOn(app, config);
   logger.info({ host: config.host, port }, 'user-service listening');
 
   const steps: ShutdownStep[] = [
@@ -121,5 +98,5 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     },
     { name: 'postgres', run: () => knex.destroy() },
   ];
-  return { server, url: `http://127.0.0.1:${port}`, stop: createStopOnce(logger, steps) };
+  return { server, url, stop: createStopOnce(logger, steps) };
 }

@@ -65,9 +65,14 @@ export interface ConfigDefinition<T> {
   load(env?: NodeJS.ProcessEnv): T;
 }
 
+/** The typed configuration a definition loads: `ConfigOf<typeof myConfig>`. */
+export type ConfigOf<D> = D extends ConfigDefinition<infer T> ? T : never;
+
 /**
  * Declares a process's configuration once: typed field -> environment variable + schema. `load`
- * validates the whole environment at once (see loadConfig) and returns the typed object.
+ * validates the whole environment at once (see loadConfig) and returns the typed object. The
+ * field types can be left to inference from the schemas (see ConfigOf), so each setting is
+ * written once, not once in an interface and again here.
  */
 export function defineConfig<T>(spec: ConfigSpec<T>): ConfigDefinition<T> {
   const fields = Object.entries<ConfigField<unknown>>(spec);

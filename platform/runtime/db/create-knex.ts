@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import type { DatabaseSettings } from '../config/process-settings';
 import { sqlState } from '../errors/error-fields';
 
 export type { Knex } from 'knex';
@@ -22,6 +23,16 @@ export function createKnex(options: DatabaseOptions): Knex {
     },
     pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: 30_000 },
     acquireConnectionTimeout: 30_000,
+  });
+}
+
+/** The process's main pool, as its DATABASE_URL, DB_POOL_MAX and DB_STATEMENT_TIMEOUT_MS say. */
+export function createKnexFromSettings(settings: DatabaseSettings, applicationName: string): Knex {
+  return createKnex({
+    url: settings.databaseUrl,
+    poolMax: settings.dbPoolMax,
+    applicationName,
+    statementTimeoutMs: settings.dbStatementTimeoutMs,
   });
 }
 

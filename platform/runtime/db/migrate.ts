@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Logger } from 'pino';
 import pg from 'pg';
 import { createKnex, ensureDatabaseExists } from './create-knex';
 
@@ -71,4 +72,34 @@ export async function migrateAsOwner(options: {
   } finally {
     await knex.destroy();
   }
+}
+
+/**
+ * What a service's migrations module exports (`data-access/migrations/001-*.ts`): its migrations
+ * in order and the advisory-lock key that serialises them.
+ */
+export interface ServiceMigrations {
+  migrations: readonly Migration[];
+  MIGRATION_LOCK_KEY: number;
+}
+
+/**
+ * A service's migrations applied as its database's owner (see migrateAsOwner), the one way both
+ * the service's start-up and its `make migrate` command do it: same lock, same connection name
+ * (`<service>-migrate`), and a log line naming what was applied.
+ */
+export async function migrateServiceSchema(options: {
+  service: string;
+  migrationDatabaseUrl: string;
+  schema: ServiceMigrations;
+  logger: Logger;
+}): Promise<string[]> {
+  const applied = await migrateAsOwner({
+    migrationDatabaseUrl: options.migrationDatabaseUrl,
+    migrations: options.schema.migrations,
+    lockKey: options.schema.MIGRATION_LOCK_KEY,
+    applicationName: `${options.service}-migrate`,
+  });
+  if (applied.length > 0) options.logger.info({ applied }, 'migrations applied');
+  return applied;
 }

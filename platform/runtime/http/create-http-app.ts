@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -268,6 +269,20 @@ function writeProblemAndClose(socket: Duplex, error: AppError): void {
 }
 
 /** Stops accepting connections and waits for in-flight requests to finish. */
+/** A started listener: the server, the port it got (PORT=0 picks a free one) and its loopback URL. */
+export interface Listening {
+  server: Server;
+  port: number;
+  url: string;
+}
+
+/** `listen` on a process's configured HOST and PORT, for the three processes' composition roots. */
+export async function listenOn(app: Koa, settings: { host: string; port: number }): Promise<Listening> {
+  const server = await listen(app, settings.port, settings.host);
+  const { port } = server.address() as AddressInfo;
+  return { server, port, url: `http://127.0.0.1:${port}` };
+}
+
 export async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()));

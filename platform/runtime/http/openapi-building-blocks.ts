@@ -1,4 +1,5 @@
 import { ERROR_CATALOG, PROBLEM_CONTENT_TYPE, type ErrorCode } from '../errors/app-error';
+import type { OpenApiDocument } from './serve-api-docs';
 
 /**
  * Pieces every service's OpenAPI 3.1 document shares: the problem+json error shape (its `code`
@@ -165,6 +166,78 @@ function readinessResponse(description: string, status: 'ready' | 'not_ready') {
           },
         },
       },
+    },
+  };
+}
+
+/** A reference to a schema of the document's `components.schemas`. */
+export function schemaRef(name: string) {
+  return { $ref: `#/components/schemas/${name}` } as const;
+}
+
+/** The optional X-Request-Id header every endpoint accepts (see sharedComponents.parameters). */
+export const requestIdParameter = { $ref: '#/components/parameters/XRequestId' } as const;
+
+/** A JSON request body of the named schema. */
+export function jsonRequestBody(schemaName: string, options: { required?: boolean; description?: string } = {}) {
+  return {
+    required: options.required ?? true,
+    ...(options.description === undefined ? {} : { description: options.description }),
+    content: { 'application/json': { schema: schemaRef(schemaName) } },
+  };
+}
+
+/** A successful JSON response of the named schema. */
+export function jsonResponse(description: string, schemaName: string, headers: Record<string, { $ref: string }> = requestIdHeader) {
+  return { description, headers, content: { 'application/json': { schema: schemaRef(schemaName) } } };
+}
+
+/** A JSON object with only the properties it lists (`additionalProperties: false`). */
+export function closedObject<S extends { required?: readonly string[]; properties: Record<string, unknown> }>(schema: S) {
+  return { type: 'object', additionalProperties: false, ...schema } as const;
+}
+
+/** Money in a response, in both services: a decimal string with exactly two decimals, never a JSON number. */
+export const decimalAmountSchema = {
+  type: 'string',
+  pattern: '^\\d+\\.\\d{2}$',
+  description: 'A decimal amount with exactly two decimals',
+  examples: ['12.50'],
+} as const;
+
+/**
+ * A service's whole document: what every service states the same way (OpenAPI version, the
+ * servers "Try it out" may call, the operations tag, the system endpoints, the shared components)
+ * around what is its own.
+ */
+export function serviceOpenApiDocument(service: {
+  title: string;
+  description: string;
+  /** Where `docker compose` or a local run publishes it, e.g. http://localhost:3001. */
+  localUrl: string;
+  /** The tag of its own endpoints. */
+  tag: { name: string; description: string };
+  paths: Record<string, Record<string, unknown>>;
+  components: {
+    schemas: Record<string, unknown>;
+    headers?: Record<string, unknown>;
+    parameters?: Record<string, unknown>;
+  };
+}): OpenApiDocument {
+  return {
+    openapi: '3.1.0',
+    info: { title: service.title, version: '1.0.0', description: service.description },
+    // Relative first, so "Try it out" on /docs calls the server that serves the page.
+    servers: [
+      { url: '/', description: 'this server' },
+      { url: service.localUrl, description: 'docker compose / local run' },
+    ],
+    tags: [service.tag, { name: 'operations', description: 'Health, readiness and metrics' }],
+    paths: { ...service.paths, ...systemPaths },
+    components: {
+      schemas: { ...sharedComponents.schemas, ...service.components.schemas },
+      headers: { ...sharedComponents.headers, ...service.components.headers },
+      parameters: { ...sharedComponents.parameters, ...service.components.parameters },
     },
   };
 }

@@ -1,5 +1,7 @@
 import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
+import { splitBrokers } from '../config/load-config';
+import type { UserCreatedKafkaSettings } from '../config/process-settings';
 
 /** A principal's SASL/SCRAM-SHA-512 login (the only mechanism the broker enables). */
 export interface KafkaCredentials {
@@ -39,6 +41,21 @@ export function createKafka(options: {
         else if (level === logLevel.WARN) log.warn(rest, message);
         else log.debug(rest, message);
       },
+  });
+}
+
+/** createKafka with the process's KAFKA_BROKERS, SASL login and KAFKA_SSL. */
+export function createKafkaFromSettings(
+  settings: Pick<UserCreatedKafkaSettings, 'kafkaBrokers' | 'kafkaUsername' | 'kafkaPassword' | 'kafkaSsl'>,
+  clientId: string,
+  logger: Logger,
+): Kafka {
+  return createKafka({
+    clientId,
+    brokers: splitBrokers(settings.kafkaBrokers),
+    logger,
+    credentials: { username: settings.kafkaUsername, password: settings.kafkaPassword },
+    ssl: settings.kafkaSsl,
   });
 }
 

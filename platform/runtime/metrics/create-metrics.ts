@@ -14,6 +14,41 @@ export function createMetricsRegistry(service: string): client.Registry {
   return registry;
 }
 
+/**
+ * Declares metrics on one process's registry. prom-client wants `registers: [registry]` on every
+ * metric, and one left without it lands on the global registry, which nothing scrapes; this binds
+ * the registry once, so a declaration says only what is its own: name, help, labels, buckets.
+ */
+export function declareMetrics(registry: client.Registry) {
+  const registers = [registry];
+  return {
+    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new client.Counter<L>({ name, help, labelNames, registers }),
+    histogram: <L extends string = never>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []) =>
+      new client.Histogram<L>({ name, help, buckets: [...buckets], labelNames, registers }),
+    /** A gauge the code sets itself. */
+    gauge: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new client.Gauge<L>({ name, help, labelNames, registers }),
+    /**
+     * A gauge read at scrape time from its source (the source is the truth, the gauge only reports
+     * it); `read` returns undefined when the source cannot be read now, and the gauge is then left as it was.
+     */
+    gaugeReading: (name: string, help: string, read: () => number | undefined | Promise<number | undefined>) =>
+      new client.Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const value = await read();
+          if (value !== undefined) this.set(value);
+        },
+      }),
+  };
+}
+
+/** Bucket bounds for "how many items in one batch" histograms. */
+export const BATCH_SIZE_BUCKETS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
 interface TarnPool {
   numUsed(): number;
   numFree(): number;

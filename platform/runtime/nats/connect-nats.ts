@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import type { BalanceNatsSettings } from '../config/process-settings';
 import { withTimeout } from '../lifecycle/shutdown';
 
 export type { NatsConnection } from 'nats';
@@ -33,6 +34,15 @@ export async function connectNats(options: {
     }
   })();
   return connection;
+}
+
+/** connectNats with the process's NATS_URL, NATS_USER and NATS_PASSWORD. */
+export function connectNatsFromSettings(
+  settings: Pick<BalanceNatsSettings, 'natsUrl' | 'natsUser' | 'natsPassword'>,
+  name: string,
+  logger: Logger,
+): Promise<NatsConnection> {
+  return connectNats({ url: settings.natsUrl, name, logger, user: settings.natsUser, password: settings.natsPassword });
 }
 
 /** The connect options that log in as `user` with its own inbox prefix (none without a user). */

@@ -65,14 +65,14 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
   );
 
   const mismatches: ReconcileMismatch[] = [
-    ...balances.drifts.map((drift) => ({
+    ...balances.findings.map((drift) => ({
       kind: 'balance' as const,
       user_id: drift.user_id,
       balance: formatMinor(drift.balance_minor),
       ledger_balance: formatMinor(drift.ledger_balance_minor),
       difference: formatMinor(drift.balance_minor - drift.ledger_balance_minor),
     })),
-    ...transfers.malformed.map((transfer) => ({
+    ...transfers.findings.map((transfer) => ({
       kind: 'transfer' as const,
       transfer_id: transfer.transfer_id,
       amount: formatMinor(transfer.amount_minor),
@@ -85,11 +85,11 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
           : "a leg's amount or user does not match the transfer",
     })),
   ];
-  const mismatchCount = balances.driftCount + transfers.malformedCount;
+  const mismatchCount = balances.found + transfers.found;
   return {
     ok: mismatchCount === 0,
-    users_checked: balances.usersChecked,
-    transfers_checked: transfers.transfersChecked,
+    users_checked: balances.checked,
+    transfers_checked: transfers.checked,
     mismatch_count: mismatchCount,
     mismatches,
     checked_at: checkedAt.toISOString(),

@@ -1,5 +1,5 @@
 import { ErrorCode, Events, JSONCodec, type NatsConnection } from 'nats';
-import { errorField, promClient, type BalanceReply, type BalanceRequest, type Logger, type MetricsRegistry } from '@wallet/platform';
+import { declareMetrics, errorField, type BalanceReply, type BalanceRequest, type Logger, type MetricsRegistry } from '@wallet/platform';
 
 /** What came back from transaction-service, or why nothing did. The domain decides what each means. */
 export type BalanceRequestOutcome =
@@ -36,29 +36,17 @@ export function createBalanceRequester(options: {
   metrics: MetricsRegistry;
 }): BalanceRequester {
   const { nats, subject, timeoutMs, logger } = options;
-  const latency = new promClient.Histogram({
-    name: 'balance_request_duration_seconds',
-    help: 'Latency of NATS balance requests to transaction-service, by outcome',
-    labelNames: ['outcome'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [options.metrics],
-  });
-  const failures = new promClient.Counter({
-    name: 'balance_request_failures_total',
-    help: 'NATS balance requests that got no usable reply, by reason',
-    labelNames: ['reason'] as const,
-    registers: [options.metrics],
-  });
+  const metric = declareMetrics(options.metrics);
+  const latency = metric.histogram(
+    'balance_request_duration_seconds',
+    'Latency of NATS balance requests to transaction-service, by outcome',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ['outcome'],
+  );
+  const failures = metric.counter('balance_request_failures_total', 'NATS balance requests that got no usable reply, by reason', ['reason']);
 
   let outstanding = 0;
-  new promClient.Gauge({
-    name: 'balance_requests_outstanding',
-    help: 'NATS balance requests sent and not yet answered',
-    registers: [options.metrics],
-    collect() {
-      this.set(outstanding);
-    },
-  });
+  metric.gaugeReading('balance_requests_outstanding', 'NATS balance requests sent and not yet answered', () => outstanding);
 
   let connected = true;
   const statusStream = nats.status();

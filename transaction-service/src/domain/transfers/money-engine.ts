@@ -1,10 +1,11 @@
 import {
   AppError,
+  BATCH_SIZE_BUCKETS,
+  declareMetrics,
   fullJitterBackoffMs,
   isAppError,
   isDatabaseUnavailable,
   isRetryableTransactionError,
-  promClient,
   sqlState,
   type Knex,
   type Logger,
@@ -53,6 +54,32 @@ function isRetryable(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+type MoneyEngineMetrics = ReturnType<typeof declareMoneyEngineMetrics>;
+
+/** The engine's metrics; the queue depth is read from the queue itself at scrape time. */
+function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Waiting[]) {
+  const metric = declareMetrics(registry);
+  return {
+    operations: metric.counter('wallet_operations_total', 'Money operations by outcome (ok or the error code)', ['operation', 'outcome']),
+    replays: metric.counter('wallet_idempotent_replays_total', 'Requests answered from a stored idempotent outcome', ['operation']),
+    batchSize: metric.histogram('wallet_money_batch_size', 'Operations per money batch (one database transaction)', BATCH_SIZE_BUCKETS),
+    // Read at scrape time: the queue is the truth, the gauge only reports it.
+    queueDepth: metric.gaugeReading('wallet_money_queue_depth', 'Validated money operations waiting for a batch', () => queue.length),
+    retries: metric.counter('wallet_money_batch_retries_total', 'Money batches re-run or split, by reason', ['reason']),
+    stages: metric.histogram(
+      'wallet_money_batch_stage_seconds',
+      'Time of each stage of a money batch (begin, claim, lock, decide, write, commit)',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      ['stage'],
+    ),
+    ambiguous: metric.counter(
+      'wallet_money_ambiguous_commits_total',
+      'COMMITs whose reply was lost, by what the commit log said',
+      ['resolution'],
+    ),
+  };
+}
+
 /**
  * Group commit for money. Every transfer and add-money of this process goes through one bounded
  * queue of validated operations; batches of them are applied in one database transaction each
@@ -72,68 +99,11 @@ export class MoneyEngine {
   private stopping = false;
   private idle: (() => void) | undefined;
   private readonly maxAttempts: number;
-  private readonly metrics: {
-    operations: promClient.Counter<'operation' | 'outcome'>;
-    replays: promClient.Counter<'operation'>;
-    batchSize: promClient.Histogram;
-    queueDepth: promClient.Gauge;
-    retries: promClient.Counter<'reason'>;
-    ambiguous: promClient.Counter<'resolution'>;
-    stages: promClient.Histogram<'stage'>;
-  };
+  private readonly metrics: MoneyEngineMetrics;
 
   constructor(private readonly options: MoneyEngineOptions) {
     this.maxAttempts = options.maxAttempts ?? 8;
-    const registers = [options.metrics];
-    const queue = this.queue;
-    this.metrics = {
-      operations: new promClient.Counter({
-        name: 'wallet_operations_total',
-        help: 'Money operations by outcome (ok or the error code)',
-        labelNames: ['operation', 'outcome'] as const,
-        registers,
-      }),
-      replays: new promClient.Counter({
-        name: 'wallet_idempotent_replays_total',
-        help: 'Requests answered from a stored idempotent outcome',
-        labelNames: ['operation'] as const,
-        registers,
-      }),
-      batchSize: new promClient.Histogram({
-        name: 'wallet_money_batch_size',
-        help: 'Operations per money batch (one database transaction)',
-        buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-        registers,
-      }),
-      queueDepth: new promClient.Gauge({
-        name: 'wallet_money_queue_depth',
-        help: 'Validated money operations waiting for a batch',
-        registers,
-        // Read at scrape time: the queue is the truth, the gauge only reports it.
-        collect() {
-          this.set(queue.length);
-        },
-      }),
-      retries: new promClient.Counter({
-        name: 'wallet_money_batch_retries_total',
-        help: 'Money batches re-run or split, by reason',
-        labelNames: ['reason'] as const,
-        registers,
-      }),
-      stages: new promClient.Histogram({
-        name: 'wallet_money_batch_stage_seconds',
-        help: 'Time of each stage of a money batch (begin, claim, lock, decide, write, commit)',
-        labelNames: ['stage'] as const,
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-        registers,
-      }),
-      ambiguous: new promClient.Counter({
-        name: 'wallet_money_ambiguous_commits_total',
-        help: 'COMMITs whose reply was lost, by what the commit log said',
-        labelNames: ['resolution'] as const,
-        registers,
-      }),
-    };
+    this.metrics = declareMoneyEngineMetrics(options.metrics, this.queue);
   }
 
   /** Queues a validated operation; resolves with its response once its batch has committed. */

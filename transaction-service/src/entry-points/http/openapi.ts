@@ -1,10 +1,15 @@
 import {
+  closedObject,
   commonErrorResponses,
+  decimalAmountSchema,
   jsonBodyErrorResponses,
+  jsonRequestBody,
+  jsonResponse,
   problemResponse,
   requestIdHeader,
-  sharedComponents,
-  systemPaths,
+  requestIdParameter,
+  schemaRef,
+  serviceOpenApiDocument,
   type OpenApiDocument,
 } from '@wallet/platform';
 
@@ -18,6 +23,8 @@ const responseHeaders = {
   ...requestIdHeader,
   'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' },
 } as const;
+const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' } as const;
+const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
 
 const moneyErrorResponses = {
   '400': problemResponse(400, 'The request is not valid', [
@@ -34,44 +41,26 @@ const moneyErrorResponses = {
   ...commonErrorResponses,
 } as const;
 
-export const openApiDocument: OpenApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'transaction-service',
-    version: '1.0.0',
-    description:
-      'Balances, add-money, transfers and history of the digital wallet. Amounts are decimal strings with exactly ' +
-      'two decimals in responses ("12.50"); requests accept such a string or a JSON number. Money operations ' +
-      'accept an optional Idempotency-Key header: a retry with the same key and body gets the stored outcome ' +
-      'with `Idempotent-Replayed: true` and moves no money twice. Errors are application/problem+json with a ' +
-      'stable `code`.',
-  },
-  // Relative first, so "Try it out" on /docs calls the server that serves the page.
-  servers: [
-    { url: '/', description: 'this server' },
-    { url: 'http://localhost:3002', description: 'docker compose / local run' },
-  ],
-  tags: [
-    { name: 'wallet', description: 'Money operations and queries' },
-    { name: 'operations', description: 'Health, readiness and metrics' },
-  ],
+export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
+  title: 'transaction-service',
+  description:
+    'Balances, add-money, transfers and history of the digital wallet. Amounts are decimal strings with exactly ' +
+    'two decimals in responses ("12.50"); requests accept such a string or a JSON number. Money operations ' +
+    'accept an optional Idempotency-Key header: a retry with the same key and body gets the stored outcome ' +
+    'with `Idempotent-Replayed: true` and moves no money twice. Errors are application/problem+json with a ' +
+    'stable `code`.',
+  localUrl: 'http://localhost:3002',
+  tag: { name: 'wallet', description: 'Money operations and queries' },
   paths: {
     '/add-money': {
       post: {
         tags: ['wallet'],
         summary: "Credit a user's wallet",
         operationId: 'addMoney',
-        parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }, { $ref: '#/components/parameters/XRequestId' }],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/AddMoneyRequest' } } },
-        },
+        parameters: [idempotencyKeyParameter, requestIdParameter],
+        requestBody: jsonRequestBody('AddMoneyRequest'),
         responses: {
-          '200': {
-            description: 'Credited (or the replay of the credit made with this Idempotency-Key)',
-            headers: responseHeaders,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/AddMoneyResponse' } } },
-          },
+          '200': jsonResponse('Credited (or the replay of the credit made with this Idempotency-Key)', 'AddMoneyResponse', responseHeaders),
           ...moneyErrorResponses,
           '422': problemResponse(
             422,
@@ -87,17 +76,10 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['wallet'],
         summary: 'Move money from one user to another, atomically',
         operationId: 'transfer',
-        parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }, { $ref: '#/components/parameters/XRequestId' }],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/TransferRequest' } } },
-        },
+        parameters: [idempotencyKeyParameter, requestIdParameter],
+        requestBody: jsonRequestBody('TransferRequest'),
         responses: {
-          '201': {
-            description: 'Transferred (or the replay of the transfer made with this Idempotency-Key)',
-            headers: responseHeaders,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/TransferResponse' } } },
-          },
+          '201': jsonResponse('Transferred (or the replay of the transfer made with this Idempotency-Key)', 'TransferResponse', responseHeaders),
           ...moneyErrorResponses,
           '400': problemResponse(400, 'The request is not valid', [
             'validation_failed',
@@ -119,13 +101,9 @@ export const openApiDocument: OpenApiDocument = {
         tags: ['wallet'],
         summary: "A user's current balance",
         operationId: 'getBalance',
-        parameters: [{ $ref: '#/components/parameters/UserIdPath' }, { $ref: '#/components/parameters/XRequestId' }],
+        parameters: [userIdParameter, requestIdParameter],
         responses: {
-          '200': {
-            description: 'The balance',
-            headers: requestIdHeader,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/BalanceResponse' } } },
-          },
+          '200': jsonResponse('The balance', 'BalanceResponse'),
           '400': problemResponse(400, 'user_id is not a UUID', ['validation_failed']),
           '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
           ...commonErrorResponses,
@@ -138,7 +116,7 @@ export const openApiDocument: OpenApiDocument = {
         summary: "A user's ledger, newest first, one page at a time",
         operationId: 'listTransactions',
         parameters: [
-          { $ref: '#/components/parameters/UserIdPath' },
+          userIdParameter,
           {
             name: 'limit',
             in: 'query',
@@ -153,25 +131,19 @@ export const openApiDocument: OpenApiDocument = {
             description: 'The `next_cursor` of the previous page; omit for the newest page',
             schema: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
           },
-          { $ref: '#/components/parameters/XRequestId' },
+          requestIdParameter,
         ],
         responses: {
-          '200': {
-            description: 'One page of ledger entries',
-            headers: requestIdHeader,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/TransactionPage' } } },
-          },
+          '200': jsonResponse('One page of ledger entries', 'TransactionPage'),
           '400': problemResponse(400, 'user_id, limit or cursor is not valid', ['validation_failed']),
           '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
           ...commonErrorResponses,
         },
       },
     },
-    ...systemPaths,
   },
   components: {
     schemas: {
-      ...sharedComponents.schemas,
       AmountInput: {
         description:
           'A positive amount with at most two decimals: a string ("12.50", "7") or a JSON number (12.5). ' +
@@ -181,61 +153,38 @@ export const openApiDocument: OpenApiDocument = {
           { type: 'number', exclusiveMinimum: 0, examples: [12.5] },
         ],
       },
-      Amount: {
-        type: 'string',
-        pattern: '^\\d+\\.\\d{2}$',
-        description: 'A decimal amount with exactly two decimals',
-        examples: ['12.50'],
-      },
-      AddMoneyRequest: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['user_id', 'amount'],
-        properties: { user_id: UUID, amount: { $ref: '#/components/schemas/AmountInput' } },
-      },
-      AddMoneyResponse: {
-        type: 'object',
-        additionalProperties: false,
+      Amount: decimalAmountSchema,
+      AddMoneyRequest: closedObject({ required: ['user_id', 'amount'], properties: { user_id: UUID, amount: schemaRef('AmountInput') } }),
+      AddMoneyResponse: closedObject({
         required: ['user_id', 'transaction_id', 'amount', 'updated_balance'],
         properties: {
           user_id: UUID,
           transaction_id: { ...UUID, description: 'The ledger entry of this credit' },
-          amount: { $ref: '#/components/schemas/Amount' },
-          updated_balance: { $ref: '#/components/schemas/Amount' },
+          amount: schemaRef('Amount'),
+          updated_balance: schemaRef('Amount'),
         },
-      },
-      TransferRequest: {
-        type: 'object',
-        additionalProperties: false,
+      }),
+      TransferRequest: closedObject({
         required: ['from_user_id', 'to_user_id', 'amount_to_transfer'],
         properties: {
           from_user_id: UUID,
           to_user_id: UUID,
-          amount_to_transfer: { $ref: '#/components/schemas/AmountInput' },
+          amount_to_transfer: schemaRef('AmountInput'),
         },
-      },
-      TransferResponse: {
-        type: 'object',
-        additionalProperties: false,
+      }),
+      TransferResponse: closedObject({
         required: ['transfer_id', 'from_user_id', 'to_user_id', 'amount', 'updated_balance', 'created_at'],
         properties: {
           transfer_id: UUID,
           from_user_id: UUID,
           to_user_id: UUID,
-          amount: { $ref: '#/components/schemas/Amount' },
-          updated_balance: { $ref: '#/components/schemas/Amount', description: "The sender's balance after the transfer" },
+          amount: schemaRef('Amount'),
+          updated_balance: { ...schemaRef('Amount'), description: "The sender's balance after the transfer" },
           created_at: { type: 'string', format: 'date-time' },
         },
-      },
-      BalanceResponse: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['user_id', 'balance'],
-        properties: { user_id: UUID, balance: { $ref: '#/components/schemas/Amount' } },
-      },
-      Transaction: {
-        type: 'object',
-        additionalProperties: false,
+      }),
+      BalanceResponse: closedObject({ required: ['user_id', 'balance'], properties: { user_id: UUID, balance: schemaRef('Amount') } }),
+      Transaction: closedObject({
         required: [
           'id',
           'user_id',
@@ -252,35 +201,31 @@ export const openApiDocument: OpenApiDocument = {
           user_id: UUID,
           type: { enum: ['credit', 'debit'] },
           kind: { enum: ['add_money', 'transfer'] },
-          amount: { $ref: '#/components/schemas/Amount' },
-          balance_after: { $ref: '#/components/schemas/Amount' },
+          amount: schemaRef('Amount'),
+          balance_after: schemaRef('Amount'),
           transfer_id: { oneOf: [UUID, { type: 'null' }], description: 'Set for transfers' },
           counterparty_user_id: { oneOf: [UUID, { type: 'null' }], description: 'The other user of a transfer' },
           created_at: { type: 'string', format: 'date-time' },
         },
-      },
-      TransactionPage: {
-        type: 'object',
-        additionalProperties: false,
+      }),
+      TransactionPage: closedObject({
         required: ['items', 'next_cursor'],
         properties: {
-          items: { type: 'array', items: { $ref: '#/components/schemas/Transaction' } },
+          items: { type: 'array', items: schemaRef('Transaction') },
           next_cursor: {
             oneOf: [{ type: 'string' }, { type: 'null' }],
             description: 'Pass as `cursor` to get the next (older) page; null on the last page',
           },
         },
-      },
+      }),
     },
     headers: {
-      ...sharedComponents.headers,
       IdempotentReplayed: {
         description: 'Present, with the value true, when this response is the stored outcome of an earlier request with the same Idempotency-Key',
         schema: { type: 'string', enum: ['true'] },
       },
     },
     parameters: {
-      ...sharedComponents.parameters,
       IdempotencyKey: {
         name: 'Idempotency-Key',
         in: 'header',
@@ -294,4 +239,4 @@ export const openApiDocument: OpenApiDocument = {
       UserIdPath: { name: 'user_id', in: 'path', required: true, schema: UUID },
     },
   },
-};
+});

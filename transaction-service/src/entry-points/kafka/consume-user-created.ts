@@ -1,5 +1,5 @@
 import type { Batch, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { ensureTopics, createStoppableSleep, fullJitterBackoffMs, promClient, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
+import { ensureTopics, createStoppableSleep, declareMetrics, fullJitterBackoffMs, type Knex, type Logger, type MetricsRegistry } from '@wallet/platform';
 import { insertDeadLetter, type DeadLetter } from '../../data-access/dead-letters-repository';
 import {
   decodeUserCreatedMessage,
@@ -57,30 +57,26 @@ export function startUserCreatedConsumer(options: UserCreatedConsumerOptions): P
   const logger = options.logger.child({ component: 'user-created-consumer', topic });
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const chunkSize = options.chunkSize ?? 500;
-  const consumed = new promClient.Counter({
-    name: 'user_created_events_consumed_total',
-    help: 'user-created messages handled, by outcome (registered, duplicate, dead_lettered)',
-    labelNames: ['outcome'] as const,
-    registers: [options.metrics],
-  });
-  const chunks = new promClient.Counter({
-    name: 'user_created_chunks_total',
-    help: 'Chunks of user-created messages applied, by how (batch: one transaction; one_by_one: after a permanent error)',
-    labelNames: ['mode'] as const,
-    registers: [options.metrics],
-  });
-  const retries = new promClient.Counter({
-    name: 'user_created_chunk_retries_total',
-    help: 'Chunks retried after a transient failure (database unreachable, connection lost)',
-    registers: [options.metrics],
-  });
-
-  const lag = new promClient.Gauge({
-    name: 'user_created_consumer_lag_messages',
-    help: 'Messages on the partition not yet consumed, after the last batch (high watermark - offset)',
-    labelNames: ['partition'] as const,
-    registers: [options.metrics],
-  });
+  const metric = declareMetrics(options.metrics);
+  const consumed = metric.counter(
+    'user_created_events_consumed_total',
+    'user-created messages handled, by outcome (registered, duplicate, dead_lettered)',
+    ['outcome'],
+  );
+  const chunks = metric.counter(
+    'user_created_chunks_total',
+    'Chunks of user-created messages applied, by how (batch: one transaction; one_by_one: after a permanent error)',
+    ['mode'],
+  );
+  const retries = metric.counter(
+    'user_created_chunk_retries_total',
+    'Chunks retried after a transient failure (database unreachable, connection lost)',
+  );
+  const lag = metric.gauge(
+    'user_created_consumer_lag_messages',
+    'Messages on the partition not yet consumed, after the last batch (high watermark - offset)',
+    ['partition'],
+  );
 
   let stopping = false;
   let consumer: Consumer | undefined;

@@ -1,8 +1,9 @@
 import Joi from 'joi';
 import {
   BALANCE_QUEUE_GROUP,
+  BATCH_SIZE_BUCKETS,
   createErrorAggregator,
-  promClient,
+  declareMetrics,
   uuidSchema,
   type BalanceReply,
   type Knex,
@@ -69,38 +70,20 @@ interface Pending {
  */
 export function answerBalanceRequests(options: BalanceResponderOptions): { stop(): Promise<void> } {
   const { nats, knex, logger, maxPending, batchMax, concurrency } = options;
-  const answered = new promClient.Counter({
-    name: 'nats_balance_requests_answered_total',
-    help: 'Balance requests answered over NATS, by result',
-    labelNames: ['result'] as const,
-    registers: [options.metrics],
-  });
-  const dropped = new promClient.Counter({
-    name: 'nats_balance_requests_dropped_total',
-    help: 'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer)',
-    labelNames: ['reason'] as const,
-    registers: [options.metrics],
-  });
-  new promClient.Gauge({
-    name: 'nats_balance_requests_pending',
-    help: 'Balance requests accepted and not yet answered',
-    registers: [options.metrics],
-    collect() {
-      this.set(pending);
-    },
-  });
-  const batchSize = new promClient.Histogram({
-    name: 'nats_balance_batch_size',
-    help: 'Balance requests read per query',
-    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
-    registers: [options.metrics],
-  });
-  const readDuration = new promClient.Histogram({
-    name: 'nats_balance_read_seconds',
-    help: 'Time of one balance query (one batch of waiting requests)',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [options.metrics],
-  });
+  const metric = declareMetrics(options.metrics);
+  const answered = metric.counter('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result']);
+  const dropped = metric.counter(
+    'nats_balance_requests_dropped_total',
+    'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer)',
+    ['reason'],
+  );
+  metric.gaugeReading('nats_balance_requests_pending', 'Balance requests accepted and not yet answered', () => pending);
+  const batchSize = metric.histogram('nats_balance_batch_size', 'Balance requests read per query', BATCH_SIZE_BUCKETS);
+  const readDuration = metric.histogram(
+    'nats_balance_read_seconds',
+    'Time of one balance query (one batch of waiting requests)',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
   const readFailures = createErrorAggregator(logger, { message: 'balance read failed' });
   const replyFailures = createErrorAggregator(logger, { message: 'balance reply could not be sent' });
 

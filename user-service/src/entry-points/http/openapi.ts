@@ -1,10 +1,13 @@
 import {
+  closedObject,
   commonErrorResponses,
+  decimalAmountSchema,
   jsonBodyErrorResponses,
+  jsonRequestBody,
+  jsonResponse,
   problemResponse,
-  requestIdHeader,
-  sharedComponents,
-  systemPaths,
+  requestIdParameter,
+  serviceOpenApiDocument,
   type OpenApiDocument,
 } from '@wallet/platform';
 
@@ -21,43 +24,25 @@ const EMAIL = {
   examples: ['alice@example.com'],
 } as const;
 
-export const openApiDocument: OpenApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'user-service',
-    version: '1.0.0',
-    description:
-      'Users of the digital wallet. Creating a user also publishes a `user-created` event (through a ' +
-      'transactional outbox and Kafka) that opens the user\'s wallet in transaction-service. The balance ' +
-      'is asked of transaction-service over NATS; user-service stores none. Errors are ' +
-      'application/problem+json with a stable `code`.',
-  },
-  // Relative first, so "Try it out" on /docs calls the server that serves the page.
-  servers: [
-    { url: '/', description: 'this server' },
-    { url: 'http://localhost:3001', description: 'docker compose / local run' },
-  ],
-  tags: [
-    { name: 'users', description: 'Users and their balance' },
-    { name: 'operations', description: 'Health, readiness and metrics' },
-  ],
+export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
+  title: 'user-service',
+  description:
+    'Users of the digital wallet. Creating a user also publishes a `user-created` event (through a ' +
+    'transactional outbox and Kafka) that opens the user\'s wallet in transaction-service. The balance ' +
+    'is asked of transaction-service over NATS; user-service stores none. Errors are ' +
+    'application/problem+json with a stable `code`.',
+  localUrl: 'http://localhost:3001',
+  tag: { name: 'users', description: 'Users and their balance' },
   paths: {
     '/users': {
       post: {
         tags: ['users'],
         summary: 'Create a user',
         operationId: 'createUser',
-        parameters: [{ $ref: '#/components/parameters/XRequestId' }],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/CreateUserRequest' } } },
-        },
+        parameters: [requestIdParameter],
+        requestBody: jsonRequestBody('CreateUserRequest'),
         responses: {
-          '201': {
-            description: 'Created; the wallet opens in transaction-service moments later',
-            headers: requestIdHeader,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/User' } } },
-          },
+          '201': jsonResponse('Created; the wallet opens in transaction-service moments later', 'User'),
           '400': problemResponse(400, 'The email is missing or not valid, or the body is not JSON', [
             'validation_failed',
             'malformed_json',
@@ -76,21 +61,10 @@ export const openApiDocument: OpenApiDocument = {
           'The email is given as the `email` query parameter or in a JSON body `{"email": ...}` (when both ' +
           'are given they must name the same user). A user whose wallet has not opened yet has a balance of 0.00.',
         operationId: 'getBalance',
-        parameters: [
-          { name: 'email', in: 'query', required: false, schema: EMAIL },
-          { $ref: '#/components/parameters/XRequestId' },
-        ],
-        requestBody: {
-          required: false,
-          description: 'Alternative to the query parameter',
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/BalanceRequest' } } },
-        },
+        parameters: [{ name: 'email', in: 'query', required: false, schema: EMAIL }, requestIdParameter],
+        requestBody: jsonRequestBody('BalanceRequest', { required: false, description: 'Alternative to the query parameter' }),
         responses: {
-          '200': {
-            description: 'The balance, as transaction-service knows it',
-            headers: requestIdHeader,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Balance' } } },
-          },
+          '200': jsonResponse('The balance, as transaction-service knows it', 'Balance'),
           '400': problemResponse(400, 'The email is missing or not valid', ['validation_failed', 'malformed_json']),
           '404': problemResponse(404, 'No user has this email', ['user_not_found']),
           '504': problemResponse(504, 'transaction-service did not answer in time', ['balance_timeout']),
@@ -103,48 +77,23 @@ export const openApiDocument: OpenApiDocument = {
         },
       },
     },
-    ...systemPaths,
   },
   components: {
     schemas: {
-      ...sharedComponents.schemas,
-      CreateUserRequest: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['email'],
-        properties: { email: EMAIL },
-      },
-      User: {
-        type: 'object',
-        additionalProperties: false,
+      CreateUserRequest: closedObject({ required: ['email'], properties: { email: EMAIL } }),
+      User: closedObject({
         required: ['user_id', 'email', 'created_at'],
         properties: {
           user_id: { type: 'string', format: 'uuid', description: 'A UUIDv7 (time-ordered)' },
           email: { type: 'string', format: 'email' },
           created_at: { type: 'string', format: 'date-time' },
         },
-      },
-      BalanceRequest: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { email: EMAIL },
-      },
-      Balance: {
-        type: 'object',
-        additionalProperties: false,
+      }),
+      BalanceRequest: closedObject({ properties: { email: EMAIL } }),
+      Balance: closedObject({
         required: ['email', 'balance'],
-        properties: {
-          email: { type: 'string', format: 'email' },
-          balance: {
-            type: 'string',
-            pattern: '^\\d+\\.\\d{2}$',
-            description: 'A decimal amount with exactly two decimals',
-            examples: ['12.50'],
-          },
-        },
-      },
+        properties: { email: { type: 'string', format: 'email' }, balance: decimalAmountSchema },
+      }),
     },
-    headers: { ...sharedComponents.headers },
-    parameters: { ...sharedComponents.parameters },
   },
-};
+});
