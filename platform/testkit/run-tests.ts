@@ -5,19 +5,31 @@
  * Pass paths (or substrings of paths) to run a subset: `node platform/dist/testkit/run-tests.js transfer`.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from './repo-root';
 
 const root = REPO_ROOT;
-// Compiled test directories: each workspace's tests, and the tools' repository-wide checks.
-const testDirs = [
-  'platform/dist/test',
-  'platform/dist/tools/checks',
-  'user-service/dist/test',
-  'transaction-service/dist/test',
-  'outbox-relay/dist/test',
+// Each compiled test directory and the source directory it is compiled from: each workspace's
+// tests, and the tools' repository-wide checks.
+const testDirs: Array<{ compiled: string; source: string }> = [
+  { compiled: 'platform/dist/test', source: 'platform/test' },
+  { compiled: 'platform/dist/tools/checks', source: 'platform/tools/checks' },
+  { compiled: 'user-service/dist/test', source: 'user-service/test' },
+  { compiled: 'transaction-service/dist/test', source: 'transaction-service/test' },
+  { compiled: 'outbox-relay/dist/test', source: 'outbox-relay/test' },
 ];
+
+/**
+ * tsc never deletes output: a test file that was moved or removed leaves its compiled copy behind
+ * in a checkout built before. Only compiled tests whose source still exists are run.
+ */
+function hasSource(dir: { compiled: string; source: string }, compiledFile: string): boolean {
+  const path = relative(join(root, dir.compiled), compiledFile).replace(/\.js$/, '.ts');
+  if (existsSync(join(root, dir.source, path))) return true;
+  process.stderr.write(`skipping ${relative(root, compiledFile)}: its source is gone (stale build output)\n`);
+  return false;
+}
 
 function findTests(dir: string): string[] {
   let entries: string[];
@@ -35,7 +47,7 @@ function findTests(dir: string): string[] {
 
 const filters = process.argv.slice(2);
 const files = testDirs
-  .flatMap((dir) => findTests(join(root, dir)))
+  .flatMap((dir) => findTests(join(root, dir.compiled)).filter((f) => hasSource(dir, f)))
   .map((f) => relative(root, f))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();

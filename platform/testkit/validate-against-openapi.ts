@@ -153,10 +153,6 @@ export function assertMatchesOpenApi(document: OpenApiDocument, sample: OpenApiR
   }
 }
 
-/**
- * Checks responses against the document and remembers which documented (operation, status) pairs
- * were seen, so a contract test can also prove it exercised every documented outcome.
- */
 /** One request of a contract test: the documented template it exercises and the concrete path sent. */
 export interface ContractCall {
   /** Defaults to POST when there is a body, else GET. */
@@ -168,6 +164,10 @@ export interface ContractCall {
   headers?: Record<string, string>;
 }
 
+/**
+ * Checks responses against the document and remembers which documented (operation, status) pairs
+ * were seen, so a contract test can also prove it exercised every documented outcome.
+ */
 export class OpenApiContractRecorder {
   private readonly seen = new Set<string>();
 

@@ -40,9 +40,11 @@ export const transactionServiceConfig = defineConfig({
   balanceBatchMax: { env: 'BALANCE_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(250) },
   /** The balance responder's own connections (kept apart from the money operations' pool). */
   balanceDbPoolMax: { env: 'BALANCE_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(2) },
-  /** Largest amount of one operation, as a decimal string ("1000000000.00"). */
-  // Exactly what a client amount may be (parseAmount's own rules, so > 0 too): a value the check
-  // accepted must never fail later, at start-up.
+  /**
+   * Largest amount of one operation, as a decimal string ("1000000000.00"). Checked with exactly
+   * what a client amount may be (parseAmount's own rules, so > 0 too): a value the check accepted
+   * must never fail later, at start-up.
+   */
   maxAmount: {
     env: 'MAX_AMOUNT',
     schema: Joi.string()

@@ -268,7 +268,6 @@ function writeProblemAndClose(socket: Duplex, error: AppError): void {
   );
 }
 
-/** Stops accepting connections and waits for in-flight requests to finish. */
 /** A started listener: the server, the port it got (PORT=0 picks a free one) and its loopback URL. */
 export interface Listening {
   server: Server;
@@ -283,6 +282,7 @@ export async function listenOn(app: Koa, settings: { host: string; port: number 
   return { server, port, url: `http://127.0.0.1:${port}` };
 }
 
+/** Stops accepting connections and waits for in-flight requests to finish. */
 export async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()));
