@@ -9,12 +9,10 @@ export interface BalanceRequest {
   user_id: string;
 }
 
-export type BalanceReply =
-  | { ok: true; user_id: string; balance: string }
-  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy' };
-
 /**
  * `busy`: the responder already holds as many unanswered requests as it accepts (its budget); it
  * answers at once rather than queue without bound. The requester should retry a little later.
  */
-export const BALANCE_BUSY = 'busy';
+export type BalanceReply =
+  | { ok: true; user_id: string; balance: string }
+  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy' };
