@@ -1,7 +1,7 @@
 -- pgbench script: the SQL of ONE group-commit batch of :batch keyed transfers, statement by
 -- statement as transaction-service's money engine sends them (domain/transfers/apply-money-batch.ts,
 -- data-access/money-batch-repository.ts): BEGIN, key claim, ordered row locks, the one set-based
--- write, COMMIT. transfers/s = tps x :batch. transaction-service/test/bench-sql.test.ts fails when
+-- write (with the batch's marker row, the evidence that settles a lost COMMIT reply), COMMIT. transfers/s = tps x :batch. transaction-service/test/bench-sql.test.ts fails when
 -- this script and that SQL drift apart (tables, columns, conflict target, lock order, CTEs, results).
 -- Variables (-D): users, batch, hot_permille, max_amount_minor.
 -- What Node does in the engine (deciding each transfer, running balances, response bodies) is not
@@ -67,8 +67,17 @@ WITH moved AS (
     FROM unnest(:idem_keys::text[], :tids::uuid[], array_fill('transfer'::text, ARRAY[(:batch)::int])) AS s(idempotency_key, tid, endpoint)
    WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
   RETURNING 1
+), released AS (
+  DELETE FROM idempotency_keys k
+   USING unnest(ARRAY[]::text[], ARRAY[]::text[]) AS r(endpoint, idempotency_key)
+   WHERE k.endpoint = r.endpoint AND k.idempotency_key = r.idempotency_key AND k.response_status IS NULL
+  RETURNING 1
+), marker AS (
+  INSERT INTO money_batches (batch_id) VALUES (bench_uuid_v7())
+  RETURNING 1
 )
-SELECT pg_current_xact_id()::text AS xid,
+SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid,
+       (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM marker) AS marked,
        (SELECT count(*) FROM new_transfers) AS transfers, (SELECT count(*) FROM new_legs) AS legs,
        (SELECT count(*) FROM stored) AS stored,
        (SELECT array_agg(user_id) FROM moved) AS user_ids, (SELECT array_agg(balance_minor::text) FROM moved) AS balances;

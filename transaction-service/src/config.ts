@@ -66,6 +66,19 @@ export const transactionServiceConfig = defineConfig({
   moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },
   /** Money batches running at once in this process. */
   moneyBatchesInFlight: { env: 'MONEY_BATCHES_IN_FLIGHT', schema: Joi.number().integer().min(1).max(64).default(1) },
+  /**
+   * How long a money batch waits for one row lock (PostgreSQL lock_timeout on the engine's
+   * connections) before it re-runs skipping held rows; also the wait of an item set aside. Measured:
+   * BENCHMARKS.md, "Row locks held elsewhere".
+   */
+  moneyLockTimeoutMs: { env: 'MONEY_LOCK_TIMEOUT_MS', schema: Joi.number().integer().min(50).max(60_000).default(1_000) },
+  /**
+   * A COMMIT with no reply within this long is treated as lost and settled from the batch marker,
+   * so a connection that silently stops answering cannot hold the engine's batch slot.
+   */
+  moneyCommitTimeoutMs: { env: 'MONEY_COMMIT_TIMEOUT_MS', schema: Joi.number().integer().min(100).max(600_000).default(5_000) },
+  /** Times an operation is set aside on a row held elsewhere before it is answered 503 (retry with its key). */
+  moneyLockRetries: { env: 'MONEY_LOCK_RETRIES', schema: Joi.number().integer().min(0).max(100).default(2) },
   /** Validated money operations allowed to wait for a batch; beyond it, 503 with Retry-After. */
   moneyQueueLimit: { env: 'MONEY_QUEUE_LIMIT', schema: configFields.positiveInt(5_000) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },

@@ -17,6 +17,7 @@ import {
   listenOn,
   migrateServiceSchema,
   registerPoolMetrics,
+  type Knex,
   type Logger,
   type ShutdownStep,
 } from '@wallet/platform';
@@ -58,16 +59,13 @@ export async function startTransactionService(
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
   const wallet = new WalletQueries(knex);
-  // The money engine has connections of its own: batches never wait behind HTTP reads, and one
-  // spare connection is kept to settle a COMMIT whose reply was lost.
-  const moneyKnex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.moneyBatchesInFlight + 1,
-    applicationName: 'transaction-service-money',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
+  const { moneyKnex, settleKnex } = createMoneyPools(config);
   const money = new MoneyEngine({
     knex: moneyKnex,
+    settleKnex,
+    lockTimeoutMs: config.moneyLockTimeoutMs,
+    maxLockRetries: config.moneyLockRetries,
+    commitTimeoutMs: config.moneyCommitTimeoutMs,
     present: presentMoneyResult,
     logger,
     metrics,
@@ -128,7 +126,7 @@ export async function startTransactionService(
     { name: 'kafka-consumer', run: () => consumer.stop() },
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'nats', run: () => closeNats(nats) },
-    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
+    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy(), settleKnex.destroy()]).then(() => undefined) },
   ];
   return {
     server,
@@ -136,5 +134,18 @@ export async function startTransactionService(
     operatorServer,
     operatorUrl: operator.url,
     stop: createStopOnce(logger, steps),
+  };
+}
+
+/**
+ * The money engine has connections of its own, so batches never wait behind HTTP reads, each with
+ * a lock_timeout so one held row cannot stall them; and a separate small pool settles COMMITs
+ * whose reply was lost, so settling never waits for (or blocks) a batch slot.
+ */
+function createMoneyPools(config: TransactionServiceConfig): { moneyKnex: Knex; settleKnex: Knex } {
+  const common = { url: config.databaseUrl, statementTimeoutMs: config.dbStatementTimeoutMs, lockTimeoutMs: config.moneyLockTimeoutMs };
+  return {
+    moneyKnex: createKnex({ ...common, poolMax: config.moneyBatchesInFlight + 1, applicationName: 'transaction-service-money' }),
+    settleKnex: createKnex({ ...common, poolMax: 2, applicationName: 'transaction-service-settle', acquireTimeoutMs: 5_000 }),
   };
 }

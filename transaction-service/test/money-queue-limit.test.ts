@@ -8,7 +8,7 @@ import { requestJson, startTransactionServiceHarness, type TransactionServiceHar
  */
 let h: TransactionServiceHarness;
 before(async () => {
-  h = await startTransactionServiceHarness({ MONEY_QUEUE_LIMIT: '5' });
+  h = await startTransactionServiceHarness({ MONEY_QUEUE_LIMIT: '5', MONEY_LOCK_TIMEOUT_MS: '60000' });
 });
 after(async () => {
   await h.stop();

@@ -11,6 +11,10 @@ export interface DatabaseOptions {
   applicationName: string;
   /** Statement timeout in ms, so a stuck query cannot hold row locks for ever. */
   statementTimeoutMs?: number;
+  /** Lock timeout in ms: a transaction waits at most this long for one row lock, then fails 55P03. */
+  lockTimeoutMs?: number;
+  /** How long to wait for a connection (a new one or a free one from the pool); 30 s by default. */
+  acquireTimeoutMs?: number;
 }
 
 export function createKnex(options: DatabaseOptions): Knex {
@@ -20,9 +24,10 @@ export function createKnex(options: DatabaseOptions): Knex {
       connectionString: options.url,
       application_name: options.applicationName,
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+      ...(options.lockTimeoutMs ? { lock_timeout: options.lockTimeoutMs } : {}),
     },
-    pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: 30_000 },
-    acquireConnectionTimeout: 30_000,
+    pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: options.acquireTimeoutMs ?? 30_000 },
+    acquireConnectionTimeout: options.acquireTimeoutMs ?? 30_000,
   });
 }
 

@@ -8,52 +8,6 @@ import type { LedgerLeg, TransferRow } from '../domain/transfers/money-command';
  * bigint here, never in the domain.
  */
 
-/**
- * An open batch transaction. Its id is learnt from the batch's write (writeMoneyBatch), which
- * every batch runs before COMMIT, so settling a lost COMMIT reply costs no extra round trip.
- */
-export interface MoneyTransaction {
-  trx: Knex.Transaction;
-  xid: string | undefined;
-}
-
-export async function beginMoneyTransaction(knex: Knex): Promise<MoneyTransaction> {
-  const trx = await knex.transaction();
-  // knex reports a failed COMMIT or a rollback on executionPromise, not on commit(); keep the
-  // rejection handled here and read it in commitMoneyTransaction.
-  trx.executionPromise.catch(() => undefined);
-  return { trx, xid: undefined };
-}
-
-/** COMMIT; rejects when the server refused it or the reply never came (see transactionStatus). */
-export async function commitMoneyTransaction(tx: MoneyTransaction): Promise<void> {
-  await tx.trx.commit();
-  await tx.trx.executionPromise;
-}
-
-export async function rollbackQuietly(tx: MoneyTransaction): Promise<void> {
-  if (tx.trx.isCompleted()) return;
-  try {
-    await tx.trx.rollback();
-  } catch {
-    // The connection is gone: PostgreSQL rolls back a transaction whose session ended.
-  }
-}
-
-export type TransactionStatus = 'committed' | 'aborted' | 'in progress';
-
-/** What became of a transaction, asked on another connection (PostgreSQL's commit log). */
-export async function transactionStatus(knex: Knex, xid: string): Promise<TransactionStatus> {
-  const result = await knex.raw<{ rows: Array<{ status: TransactionStatus | null }> }>(
-    'SELECT pg_xact_status((?)::xid8) AS status',
-    [xid],
-  );
-  const status = result.rows[0]?.status;
-  // NULL only for a transaction older than the commit log keeps: never one we just ran.
-  if (!status) throw new Error(`no status for transaction ${xid}`);
-  return status;
-}
-
 export interface KeyClaim {
   endpoint: string;
   key: string;
@@ -120,19 +74,35 @@ export async function findIdempotencyRecords(
 }
 
 /**
- * Locks the users' rows in user_id order (the order every batch and every process uses) and
- * returns their balances. A user who has not arrived is simply absent.
+ * How a batch takes its users' row locks: 'wait' queues behind other holders (for at most the
+ * connection's lock_timeout); 'skip-locked' takes only the rows nobody holds and never waits.
  */
-export async function lockBalances(trx: Knex.Transaction, userIds: readonly string[]): Promise<Map<string, bigint>> {
+export type LockMode = 'wait' | 'skip-locked';
+
+/**
+ * Locks the users' rows in user_id order (the order every batch and every process uses) and
+ * returns their balances. A user who has not arrived is simply absent, and so, with
+ * 'skip-locked', is one whose row another transaction holds (see findUsers).
+ */
+export async function lockBalances(trx: Knex.Transaction, userIds: readonly string[], mode: LockMode = 'wait'): Promise<Map<string, bigint>> {
   if (userIds.length === 0) return new Map();
   const result = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string }> }>(
     `SELECT user_id, balance_minor FROM users
       WHERE user_id = ANY(?::uuid[])
       ORDER BY user_id
-      FOR NO KEY UPDATE`,
+      FOR NO KEY UPDATE${mode === 'skip-locked' ? ' SKIP LOCKED' : ''}`,
     [[...userIds]],
   );
   return new Map(result.rows.map((r) => [r.user_id, BigInt(r.balance_minor)]));
+}
+
+/** Which of these users exist, without locking anything (tells a held row from a missing user). */
+export async function findUsers(trx: Knex.Transaction, userIds: readonly string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const result = await trx.raw<{ rows: Array<{ user_id: string }> }>('SELECT user_id FROM users WHERE user_id = ANY(?::uuid[])', [
+    [...userIds],
+  ]);
+  return new Set(result.rows.map((r) => r.user_id));
 }
 
 export interface StoredOutcome {
@@ -149,12 +119,16 @@ export interface MoneyBatchWrite {
   /** Ledger legs in the order they were applied: seq is assigned in this order. */
   legs: readonly LedgerLeg[];
   outcomes: readonly StoredOutcome[];
+  /** Keys this transaction claimed for items it set aside (their users' rows were held elsewhere): given back. */
+  releasedKeys: ReadonlyArray<{ endpoint: string; key: string }>;
+  /** The batch's marker (money_batches): the evidence that settles a lost COMMIT reply. */
+  batchId: string;
 }
 
 /** What the database holds after a batch's write, for the caller to check. */
 export interface WrittenBatch {
-  /** The transaction's id (for settling a lost COMMIT reply; assigned by this write at the latest). */
-  xid: string;
+  /** The server process and transaction id (32-bit) running the batch: to end it when settling. */
+  backend: { pid: number; xid: string };
   balances: Map<string, bigint>;
 }
 
@@ -166,9 +140,9 @@ export interface WrittenBatch {
  * here; the balances are returned for the caller to compare with its own.
  */
 export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<WrittenBatch> {
-  const { balanceChanges: changes, transfers, legs, outcomes } = batch;
+  const { balanceChanges: changes, transfers, legs, outcomes, releasedKeys } = batch;
   const result = await trx.raw<{
-    rows: Array<{ xid: string; transfers: string; legs: string; stored: string; user_ids: string[] | null; balances: string[] | null }>;
+    rows: Array<{ pid: number; xid: string; released: string; marked: string; transfers: string; legs: string; stored: string; user_ids: string[] | null; balances: string[] | null }>;
   }>(
     `WITH moved AS (
        UPDATE users u SET balance_minor = u.balance_minor + c.delta
@@ -196,8 +170,19 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
               AS s(endpoint, idempotency_key, status, body)
         WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
        RETURNING 1
+     ), released AS (
+       DELETE FROM idempotency_keys k
+        USING unnest((:releasedEndpoints)::text[], (:releasedKeys)::text[]) AS r(endpoint, idempotency_key)
+        WHERE k.endpoint = r.endpoint AND k.idempotency_key = r.idempotency_key AND k.response_status IS NULL
+       RETURNING 1
+     ), marker AS (
+       INSERT INTO money_batches (batch_id) VALUES ((:batchId)::uuid)
+       RETURNING 1
      )
-     SELECT pg_current_xact_id()::text AS xid,
+     SELECT pg_backend_pid() AS pid,
+            pg_current_xact_id()::text AS xid,
+            (SELECT count(*) FROM released) AS released,
+            (SELECT count(*) FROM marker) AS marked,
             (SELECT count(*) FROM new_transfers) AS transfers,
             (SELECT count(*) FROM new_legs) AS legs,
             (SELECT count(*) FROM stored) AS stored,
@@ -224,17 +209,28 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
       outcomeKeys: outcomes.map((o) => o.key),
       outcomeStatuses: outcomes.map((o) => o.status),
       outcomeBodies: outcomes.map((o) => JSON.stringify(o.body)),
+      releasedEndpoints: releasedKeys.map((k) => k.endpoint),
+      releasedKeys: releasedKeys.map((k) => k.key),
+      batchId: batch.batchId,
     },
   );
   const row = result.rows[0]!;
-  const counts = { transfers: Number(row.transfers), legs: Number(row.legs), stored: Number(row.stored) };
-  if (counts.transfers !== transfers.length || counts.legs !== legs.length || counts.stored !== outcomes.length) {
+  const counts = { transfers: Number(row.transfers), legs: Number(row.legs), stored: Number(row.stored), released: Number(row.released) };
+  if (
+    counts.transfers !== transfers.length ||
+    counts.legs !== legs.length ||
+    counts.stored !== outcomes.length ||
+    counts.released !== releasedKeys.length ||
+    Number(row.marked) !== 1
+  ) {
     throw new Error(
       `a money batch wrote ${counts.transfers}/${transfers.length} transfers, ${counts.legs}/${legs.length} ledger rows, ` +
-        `${counts.stored}/${outcomes.length} stored outcomes`,
+        `${counts.stored}/${outcomes.length} stored outcomes, released ${counts.released}/${releasedKeys.length} keys`,
     );
   }
   const userIds = row.user_ids ?? [];
   const balances = row.balances ?? [];
-  return { xid: row.xid, balances: new Map(userIds.map((id, i) => [id, BigInt(balances[i]!)])) };
+  // pg_stat_activity shows the 32-bit xid; pg_current_xact_id() is the 64-bit one (epoch << 32 | xid).
+  const xid = (BigInt(row.xid) & 0xffff_ffffn).toString();
+  return { backend: { pid: Number(row.pid), xid }, balances: new Map(userIds.map((id, i) => [id, BigInt(balances[i]!)])) };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Migration } from '@wallet/platform';
+import { createMoneyBatchMarkers } from './003-money-batch-markers';
 
 /**
  * The wallet's books. Invariants live here as well as in code, so no bug above can break them:
@@ -123,7 +124,7 @@ export const grantServicePrivileges: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [createWalletSchema, grantServicePrivileges];
+export const migrations: readonly Migration[] = [createWalletSchema, grantServicePrivileges, createMoneyBatchMarkers];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */
 export const MIGRATION_LOCK_KEY = 727_001;

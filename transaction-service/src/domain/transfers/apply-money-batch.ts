@@ -1,16 +1,23 @@
+import { v7 as uuidv7 } from 'uuid';
 import { AppError, type Knex } from '@wallet/platform';
 import {
-  beginMoneyTransaction,
   claimIdempotencyKeys,
-  commitMoneyTransaction,
   findIdempotencyRecords,
+  findUsers,
   keyId,
   lockBalances,
-  rollbackQuietly,
   writeMoneyBatch,
+  type LockMode,
   type StoredIdempotencyRecord,
   type StoredOutcome,
 } from '../../data-access/money-batch-repository';
+import {
+  beginMoneyTransaction,
+  commitMoneyTransaction,
+  rollbackQuietly,
+  type BatchBackend,
+  type MoneyTransaction,
+} from '../../data-access/money-transaction';
 import type { OperationOutcome, StoredResponse } from '../idempotency';
 import { endpointOf, type KeyedCommand, type LedgerLeg, type MoneyResult, type TransferRow } from './money-command';
 import { applyDecision, decide, usersOf } from './money-rules';
@@ -18,17 +25,34 @@ import { applyDecision, decide, usersOf } from './money-rules';
 /** Shapes a result into the response a client sees; that exact response is what a key stores. */
 export type Presenter = (result: MoneyResult) => StoredResponse;
 
-/** Each item's own answer: a response (fresh or replayed) or a refusal that is not stored. */
-export type ItemAnswer = { ok: true; outcome: OperationOutcome; result?: MoneyResult } | { ok: false; error: AppError };
+/**
+ * Each item's own answer: a response (fresh or replayed), a refusal that is not stored, or — only
+ * when its batch skipped locked rows — set aside because a user's row was held elsewhere: nothing
+ * of it happened and its key was given back, so the engine may run it again later.
+ */
+export type ItemAnswer =
+  | { ok: true; outcome: OperationOutcome; result?: MoneyResult }
+  | { ok: false; error: AppError; setAside?: true };
+
+/** What one batch did: one answer per item, in order, and which users' rows were held elsewhere. */
+export interface BatchResult {
+  answers: ItemAnswer[];
+  /** Users whose rows another transaction held ('skip-locked' only): their items were set aside. */
+  heldUsers: string[];
+  /** Users whose rows this batch locked. */
+  lockedUsers: string[];
+}
 
 /**
- * Thrown when the COMMIT's fate is unknown at first (its reply was lost). The engine settles
- * it from the commit log before answering anyone or retrying.
+ * Thrown when the COMMIT's fate is unknown at first (its reply was lost, or the connection died
+ * while it was in flight). The engine settles it from the batch's marker before answering anyone
+ * or retrying (data-access/money-transaction.ts, settleBatchOutcome).
  */
 export class CommitOutcomeUnknown extends Error {
   constructor(
-    readonly xid: string,
-    readonly answers: ItemAnswer[],
+    readonly batchId: string,
+    readonly backend: BatchBackend | undefined,
+    readonly result: BatchResult,
     options: { cause: unknown },
   ) {
     super('the COMMIT of a money batch got no reply', options);
@@ -36,129 +60,212 @@ export class CommitOutcomeUnknown extends Error {
   }
 }
 
+type Stage = 'begin' | 'claim' | 'lock' | 'decide' | 'write' | 'commit';
+/** Called with the seconds each stage of a batch took, so the engine can say where time goes. */
+export type StageObserver = (stage: Stage, seconds: number) => void;
+
+export interface BatchOptions {
+  lockMode: LockMode;
+  /** A COMMIT with no reply within this long is treated as lost, and settled. */
+  commitTimeoutMs?: number;
+  observe?: StageObserver;
+}
+
 /**
  * One batch = one database transaction, behaving exactly as its items would one after another
- * in arrival order:
- *  1. copies of one (endpoint, key) in the batch: the first leads, the others follow its fate;
- *  2. every key claimed in one sorted statement; keys taken before are read back and replayed;
- *  3. the users of the items that run locked in one ordered statement;
- *  4. items decided in arrival order, in memory, each with its own outcome (money-rules);
- *  5. balances, transfers, ledger legs and stored outcomes written set-based; the balances the
- *     database returns must equal the decided ones, or the batch aborts;
- *  6. COMMIT — only then is anyone answered (by the caller).
- * A business refusal never aborts the batch; any exception rolls all of it back.
+ * in arrival order. A business refusal never aborts the batch; any exception rolls all of it back;
+ * nobody is answered before COMMIT (the caller releases the answers).
  */
-/** Called with the seconds each stage of a batch took, so the engine can say where time goes. */
-export type StageObserver = (stage: 'begin' | 'claim' | 'lock' | 'decide' | 'write' | 'commit', seconds: number) => void;
-
 export async function applyMoneyBatch(
   knex: Knex,
   items: readonly KeyedCommand[],
   present: Presenter,
-  observe: StageObserver = () => undefined,
-): Promise<ItemAnswer[]> {
-  let mark = performance.now();
-  const lap = (stage: Parameters<StageObserver>[0]): void => {
-    const now = performance.now();
-    observe(stage, (now - mark) / 1_000);
-    mark = now;
-  };
-  const leaderOf = new Map<string, number>();
-  items.forEach((item, index) => {
-    if (item.key === undefined) return;
-    const id = keyId(endpointOf(item.command), item.key);
-    if (!leaderOf.has(id)) leaderOf.set(id, index);
-  });
-
-  const tx = await beginMoneyTransaction(knex);
+  options: BatchOptions,
+): Promise<BatchResult> {
+  const lap = stageClock(options.observe);
+  const leaders = leadersOfKeys(items);
+  const tx = await beginMoneyTransaction(knex, uuidv7());
   lap('begin');
-  const answers: ItemAnswer[] = [];
+  let result: BatchResult;
   try {
-    const claims = [...leaderOf].map(([, index]) => {
-      const item = items[index]!;
-      return { endpoint: endpointOf(item.command), key: item.key!, requestHash: item.fingerprint };
-    });
-    const claimed = await claimIdempotencyKeys(tx.trx, claims);
-    const stored = await findIdempotencyRecords(
-      tx.trx,
-      claims.filter((c) => !claimed.has(keyId(c.endpoint, c.key))),
-    );
+    const keys = await claimKeys(tx, items, leaders);
     lap('claim');
-
-    // The items that run: unkeyed ones, and the leaders of keys this transaction holds.
-    const runs = (index: number): boolean => {
-      const item = items[index]!;
-      if (item.key === undefined) return true;
-      const id = keyId(endpointOf(item.command), item.key);
-      return leaderOf.get(id) === index && claimed.has(id);
-    };
-    const running = items.map((_, index) => index).filter(runs);
-    const userIds = [...new Set(running.flatMap((index) => usersOf(items[index]!.command)))].sort();
-    const locked = await lockBalances(tx.trx, userIds);
-    const balances = new Map(locked);
+    const users = await lockUsers(tx, items, runningItems(items, leaders, keys), options.lockMode);
     lap('lock');
-
-    const now = new Date();
-    const transfers: TransferRow[] = [];
-    const legs: LedgerLeg[] = [];
-    const outcomes: StoredOutcome[] = [];
-    const fresh = new Map<number, { response: StoredResponse; result: MoneyResult }>();
-    for (const index of running) {
-      const item = items[index]!;
-      const decision = decide(balances, item.command, now);
-      applyDecision(balances, decision);
-      const result: MoneyResult = decision.ok ? decision.result : { ok: false, error: decision.error };
-      if (decision.ok) {
-        legs.push(...decision.legs);
-        if (decision.transfer) transfers.push(decision.transfer);
-      }
-      const response = present(result);
-      fresh.set(index, { response, result });
-      if (item.key !== undefined) outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response });
-    }
-
+    const decided = decideInOrder(items, users, present);
     lap('decide');
-    const balanceChanges = [...balances]
-      .map(([userId, after]) => ({ userId, deltaMinor: after - locked.get(userId)! }))
-      .filter((c) => c.deltaMinor !== 0n);
-    const written = await writeMoneyBatch(tx.trx, { balanceChanges, transfers, legs, outcomes });
-    tx.xid = written.xid;
-    // We hold every touched row's lock: if the database disagrees with the decided balances,
-    // something is wrong below us, and the stored responses would lie. Abort.
-    for (const { userId } of balanceChanges) {
-      if (written.balances.get(userId) !== balances.get(userId)) {
-        throw new Error(`invariant violated: balance of ${userId} after the batch`);
-      }
-    }
-
+    await writeDecisions(tx, items, users, decided);
     lap('write');
-    // Every item's answer, decided before COMMIT and released only after it.
-    items.forEach((item, index) => {
-      const own = fresh.get(index);
-      if (own) {
-        answers.push({ ok: true, outcome: { ...own.response, replayed: false }, result: own.result });
-        return;
-      }
-      const id = keyId(endpointOf(item.command), item.key!);
-      const leader = items[leaderOf.get(id)!]!;
-      const leaderRun = fresh.get(leaderOf.get(id)!);
-      const record: StoredIdempotencyRecord | undefined = leaderRun
-        ? { requestHash: leader.fingerprint, responseStatus: leaderRun.response.status, responseBody: leaderRun.response.body }
-        : stored.get(id);
-      answers.push(replayAnswer(record, item.fingerprint));
-    });
+    result = { answers: answerEveryItem(items, leaders, keys, decided), heldUsers: [...users.held], lockedUsers: [...users.balances.keys()] };
   } catch (error) {
     await rollbackQuietly(tx);
     throw error;
   }
-
-  try {
-    await commitMoneyTransaction(tx);
-  } catch (error) {
-    throw new CommitOutcomeUnknown(tx.xid, answers, { cause: error });
-  }
+  await commitOrUnknown(tx, result, options.commitTimeoutMs);
   lap('commit');
-  return answers;
+  return result;
+}
+
+function stageClock(observe: StageObserver = () => undefined): (stage: Stage) => void {
+  let mark = performance.now();
+  return (stage) => {
+    const now = performance.now();
+    observe(stage, (now - mark) / 1_000);
+    mark = now;
+  };
+}
+
+/** Copies of one (endpoint, key) in a batch: the first is the leader, the others follow its fate. */
+function leadersOfKeys(items: readonly KeyedCommand[]): Map<string, number> {
+  const leaders = new Map<string, number>();
+  items.forEach((item, index) => {
+    if (item.key === undefined) return;
+    const id = keyId(endpointOf(item.command), item.key);
+    if (!leaders.has(id)) leaders.set(id, index);
+  });
+  return leaders;
+}
+
+interface KeyState {
+  /** Keys this transaction now holds (keyId). */
+  claimed: Set<string>;
+  /** The stored records of keys taken before, to replay. */
+  stored: Map<string, StoredIdempotencyRecord>;
+}
+
+/** Claims every leader's key in one sorted statement and reads back the ones already taken. */
+async function claimKeys(tx: MoneyTransaction, items: readonly KeyedCommand[], leaders: Map<string, number>): Promise<KeyState> {
+  const claims = [...leaders.values()].map((index) => {
+    const item = items[index]!;
+    return { endpoint: endpointOf(item.command), key: item.key!, requestHash: item.fingerprint };
+  });
+  const claimed = await claimIdempotencyKeys(tx.trx, claims);
+  const taken = claims.filter((c) => !claimed.has(keyId(c.endpoint, c.key)));
+  return { claimed, stored: await findIdempotencyRecords(tx.trx, taken) };
+}
+
+/** The items that run: unkeyed ones, and the leaders of keys this transaction holds. */
+function runningItems(items: readonly KeyedCommand[], leaders: Map<string, number>, keys: KeyState): number[] {
+  return items
+    .map((_, index) => index)
+    .filter((index) => {
+      const item = items[index]!;
+      if (item.key === undefined) return true;
+      const id = keyId(endpointOf(item.command), item.key);
+      return leaders.get(id) === index && keys.claimed.has(id);
+    });
+}
+
+interface LockedUsers {
+  /** Balances of the locked users, as read under the lock. */
+  balances: Map<string, bigint>;
+  /** Users that exist but whose rows another transaction holds ('skip-locked' only). */
+  held: Set<string>;
+  /** The running items, less those set aside because they touch a held user. */
+  running: number[];
+  setAside: number[];
+}
+
+/** Locks the running items' users in user_id order; with 'skip-locked', sets aside items on held rows. */
+async function lockUsers(tx: MoneyTransaction, items: readonly KeyedCommand[], running: number[], mode: LockMode): Promise<LockedUsers> {
+  const userIds = [...new Set(running.flatMap((index) => usersOf(items[index]!.command)))].sort();
+  const balances = await lockBalances(tx.trx, userIds, mode);
+  const missing = userIds.filter((id) => !balances.has(id));
+  const held = mode === 'skip-locked' ? await findUsers(tx.trx, missing) : new Set<string>();
+  const touchesHeld = (index: number) => usersOf(items[index]!.command).some((id) => held.has(id));
+  return { balances, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+}
+
+interface DecidedBatch {
+  transfers: TransferRow[];
+  legs: LedgerLeg[];
+  outcomes: StoredOutcome[];
+  /** The running items' own responses, by item index. */
+  fresh: Map<number, { response: StoredResponse; result: MoneyResult }>;
+  /** Balances after every decided item. */
+  after: Map<string, bigint>;
+}
+
+/** Decides the running items in arrival order, in memory, each with its own outcome (money-rules). */
+function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, present: Presenter): DecidedBatch {
+  const now = new Date();
+  const after = new Map(users.balances);
+  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after };
+  for (const index of users.running) {
+    const item = items[index]!;
+    const decision = decide(after, item.command, now);
+    applyDecision(after, decision);
+    const result: MoneyResult = decision.ok ? decision.result : { ok: false, error: decision.error };
+    if (decision.ok) {
+      decided.legs.push(...decision.legs);
+      if (decision.transfer) decided.transfers.push(decision.transfer);
+    }
+    const response = present(result);
+    decided.fresh.set(index, { response, result });
+    if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response });
+  }
+  return decided;
+}
+
+/**
+ * Writes balances, transfers, ledger legs, stored outcomes, the given-back keys and the batch's
+ * marker in one statement. We hold every touched row's lock: if the database disagrees with the
+ * decided balances, something below us is wrong and the stored responses would lie. Abort.
+ */
+async function writeDecisions(tx: MoneyTransaction, items: readonly KeyedCommand[], users: LockedUsers, decided: DecidedBatch): Promise<void> {
+  const balanceChanges = [...decided.after]
+    .map(([userId, after]) => ({ userId, deltaMinor: after - users.balances.get(userId)! }))
+    .filter((c) => c.deltaMinor !== 0n);
+  const releasedKeys = users.setAside
+    .map((index) => items[index]!)
+    .filter((item) => item.key !== undefined)
+    .map((item) => ({ endpoint: endpointOf(item.command), key: item.key! }));
+  const written = await writeMoneyBatch(tx.trx, { ...decided, balanceChanges, releasedKeys, batchId: tx.batchId });
+  tx.backend = written.backend;
+  for (const { userId } of balanceChanges) {
+    if (written.balances.get(userId) !== decided.after.get(userId)) {
+      throw new Error(`invariant violated: balance of ${userId} after the batch`);
+    }
+  }
+}
+
+/** Every item's answer, decided before COMMIT and released only after it. */
+function answerEveryItem(
+  items: readonly KeyedCommand[],
+  leaders: Map<string, number>,
+  keys: KeyState,
+  decided: DecidedBatch,
+): ItemAnswer[] {
+  return items.map((item, index) => {
+    const own = decided.fresh.get(index);
+    if (own) return { ok: true, outcome: { ...own.response, replayed: false }, result: own.result };
+    if (item.key === undefined) return setAsideAnswer();
+    const id = keyId(endpointOf(item.command), item.key);
+    const leaderIndex = leaders.get(id)!;
+    const leaderRun = decided.fresh.get(leaderIndex);
+    if (leaderRun) {
+      const record = { requestHash: items[leaderIndex]!.fingerprint, responseStatus: leaderRun.response.status, responseBody: leaderRun.response.body };
+      return replayAnswer(record, item.fingerprint);
+    }
+    // The leader held the key but was set aside (so is this copy), or the key was taken before.
+    return keys.claimed.has(id) ? setAsideAnswer() : replayAnswer(keys.stored.get(id), item.fingerprint);
+  });
+}
+
+function setAsideAnswer(): ItemAnswer {
+  return {
+    ok: false,
+    setAside: true,
+    error: new AppError('service_unavailable', "A user's balance is locked by another operation; retry shortly (with the same Idempotency-Key)"),
+  };
+}
+
+async function commitOrUnknown(tx: MoneyTransaction, result: BatchResult, timeoutMs: number | undefined): Promise<void> {
+  try {
+    await commitMoneyTransaction(tx, timeoutMs);
+  } catch (error) {
+    throw new CommitOutcomeUnknown(tx.batchId, tx.backend, result, { cause: error });
+  }
 }
 
 function replayAnswer(record: StoredIdempotencyRecord | undefined, fingerprint: string): ItemAnswer {

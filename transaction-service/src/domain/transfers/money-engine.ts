@@ -11,10 +11,12 @@ import {
   type Logger,
   type MetricsRegistry,
 } from '@wallet/platform';
-import { transactionStatus } from '../../data-access/money-batch-repository';
+import type { LockMode } from '../../data-access/money-batch-repository';
+import { endBatchBackend, settleBatchOutcome, type BatchOutcome } from '../../data-access/money-transaction';
 import type { OperationOutcome } from '../idempotency';
-import { applyMoneyBatch, CommitOutcomeUnknown, type ItemAnswer, type Presenter } from './apply-money-batch';
+import { applyMoneyBatch, CommitOutcomeUnknown, type BatchResult, type ItemAnswer, type Presenter } from './apply-money-batch';
 import { endpointOf, type KeyedCommand } from './money-command';
+import { usersOf } from './money-rules';
 
 export interface MoneyEngineOptions {
   /** The engine's own connections (not the HTTP pool): at least maxBatchesInFlight + 1. */
@@ -30,13 +32,37 @@ export interface MoneyEngineOptions {
   queueLimit: number;
   /** Attempts of one batch after deadlocks, serialization failures, timeouts or a lost connection. */
   maxAttempts?: number;
+  /**
+   * Connections that settle a lost COMMIT reply, apart from the batches' (so settling never waits
+   * for a batch slot); their lock_timeout bounds each wait for the unsettled batch. Default: knex.
+   */
+  settleKnex?: Knex;
+  /**
+   * The batches' lock_timeout (set on knex's connections): after one, the batch re-runs skipping
+   * held rows, and an item set aside waits this long before it is tried again.
+   */
+  lockTimeoutMs?: number;
+  /** Times an item is set aside (its user's row held elsewhere) before it is answered 503. */
+  maxLockRetries?: number;
+  /** A COMMIT with no reply within this long is settled as lost, freeing the batch slot. */
+  commitTimeoutMs?: number;
 }
 
 interface Waiting {
   item: KeyedCommand;
   resolve: (outcome: OperationOutcome) => void;
   reject: (error: unknown) => void;
+  /** Re-runs after its batch was settled as aborted. */
+  reruns: number;
+  /** Times it was set aside because a user's row was held elsewhere. */
+  setAsides: number;
 }
+
+/** How long a user found holding a lock is skipped rather than waited for, and how many are remembered. */
+const HELD_USER_MEMORY_MS = 60_000;
+const HELD_USERS_MAX = 10_000;
+/** A lost COMMIT is settled within the marker's retention (>= 24 h, with the idempotency keys). */
+const SETTLE_MAX_MS = 24 * 3_600_000;
 
 /**
  * Beyond what every transaction retries (deadlock, serialization failure: runInTransaction's rule),
@@ -51,6 +77,8 @@ const TIMEOUT_SQLSTATES = new Set([
 function isRetryable(error: unknown): boolean {
   return isRetryableTransactionError(error) || TIMEOUT_SQLSTATES.has(sqlState(error) ?? '') || isDatabaseUnavailable(error);
 }
+
+const LOCK_TIMEOUT = '55P03';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -74,7 +102,13 @@ function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Wa
     ),
     ambiguous: metric.counter(
       'wallet_money_ambiguous_commits_total',
-      'COMMITs whose reply was lost, by what the commit log said',
+      'COMMITs whose reply was lost, by what the batch marker showed',
+      ['resolution'],
+    ),
+    settleSeconds: metric.histogram(
+      'wallet_money_commit_settle_seconds',
+      'Time from a lost COMMIT reply to its settlement (its callers wait this long)',
+      [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
       ['resolution'],
     ),
   };
@@ -89,17 +123,23 @@ function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Wa
  *
  * Failures: a refusal is one item's outcome, never the batch's. A deadlock, serialization failure,
  * timeout or a connection lost before COMMIT re-runs the whole batch; any other error splits the
- * batch in halves (in order) until the failing item is alone, which alone answers 500. A COMMIT
- * whose reply was lost is settled from PostgreSQL's commit log before anyone is answered or the
- * batch retried, so an operation without a key can never run twice.
+ * batch in halves (in order) until the failing item is alone, which alone answers 500. A row held
+ * elsewhere past lock_timeout makes the batch re-run skipping held rows: only the items on those
+ * users wait (set aside, then 503). A COMMIT whose reply was lost is settled from the batch's
+ * marker row in the background, off the batch slots, before anyone in it is answered or retried
+ * (ADR 6), so an operation without a key can never run twice and other batches keep moving.
  */
 export class MoneyEngine {
   private readonly queue: Waiting[] = [];
   private inFlight = 0;
+  /** Items not in the queue and not in a running batch: being settled, or set aside for a while. */
+  private parked = 0;
   private stopping = false;
   private idle: (() => void) | undefined;
   private readonly maxAttempts: number;
   private readonly metrics: MoneyEngineMetrics;
+  /** Users whose rows were found held elsewhere, and when: their batches skip held rows. */
+  private readonly heldUsers = new Map<string, number>();
 
   constructor(private readonly options: MoneyEngineOptions) {
     this.maxAttempts = options.maxAttempts ?? 8;
@@ -111,25 +151,29 @@ export class MoneyEngine {
     if (this.stopping) {
       return Promise.reject(new AppError('service_unavailable', 'The service is shutting down; retry shortly'));
     }
-    if (this.queue.length >= this.options.queueLimit) {
+    if (this.queue.length + this.parked >= this.options.queueLimit) {
       this.countOutcome(item, { ok: false, error: new AppError('service_unavailable') });
       return Promise.reject(
         new AppError('service_unavailable', 'Too many money operations are waiting; retry shortly (with the same Idempotency-Key)'),
       );
     }
     return new Promise<OperationOutcome>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, resolve, reject, reruns: 0, setAsides: 0 });
       this.pump();
     });
   }
 
-  /** Stops taking operations and waits until every queued one has been answered. */
+  /** Stops taking operations and waits until every queued, running and parked one has been answered. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.queue.length === 0 && this.inFlight === 0) return;
+    if (this.isIdle()) return;
     await new Promise<void>((resolve) => {
       this.idle = resolve;
     });
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0 && this.parked === 0;
   }
 
   private pump(): void {
@@ -137,91 +181,206 @@ export class MoneyEngine {
       const batch = this.queue.splice(0, this.options.maxBatchSize);
       this.inFlight += 1;
       this.metrics.batchSize.observe(batch.length);
-      void this.settle(batch).finally(() => {
+      void this.runBatch(batch).finally(() => {
         this.inFlight -= 1;
-        if (this.queue.length > 0) this.pump();
-        else if (this.inFlight === 0) this.idle?.();
+        this.pumpOrSignalIdle();
       });
     }
   }
 
+  private pumpOrSignalIdle(): void {
+    if (this.queue.length > 0) this.pump();
+    else if (this.isIdle()) this.idle?.();
+  }
+
   /** Applies a batch and answers every item; splits it on an error no retry can cure. */
-  private async settle(batch: Waiting[]): Promise<void> {
-    let answers: ItemAnswer[];
+  private async runBatch(batch: Waiting[]): Promise<void> {
+    let run: Awaited<ReturnType<MoneyEngine['applyWithRetries']>>;
     try {
-      answers = await this.applyWithRetries(batch.map((w) => w.item));
+      run = await this.applyWithRetries(batch.map((w) => w.item));
     } catch (error) {
-      if (batch.length === 1 || isAppError(error)) {
-        if (!isAppError(error)) {
-          this.options.logger.error({ err: error, operation: endpointOf(batch[0]!.item.command) }, 'money operation failed');
-        }
-        for (const waiting of batch) {
-          this.countErrorOutcome(waiting.item, error);
-          waiting.reject(error);
-        }
-        return;
-      }
-      // An error that is no retry's business: find the item that causes it, in arrival order.
-      this.metrics.retries.inc({ reason: 'split' });
-      this.options.logger.warn({ err: error, size: batch.length }, 'money batch failed; splitting it');
-      const half = Math.ceil(batch.length / 2);
-      await this.settle(batch.slice(0, half));
-      await this.settle(batch.slice(half));
+      await this.failOrSplit(batch, error);
       return;
     }
+    if (run instanceof CommitOutcomeUnknown) this.settleInBackground(batch, run);
+    else this.answer(batch, run);
+  }
+
+  private async failOrSplit(batch: Waiting[], error: unknown): Promise<void> {
+    if (batch.length === 1 || isAppError(error)) {
+      if (!isAppError(error)) {
+        this.options.logger.error({ err: error, operation: endpointOf(batch[0]!.item.command) }, 'money operation failed');
+      }
+      for (const waiting of batch) this.fail(waiting, error);
+      return;
+    }
+    // An error that is no retry's business: find the item that causes it, in arrival order.
+    this.metrics.retries.inc({ reason: 'split' });
+    this.options.logger.warn({ err: error, size: batch.length }, 'money batch failed; splitting it');
+    const half = Math.ceil(batch.length / 2);
+    await this.runBatch(batch.slice(0, half));
+    await this.runBatch(batch.slice(half));
+  }
+
+  /** Releases a committed batch's answers; items set aside on held rows wait or get 503. */
+  private answer(batch: Waiting[], result: BatchResult): void {
+    this.learnHeldUsers(result);
     batch.forEach((waiting, index) => {
-      const answer = answers[index]!;
+      const answer = result.answers[index]!;
+      if (!answer.ok && answer.setAside) {
+        this.retryLater(waiting, answer.error);
+        return;
+      }
       this.countOutcome(waiting.item, answer);
       if (answer.ok) waiting.resolve(answer.outcome);
       else waiting.reject(answer.error);
     });
   }
 
-  private async applyWithRetries(items: KeyedCommand[]): Promise<ItemAnswer[]> {
-    for (let attempt = 1; ; attempt += 1) {
+  private fail(waiting: Waiting, error: unknown): void {
+    this.countErrorOutcome(waiting.item, error);
+    waiting.reject(error);
+  }
+
+  /**
+   * Runs a batch, re-running it after a retryable failure (at most maxAttempts times). Returns the
+   * batch's result, or the CommitOutcomeUnknown to settle. After a lock timeout the re-run skips
+   * held rows, as does a batch touching a user already known to be held.
+   */
+  private async applyWithRetries(items: KeyedCommand[]): Promise<BatchResult | CommitOutcomeUnknown> {
+    let lockMode = this.lockModeFor(items);
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt += 1) {
       try {
-        return await applyMoneyBatch(this.options.knex, items, this.options.present, (stage, seconds) =>
-          this.metrics.stages.observe({ stage }, seconds),
-        );
+        return await applyMoneyBatch(this.options.knex, items, this.options.present, {
+          lockMode,
+          commitTimeoutMs: this.options.commitTimeoutMs,
+          observe: (stage, seconds) => this.metrics.stages.observe({ stage }, seconds),
+        });
       } catch (error) {
-        let failure = error;
-        if (error instanceof CommitOutcomeUnknown) {
-          if ((await this.settleCommit(error)) === 'committed') return error.answers;
-          failure = error.cause;
+        if (error instanceof CommitOutcomeUnknown) return error;
+        if (!isRetryable(error) || attempt === this.maxAttempts) throw this.noRetryLeft(error);
+        const reason = isDatabaseUnavailable(error) ? 'connection' : (sqlState(error) ?? 'unknown');
+        this.metrics.retries.inc({ reason });
+        if (reason === LOCK_TIMEOUT) {
+          lockMode = 'skip-locked';
+          continue;
         }
-        if (!isRetryable(failure)) throw failure;
-        if (attempt >= this.maxAttempts) {
-          // Nothing of the batch was committed: a retry (with its key) is safe, so say so.
-          throw new AppError('service_unavailable', 'The database is busy or unreachable; retry (with the same Idempotency-Key)', {
-            cause: failure,
-          });
-        }
-        this.metrics.retries.inc({ reason: isDatabaseUnavailable(failure) ? 'connection' : (sqlState(failure) ?? 'unknown') });
         // Batches that collided must not collide again in lockstep.
         await sleep(fullJitterBackoffMs(attempt + 1, { baseMs: 5, capMs: 1_000 }));
       }
     }
+    throw new Error('unreachable: the last attempt returns or throws');
+  }
+
+  /** Nothing of the batch was committed: when the failure was retryable, a retry (with its key) is safe, so say so. */
+  private noRetryLeft(error: unknown): unknown {
+    if (!isRetryable(error)) return error;
+    return new AppError('service_unavailable', 'The database is busy or unreachable; retry (with the same Idempotency-Key)', { cause: error });
+  }
+
+  private lockModeFor(items: readonly KeyedCommand[]): LockMode {
+    if (this.heldUsers.size === 0) return 'wait';
+    const now = Date.now();
+    const held = items.some((item) =>
+      usersOf(item.command).some((id) => {
+        const since = this.heldUsers.get(id);
+        return since !== undefined && now - since < HELD_USER_MEMORY_MS;
+      }),
+    );
+    return held ? 'skip-locked' : 'wait';
+  }
+
+  /** Remembers users found held (bounded), forgets users this batch could lock. */
+  private learnHeldUsers(result: BatchResult): void {
+    for (const id of result.lockedUsers) this.heldUsers.delete(id);
+    const now = Date.now();
+    for (const id of result.heldUsers) {
+      if (this.heldUsers.size >= HELD_USERS_MAX) this.heldUsers.delete(this.heldUsers.keys().next().value!);
+      this.heldUsers.set(id, now);
+    }
+  }
+
+  /** An item set aside on a held row: tried again after lockTimeoutMs, at most maxLockRetries times, then 503. */
+  private retryLater(waiting: Waiting, error: AppError): void {
+    waiting.setAsides += 1;
+    this.metrics.retries.inc({ reason: 'row_held' });
+    if (waiting.setAsides > (this.options.maxLockRetries ?? 2)) {
+      this.fail(waiting, error);
+      return;
+    }
+    this.parked += 1;
+    setTimeout(() => {
+      this.parked -= 1;
+      this.queue.unshift(waiting);
+      this.pump();
+    }, this.options.lockTimeoutMs ?? 1_000);
   }
 
   /**
-   * Asks the commit log what became of a COMMIT whose reply was lost. Until it says, nobody is
-   * answered and nothing is retried: 'in progress' (the server is still finishing it) and an
-   * unreachable database are waited out.
+   * Settles a batch whose COMMIT reply was lost, off the batch slots: other batches keep running
+   * while nobody in this one is answered. Committed: its answers are released. Aborted: nothing
+   * of it happened, so its items run again (first in the queue), at most maxAttempts times.
    */
-  private async settleCommit(unknown: CommitOutcomeUnknown): Promise<'committed' | 'aborted'> {
-    for (let attempt = 0; ; attempt += 1) {
+  private settleInBackground(batch: Waiting[], unknown: CommitOutcomeUnknown): void {
+    this.parked += batch.length;
+    void this.settleCommit(unknown)
+      .then(
+        (outcome) => (outcome === 'committed' ? this.answer(batch, unknown.result) : this.rerun(batch, unknown)),
+        (error: unknown) => batch.forEach((waiting) => this.fail(waiting, error)),
+      )
+      .finally(() => {
+        this.parked -= batch.length;
+        this.pumpOrSignalIdle();
+      });
+  }
+
+  private rerun(batch: Waiting[], unknown: CommitOutcomeUnknown): void {
+    const again = batch.filter((waiting) => {
+      waiting.reruns += 1;
+      if (waiting.reruns < this.maxAttempts) return true;
+      this.fail(waiting, this.noRetryLeft(unknown.cause));
+      return false;
+    });
+    this.queue.unshift(...again);
+  }
+
+  /**
+   * Learns a lost COMMIT's fate from the batch's marker (settleBatchOutcome): durable evidence, so
+   * sound across a crash of PostgreSQL. While the batch's transaction is still open (its backend
+   * alive, its COMMIT perhaps held somewhere), the settle waits lock_timeout, then ends that
+   * backend. An unreachable database is waited out with capped backoff; each attempt is bounded
+   * by the settle connection's lock and statement timeouts.
+   */
+  private async settleCommit(unknown: CommitOutcomeUnknown): Promise<BatchOutcome> {
+    const knex = this.options.settleKnex ?? this.options.knex;
+    const started = performance.now();
+    for (let attempt = 1; performance.now() - started < SETTLE_MAX_MS; attempt += 1) {
       try {
-        const status = await transactionStatus(this.options.knex, unknown.xid);
-        if (status !== 'in progress') {
-          this.metrics.ambiguous.inc({ resolution: status });
-          this.options.logger.warn({ xid: unknown.xid, status, err: unknown.cause }, 'COMMIT reply lost; settled from the commit log');
-          return status;
-        }
+        const outcome = await settleBatchOutcome(knex, unknown.batchId);
+        this.reportSettled(unknown, outcome, (performance.now() - started) / 1_000, attempt);
+        return outcome;
       } catch (error) {
-        this.options.logger.warn({ err: error, xid: unknown.xid }, 'cannot read the commit log yet; waiting');
+        if (sqlState(error) === LOCK_TIMEOUT && unknown.backend) {
+          const ended = await endBatchBackend(knex, unknown.backend).catch(() => false);
+          this.options.logger.warn({ batchId: unknown.batchId, backend: unknown.backend, ended }, 'lost COMMIT still open; ended its backend');
+          continue;
+        }
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.options.logger.warn({ err: error, batchId: unknown.batchId, attempt }, 'cannot settle a lost COMMIT yet; waiting');
+        }
       }
-      await sleep(fullJitterBackoffMs(attempt + 1, { baseMs: 20, capMs: 1_000 }));
+      await sleep(fullJitterBackoffMs(attempt + 1, { baseMs: 20, capMs: 2_000 }));
     }
+    throw new AppError('internal_error', 'The outcome of this operation could not be settled; check the history before retrying');
+  }
+
+  private reportSettled(unknown: CommitOutcomeUnknown, outcome: BatchOutcome, seconds: number, attempts: number): void {
+    this.metrics.ambiguous.inc({ resolution: outcome });
+    this.metrics.settleSeconds.observe({ resolution: outcome }, seconds);
+    this.options.logger.warn(
+      { batchId: unknown.batchId, outcome, waitedMs: Math.round(seconds * 1_000), attempts, items: unknown.result.answers.length, err: unknown.cause },
+      'COMMIT reply lost; settled from the batch marker',
+    );
   }
 
   /** Counts an answered operation in wallet_operations_total by its outcome (and a replay in wallet_idempotent_replays_total). */
