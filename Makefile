@@ -123,7 +123,7 @@ bench-compare: build ## uniform traffic: make bench vs pgbench, alternating roun
 bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance-subject flood on a private stack (see BENCHMARKS.md)
 	node platform/dist/tools/bench/run-bench-pipeline.js
 
-chaos: build ## fault drills during a bench run (kills, restarts, outages), then the books check
+chaos: build ## fault drills during a bench run (kills, PostgreSQL restart and crashes, outages), then the books check
 	node platform/dist/tools/bench/run-chaos.js
 
 reconcile: build ## recompute every balance from the ledger and report mismatches

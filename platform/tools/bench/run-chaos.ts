@@ -3,7 +3,9 @@
  * processes on their own ports, databases, topic and NATS subject), then the books check.
  *   - Kafka stopped while users are being created: they must all arrive afterwards, exactly once;
  *   - transaction-service killed with SIGKILL and restarted CHAOS_KILLS times during the transfers;
- *   - PostgreSQL restarted once during the transfers;
+ *   - PostgreSQL restarted once during the transfers, then crashed twice: stopped with -m immediate
+ *     (a power loss: open transactions and unflushed COMMITs lost) and one transaction_service
+ *     backend SIGKILLed (the OOM killer: the postmaster resets every backend);
  *   - NATS stopped while balances are read through user-service: quick 503s, no hang, recovery.
  * Afterwards: every invariant of the books, every acknowledged operation exactly once, every user
  * exactly once, reconciliation clean. Exits 1 on any failure; drills this machine cannot run are
@@ -13,7 +15,7 @@ import { checkBooks, fetchBalance, parseCents, runTransferLoad, type BooksCheck,
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
 import { transferLoadOf } from './bench-config';
-import { detectKafkaOutage, detectNatsOutage, detectPostgresRestart, portOpen, restartPostgres, startKafka, startNats, stopKafka, stopNats } from './chaos-drills';
+import { detectBackendKill, detectKafkaOutage, detectNatsOutage, detectPostgresCrash, detectPostgresRestart, killBackend, portOpen, restartPostgres, startKafka, startNats, startPostgres, stopKafka, stopNats, stopPostgresImmediately, watchUntilDown, type DrillAvailability, type InFlight } from './chaos-drills';
 import { readArrivalFacts, readOutboxFacts } from './inspect-databases';
 import { startPrivateStack, type PrivateStack } from './private-stack';
 import { startProgressLine, type ProgressLine } from './progress-line';
@@ -24,9 +26,14 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const note = (message: string) => process.stderr.write(`[chaos] ${message}\n`);
 
 /** Infrastructure this run stopped and has not started again: restored on every way out. */
-const toRestore = new Set<'kafka' | 'nats'>();
+const toRestore = new Set<'kafka' | 'nats' | 'postgres'>();
 
 async function restoreInfrastructure(): Promise<void> {
+  if (toRestore.has('postgres')) {
+    // Left down by a crash drill that broke off: everybody's tests share this cluster.
+    note('starting PostgreSQL (left stopped by the crash drill)');
+    await startPostgres(TEST_POSTGRES_URL).then(() => toRestore.delete('postgres'), (e: unknown) => note(`could not start PostgreSQL: ${String(e)}`));
+  }
   if (toRestore.has('nats')) {
     note('restarting NATS (left stopped)');
     await startNats().then(() => toRestore.delete('nats'), (e: unknown) => note(`could not restart NATS: ${String(e)}`));
@@ -95,25 +102,27 @@ async function createUsersThroughKafkaOutage(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Phase 2: transfers, with transaction-service killed and PostgreSQL restarted under load.
+// Phase 2: transfers, with transaction-service killed and PostgreSQL restarted and crashed under load.
 
 interface ScheduledDrill {
+  /** Fraction of the transfers done when it starts: set by planLoadDrills, spread evenly. */
   at: number;
+  /** What it does; planLoadDrills makes result.name from it and the point in the load. */
+  label: string;
   result: DrillResult;
   run: () => Promise<string>;
+  /** Why it will not run here (disabled, or this machine cannot do it); empty when it runs. */
+  skip: string;
 }
 
-function planLoadDrills(
-  config: ChaosConfig,
-  stack: PrivateStack,
-  progress: ProgressLine,
-): { runnable: ScheduledDrill[]; results: DrillResult[] } {
+function killDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): ScheduledDrill[] {
   const plan: ScheduledDrill[] = [];
   for (let k = 1; k <= config.kills; k += 1) {
-    const at = config.kills === 1 ? 0.3 : 0.1 + (0.5 * (k - 1)) / (config.kills - 1);
     plan.push({
-      at,
-      result: { id: `kill-transaction-service-${k}`, name: `kill -9 transaction-service #${k} at ${Math.round(at * 100)}% of the transfers`, status: 'skipped', detail: '' },
+      at: 0,
+      label: `kill -9 transaction-service #${k}`,
+      skip: '',
+      result: { id: `kill-transaction-service-${k}`, name: '', status: 'skipped', detail: '' },
       run: async () => {
         progress.log(`[chaos] kill -9 transaction-service (#${k})`);
         const started = performance.now();
@@ -126,26 +135,120 @@ function planLoadDrills(
       },
     });
   }
-  const postgres = detectPostgresRestart();
-  const pgDrill: ScheduledDrill = {
-    at: 0.75,
-    result: { id: 'restart-postgres', name: 'PostgreSQL restarted at 75% of the transfers', status: 'skipped', detail: '' },
+  return plan;
+}
+
+/** How long after PostgreSQL is back transaction-service says it is ready again (its pool reconnected). */
+async function readyAfter(stack: PrivateStack, config: ChaosConfig): Promise<string> {
+  const started = performance.now();
+  await waitForHttp(`${stack.txUrl}/readyz`, config.recoveryTimeoutMs);
+  return `transaction-service /readyz answered 200 ${seconds(performance.now() - started)} later`;
+}
+
+const describeInFlight = (seen: InFlight | undefined, when: string): string =>
+  seen === undefined
+    ? 'what was in flight could not be read'
+    : `${when}: ${seen.backends} transaction_service backends, ${seen.active} in a statement (${seen.committing} in COMMIT), ${seen.idleInTransaction} idle in a transaction`;
+
+/** The clean restart, then the two crashes: an immediate stop of the cluster and a SIGKILLed backend. */
+async function postgresDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): Promise<ScheduledDrill[]> {
+  const database = new URL(stack.txDatabaseUrl).pathname.slice(1);
+  const skipReason = (enabled: boolean, variable: string, availability: DrillAvailability): string =>
+    !enabled ? `disabled (${variable}=0)` : availability.available ? '' : availability.reason;
+  const restart: ScheduledDrill = {
+    at: 0,
+    label: 'PostgreSQL restarted',
+    skip: skipReason(config.restartPostgres, 'CHAOS_RESTART_POSTGRES', detectPostgresRestart()),
+    result: { id: 'restart-postgres', name: '', status: 'skipped', detail: '' },
     run: async () => {
       progress.log('[chaos] restarting PostgreSQL');
       const restartMs = await restartPostgres();
-      const started = performance.now();
-      await waitForHttp(`${stack.txUrl}/readyz`, config.recoveryTimeoutMs);
-      const readyMs = performance.now() - started;
       progress.log(`[chaos] PostgreSQL restarted in ${seconds(restartMs)}`);
-      return `restart took ${seconds(restartMs)}; transaction-service /readyz answered 200 ${seconds(readyMs)} later`;
+      return `restart took ${seconds(restartMs)}; ${await readyAfter(stack, config)}`;
     },
   };
-  if (!config.restartPostgres) pgDrill.result.detail = 'disabled (CHAOS_RESTART_POSTGRES=0)';
-  else if (!postgres.available) pgDrill.result.detail = postgres.reason;
-  if (pgDrill.result.detail) note(`PostgreSQL restart skipped: ${pgDrill.result.detail}`);
-  else plan.push(pgDrill);
-  return { runnable: plan, results: [...plan.map((step) => step.result), ...(plan.includes(pgDrill) ? [] : [pgDrill.result])] };
+  const crash: ScheduledDrill = {
+    at: 0,
+    label: 'PostgreSQL crashed (stop -m immediate, then start)',
+    skip: skipReason(config.crashPostgres, 'CHAOS_CRASH_POSTGRES', detectPostgresCrash()),
+    result: { id: 'crash-postgres', name: '', status: 'skipped', detail: '' },
+    run: async () => {
+      progress.log('[chaos] PostgreSQL stop -m immediate (a crash: no checkpoint, open transactions lost)');
+      const watching = watchUntilDown(TEST_POSTGRES_URL, database, 'transaction_service', 30_000);
+      const stoppedAt = performance.now();
+      toRestore.add('postgres');
+      let stopMs = 0;
+      try {
+        stopMs = await stopPostgresImmediately();
+      } finally {
+        // Started again at once even if the stop failed half-way: the cluster is shared.
+        await startPostgres(TEST_POSTGRES_URL);
+        toRestore.delete('postgres');
+      }
+      const startMs = performance.now() - stoppedAt - stopMs;
+      progress.log(`[chaos] PostgreSQL is back after crash recovery (${seconds(stopMs + startMs)})`);
+      const seen = await watching;
+      return `${describeInFlight(seen, 'at the crash')}; stop took ${seconds(stopMs)}, start with crash recovery ${seconds(startMs)}; ${await readyAfter(stack, config)}`;
+    },
+  };
+  const backendKill: ScheduledDrill = {
+    at: 0,
+    label: 'kill -9 of a transaction_service backend (the OOM killer)',
+    skip: skipReason(config.killPostgresBackend, 'CHAOS_KILL_POSTGRES_BACKEND', config.killPostgresBackend ? await detectBackendKill(TEST_POSTGRES_URL) : { available: true, reason: '' }),
+    result: { id: 'kill-postgres-backend', name: '', status: 'skipped', detail: '' },
+    run: async () => {
+      progress.log('[chaos] kill -9 one transaction_service backend of the private database');
+      const killed = await killBackend(TEST_POSTGRES_URL, database, 'transaction_service', config.backendKillAimMs);
+      if (!killed.resetSeen) throw new Error(`backend ${killed.pid} was killed, but the postmaster was not seen resetting the other backends`);
+      progress.log(`[chaos] PostgreSQL answered again ${seconds(killed.recoveredMs)} after the backend kill`);
+      return (
+        `killed backend ${killed.pid} while it was ${killed.state} (${JSON.stringify(killed.query)}); ${describeInFlight(killed.inFlight, 'at the kill')}; ` +
+        `the postmaster reset every backend; queries answered again ${seconds(killed.recoveredMs)} after the kill; ${await readyAfter(stack, config)}`
+      );
+    },
+  };
+  // The crash last: its outage is the longest, and the drills after a PostgreSQL outage need load left.
+  return [restart, backendKill, crash];
 }
+
+async function planLoadDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): Promise<ScheduledDrill[]> {
+  const plan = [...killDrills(config, stack, progress), ...(await postgresDrills(config, stack, progress))];
+  // Spread evenly over 10-85% of the transfers: once a fault is repaired the clients catch up in a
+  // burst, so closer drills would find the transfers already finished.
+  const runnable = plan.filter((step) => !step.skip);
+  runnable.forEach((step, i) => {
+    step.at = runnable.length === 1 ? 0.3 : 0.1 + (0.75 * i) / (runnable.length - 1);
+    step.result.name = `${step.label} at ${Math.round(step.at * 100)}% of the transfers`;
+  });
+  for (const step of plan.filter((s) => s.skip)) {
+    step.result.name = step.label;
+    step.result.detail = step.skip;
+    note(`${step.result.id} skipped: ${step.skip}`);
+  }
+  return plan;
+}
+
+/** Runs each drill once the transfers reach its point; a drill whose point never comes fails. */
+async function runDrillsAlong(plan: readonly ScheduledDrill[], transfers: number, progress: () => { done: number; finished: boolean }): Promise<void> {
+  for (const step of plan) {
+    while (!progress().finished && progress().done < step.at * transfers) await sleep(10);
+    if (progress().finished) {
+      step.result.status = 'failed';
+      step.result.detail = 'the transfers finished before this drill could run (raise CHAOS_TRANSFERS)';
+      continue;
+    }
+    try {
+      step.result.detail = await step.run();
+      step.result.status = 'passed';
+    } catch (error) {
+      step.result.status = 'failed';
+      step.result.detail = error instanceof Error ? error.message : String(error);
+    }
+  }
+}
+
+/** Set when the transfers were given up on (a hang): their requests are still pending, so main exits. */
+let loadAbandoned = false;
 
 async function runTransfersUnderFire(
   config: ChaosConfig,
@@ -154,30 +257,13 @@ async function runTransfersUnderFire(
   drills: DrillResult[],
 ): Promise<TransferLoadResult> {
   const progress = startProgressLine('transfers under fire', config.transfers);
-  const { runnable, results } = planLoadDrills(config, stack, progress);
-  drills.push(...results);
-  runnable.sort((a, b) => a.at - b.at);
+  const plan = await planLoadDrills(config, stack, progress);
+  drills.push(...plan.map((step) => step.result));
 
   let done = 0;
   let finished = false;
-  const scheduler = (async () => {
-    for (const step of runnable) {
-      while (!finished && done < step.at * config.transfers) await sleep(10);
-      if (finished) {
-        step.result.status = 'failed';
-        step.result.detail = 'the transfers finished before this drill could run (raise CHAOS_TRANSFERS)';
-        continue;
-      }
-      try {
-        step.result.detail = await step.run();
-        step.result.status = 'passed';
-      } catch (error) {
-        step.result.status = 'failed';
-        step.result.detail = error instanceof Error ? error.message : String(error);
-      }
-    }
-  })();
-  const load = await runTransferLoad({
+  const scheduler = runDrillsAlong(plan.filter((s) => !s.skip), config.transfers, () => ({ done, finished }));
+  const load = runTransferLoad({
     ...transferLoadOf(config, stack.txUrl, users.map((u) => u.userId)),
     // While transaction-service is dead a request gets no answer at all; re-sending is the client's job.
     retryUnansweredInvalid: true,
@@ -186,11 +272,23 @@ async function runTransfersUnderFire(
       progress.update(n);
     },
   });
+  // Every request is retried until it is definitive, so a server that never settles one would keep
+  // the run going for hours: past CHAOS_LOAD_TIMEOUT_MS it is reported as a hang.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), config.loadTimeoutMs);
+  });
+  const outcome = await Promise.race([load, deadline]);
+  clearTimeout(timer);
   finished = true;
   progress.finish();
   await scheduler;
+  if (!outcome) {
+    loadAbandoned = true;
+    throw new Error(`hang: ${done} of ${config.transfers} transfers had a definitive answer ${seconds(config.loadTimeoutMs)} into the load (CHAOS_LOAD_TIMEOUT_MS)`);
+  }
   // A drill counts as passed only if the system then served every request to a definitive answer.
-  return load;
+  return outcome;
 }
 
 /** Re-sends acknowledged transfers with their keys: each must replay the stored outcome. */
@@ -326,9 +424,11 @@ async function main(): Promise<number> {
   const runId = uniqueName('chaos');
   const drills: DrillResult[] = [];
   const checks: BooksCheck[] = [];
+  const onOff = (flag: boolean): string => (flag ? 'on' : 'off');
   print([
     `make chaos: ${config.users} users, ${config.transfers} transfers from ${config.concurrency} clients, run ${runId}`,
-    `  drills: ${config.kills} x kill -9 transaction-service, PostgreSQL restart ${config.restartPostgres ? 'on' : 'off'}, ` +
+    `  drills: ${config.kills} x kill -9 transaction-service, PostgreSQL restart ${onOff(config.restartPostgres)}, ` +
+      `PostgreSQL crash (stop -m immediate) ${onOff(config.crashPostgres)}, kill -9 of a PostgreSQL backend ${onOff(config.killPostgresBackend)}, ` +
       `Kafka outage ${config.kafkaOutageMs ? seconds(config.kafkaOutageMs) : 'off'}, NATS outage ${config.natsOutageMs ? seconds(config.natsOutageMs) : 'off'}`,
   ]);
   // The servers the private stack will use (the project's own authenticated brokers by default).
@@ -431,6 +531,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => {
+    // Abandoned transfers still have requests and retry timers pending: they must not keep the run alive.
+    if (loadAbandoned) process.exit(code);
     process.exitCode = code;
   },
   async (error: unknown) => {

@@ -3,6 +3,8 @@
  * every drill this machine can really perform. A drill it cannot perform (no pg_ctlcluster, Kafka
  * or NATS not started natively here) is reported as skipped with the reason, never faked.
  * CHAOS_* variables in the environment override the short sizes (e.g. CHAOS_RESTART_POSTGRES=0).
+ * The PostgreSQL crash drills are off in the short form (SHORT_CHAOS_ENV says why) and reported as
+ * skipped; with CHAOS_CRASH_POSTGRES=1 CHAOS_KILL_POSTGRES_BACKEND=1 they run and must pass.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +13,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SHORT_CHAOS_ENV, type ChaosResult, type DrillResult } from '../bench/chaos-config';
-import { detectKafkaOutage, detectNatsOutage, detectPostgresRestart } from '../bench/chaos-drills';
-import { uniqueName } from '@wallet/platform/testkit';
+import { detectBackendKill, detectKafkaOutage, detectNatsOutage, detectPostgresCrash, detectPostgresRestart } from '../bench/chaos-drills';
+import { TEST_POSTGRES_URL, uniqueName } from '@wallet/platform/testkit';
 
 const RUNNER = join(__dirname, '..', 'bench', 'run-chaos.js');
 
@@ -38,7 +40,11 @@ before(async () => {
   const postgres = detectPostgresRestart();
   const kafka = detectKafkaOutage();
   const nats = await detectNatsOutage();
+  const crash = detectPostgresCrash();
+  const backendKill = await detectBackendKill(TEST_POSTGRES_URL);
   if (!postgres.available) unavailable.set('restart-postgres', postgres.reason);
+  if (!crash.available) unavailable.set('crash-postgres', crash.reason);
+  if (!backendKill.available) unavailable.set('kill-postgres-backend', backendKill.reason);
   if (!kafka.available) unavailable.set('kafka-outage', kafka.reason);
   if (!nats.available) unavailable.set('nats-outage', nats.reason);
 
@@ -79,6 +85,8 @@ describe('make chaos (short form)', () => {
 
   for (const [id, what] of [
     ['restart-postgres', 'PostgreSQL restarted under load'],
+    ['crash-postgres', 'PostgreSQL crashed under load (stop -m immediate, then start)'],
+    ['kill-postgres-backend', 'a transaction_service backend killed with SIGKILL under load (postmaster resets every backend)'],
     ['kafka-outage', 'Kafka stopped while users are created: all arrive afterwards, exactly once'],
     ['nats-outage', 'NATS stopped while balances are read: quick 503s, no hang, recovery'],
   ] as const) {
