@@ -63,7 +63,7 @@ test(`a row held elsewhere for ${HOLD_MS / 1_000} s: other users keep p99 < 100 
   const load = unrelatedLoad(others, until);
   const refused = await timedRequest('/add-money', { user_id: held, amount: '1.00' }, `held-${held}`);
   const latencies = (await load).map((r) => r.ms).sort((x, y) => x - y);
-  const balanceWhileHeld = await h.db('users').where({ user_id: held }).first('balance_minor');
+  const balanceWhileHeld = (await h.db('users').where({ user_id: held }).first('balance_minor')) as { balance_minor: string };
   await outside.commit();
 
   assert.equal(refused.status, 503);
@@ -71,7 +71,7 @@ test(`a row held elsewhere for ${HOLD_MS / 1_000} s: other users keep p99 < 100 
   assert.equal(refused.retryAfter, '1');
   // The bound: one lock timeout, then two set-asides of one lock timeout each.
   assert.ok(refused.ms >= 2_500 && refused.ms < 10_000, `refused after ${Math.round(refused.ms)} ms`);
-  assert.equal((balanceWhileHeld as { balance_minor: string }).balance_minor, '10000', 'nothing moved for the refused operation');
+  assert.equal(balanceWhileHeld.balance_minor, '10000', 'nothing moved for the refused operation');
 
   const loadResults = await load;
   assert.ok(loadResults.length >= 1_000, `only ${loadResults.length} requests for other users in ${HOLD_MS} ms`);

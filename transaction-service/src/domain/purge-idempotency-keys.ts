@@ -1,7 +1,11 @@
 import type { Knex, Logger } from '@wallet/platform';
 import { purgeExpiredIdempotencyKeys } from '../data-access/idempotency-repository';
+import { purgeBatchMarkers } from '../data-access/money-transaction';
 
-/** Deletes idempotency keys past their retention (at least 24 h) every `intervalMs`. */
+/**
+ * Deletes idempotency keys past their retention (at least 24 h) every `intervalMs`, and the money
+ * batches' markers with them: a marker only settles a lost COMMIT, which never takes that long.
+ */
 export function startIdempotencyKeyPurge(options: {
   knex: Knex;
   logger: Logger;
@@ -10,9 +14,9 @@ export function startIdempotencyKeyPurge(options: {
 }): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   const tick = (): void => {
-    running = purgeExpiredIdempotencyKeys(options.knex, options.ttlHours)
-      .then((deleted) => {
-        if (deleted > 0) options.logger.info({ deleted }, 'purged expired idempotency keys');
+    running = Promise.all([purgeExpiredIdempotencyKeys(options.knex, options.ttlHours), purgeBatchMarkers(options.knex, options.ttlHours)])
+      .then(([deleted, markers]) => {
+        if (deleted > 0 || markers > 0) options.logger.info({ deleted, markers }, 'purged expired idempotency keys and batch markers');
       })
       .catch((error: unknown) => options.logger.warn({ err: error }, 'idempotency key purge failed; will retry'));
   };
