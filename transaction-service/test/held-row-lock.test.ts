@@ -63,7 +63,7 @@ test(`a row held elsewhere for ${HOLD_MS / 1_000} s: other users keep p99 < 100 
   const load = unrelatedLoad(others, until);
   const refused = await timedRequest('/add-money', { user_id: held, amount: '1.00' }, `held-${held}`);
   const latencies = (await load).map((r) => r.ms).sort((x, y) => x - y);
-  const balanceWhileHeld = (await h.db('users').where({ user_id: held }).first('balance_minor')) as { balance_minor: string };
+  const balanceWhileHeld = (await h.db.raw<{ rows: Array<{ balance_minor: string }> }>('SELECT balance_minor FROM users WHERE user_id = ?', [held])).rows[0]!;
   await outside.commit();
 
   assert.equal(refused.status, 503);

@@ -187,7 +187,7 @@ describe('a batch whose COMMIT was in flight when PostgreSQL crashed', { skip: a
         assert.deepEqual(await balances([a, b]), ['1001', '100'], 'a: 6.01 + 5.00 - 1.00; b: 1.00');
         // What the callers were told is what the database holds.
         assert.equal(added.body.updated_balance, '11.01', 'the add-money ran before the transfer, as submitted');
-        const ledger = await db<{ amount_minor: string }>('transactions').where({ id: String(added.body.transaction_id) }).select('amount_minor');
+        const ledger = (await db.raw<{ rows: Array<{ amount_minor: string }> }>('SELECT amount_minor FROM transactions WHERE id = ?', [String(added.body.transaction_id)])).rows;
         assert.deepEqual(ledger.map((r) => r.amount_minor), ['500'], 'the answered add-money is in the ledger, once');
         const transfers = (await db('transfers').where({ from_user_id: a })) as unknown[];
         assert.equal(transfers.length, 1, 'the unkeyed transfer ran exactly once');
