@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { countRows, countTopicMessages, createUsers, metricValue, type Pipeline, requestJson, runReplayCliProcess, serviceCredentialsEnv, startPipeline, waitFor, waitForUsersInTransactionService } from '@wallet/platform/testkit';
+import { countRows, countTopicMessages, createUsers, type Pipeline, requestJson, runReplayCliProcess, scrapeMetric, serviceCredentialsEnv, startPipeline, waitFor, waitForUsersInTransactionService } from '@wallet/platform/testkit';
 import type { RunningOutboxRelay } from '../src/start-relay';
 import { runReplayCli } from '../src/entry-points/replay-outbox';
 
@@ -69,16 +69,16 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
       assert.equal(await countRows(p.tx.db, 'processed_events'), outboxRows);
       // SKIP LOCKED: the two relays never published the same row, so Kafka holds each event once.
       assert.equal(await countTopicMessages(p.topic), outboxRows);
-      assert.ok((await metricValue(second.url, 'outbox_events_published_total')) > 0, 'both relays took a share');
-      assert.ok((await metricValue(relay.url, 'outbox_events_published_total')) > 0, 'both relays took a share');
+      assert.ok(((await scrapeMetric(second.url, 'outbox_events_published_total')) ?? 0) > 0, 'both relays took a share');
+      assert.ok(((await scrapeMetric(relay.url, 'outbox_events_published_total')) ?? 0) > 0, 'both relays took a share');
     } finally {
       await second.stop();
     }
   });
 
   test('relay metrics: backlog gauge and publish lag', async () => {
-    assert.equal(await metricValue(relay.url, 'outbox_backlog_events'), 0);
-    assert.ok((await metricValue(relay.url, 'outbox_publish_lag_seconds_count')) > 0);
+    assert.equal(await scrapeMetric(relay.url, 'outbox_backlog_events'), 0);
+    assert.ok(((await scrapeMetric(relay.url, 'outbox_publish_lag_seconds_count')) ?? 0) > 0);
     const ready = await requestJson<{ checks: Record<string, string> }>(`${relay.url}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body.checks, { postgres: 'ok', kafka: 'ok' });
@@ -121,14 +121,14 @@ describe('replay-outbox CLI', () => {
     const event = await p.users.db<OutboxRow>('outbox').where({ aggregate_id: userId }).first();
     assert.ok(event?.published_at);
     const messagesBefore = await countTopicMessages(p.topic);
-    const duplicatesBefore = await metricValue(p.tx.url, 'user_created_events_consumed_total', { outcome: 'duplicate' });
+    const duplicatesBefore = (await scrapeMetric(p.tx.url, 'user_created_events_consumed_total', { outcome: 'duplicate' })) ?? 0;
 
     const result = await runReplayCliProcess(['--user-id', userId!], cliEnv());
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /requeued 1 event/);
 
     await waitFor(
-      async () => ((await metricValue(p.tx.url, 'user_created_events_consumed_total', { outcome: 'duplicate' })) > duplicatesBefore ? true : undefined),
+      async () => (((await scrapeMetric(p.tx.url, 'user_created_events_consumed_total', { outcome: 'duplicate' })) ?? 0) > duplicatesBefore ? true : undefined),
       { what: 'transaction-service to receive the replayed event' },
     );
     assert.equal(await countTopicMessages(p.topic), messagesBefore + 1);

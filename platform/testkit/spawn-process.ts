@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { requestJson } from './api-client';
 
 /** A free TCP port on the loopback (for child processes that must be told their port). */
 export async function findFreePort(): Promise<number> {
@@ -65,8 +66,7 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, process?: Spa
       throw new Error(`process exited with ${process.child.exitCode} before ${url} was up:\n${process.output()}`);
     }
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (response.status === 200) return;
+      if ((await requestJson<unknown>(url, { timeoutMs: 1_000 })).status === 200) return;
     } catch {
       // not up yet
     }

@@ -193,35 +193,6 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }
 
-export interface JsonResponse<T = unknown> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** Minimal HTTP client for tests: real requests over the loopback, JSON in and out. */
-export async function requestJson<T = Record<string, unknown>>(
-  url: string,
-  init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  let body: string | undefined;
-  if (init.rawBody !== undefined) body = init.rawBody;
-  else if (init.body !== undefined) {
-    body = JSON.stringify(init.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const response = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text.length > 0 ? JSON.parse(text) : undefined;
-  } catch {
-    // keep the raw text: the assertion will show it
-  }
-  return { status: response.status, headers: response.headers, body: parsed as T };
-}
-
 /** Test topics are per file; deleting them keeps the shared broker from filling up. */
 export async function deleteTestTopic(topic: string): Promise<void> {
   const admin = testKafka('test-cleanup', 'admin').admin();

@@ -4,8 +4,9 @@
  * in bigint cents and compares the service's books with it.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { type TransactionHistoryItem, type TransactionHistoryPage } from '@wallet/platform';
+import { requestJson, type JsonResponse } from './api-client';
+import { formatCents, parseCents } from './cents';
 
 export interface TransferLoadOptions {
   txUrl: string | string[];
@@ -57,51 +58,7 @@ export interface Attempt {
   replayed: boolean;
 }
 
-function formatCents(minor: bigint): string {
-  return `${minor / 100n}.${(minor % 100n).toString().padStart(2, '0')}`;
-}
-
-/**
- * The load generator's HTTP client: node:http with a keep-alive agent rather than fetch, because
- * it shares the machine's CPU with the system under test and fetch costs about twice as much per
- * request; every cycle it saves is one the services get.
- */
-const keepAliveAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-
-function httpPost(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-): Promise<{ status: number; replayed: boolean; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method: 'POST',
-        agent: keepAliveAgent,
-        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
-        timeout: timeoutMs,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            replayed: response.headers['idempotent-replayed'] === 'true',
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
+/** One POST through the test kit's client, timed into `samples`; undefined when no answer came. */
 async function postJson(
   url: string,
   body: unknown,
@@ -110,20 +67,15 @@ async function postJson(
 ): Promise<Attempt | undefined> {
   const started = performance.now();
   try {
-    const response = await httpPost(
-      url,
-      typeof body === 'string' ? body : JSON.stringify(body),
-      { 'content-type': 'application/json', ...headers },
-      30_000,
-    );
+    const response = await requestJson<unknown>(url, {
+      method: 'POST',
+      ...(typeof body === 'string' ? { rawBody: body } : { body }),
+      headers: { 'content-type': 'application/json', ...headers },
+      timeoutMs: 30_000,
+    });
     samples.push({ ms: performance.now() - started, status: response.status });
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = JSON.parse(response.text) as Record<string, unknown>;
-    } catch {
-      parsed = { raw: response.text };
-    }
-    return { status: response.status, body: parsed, replayed: response.replayed };
+    const parsed = typeof response.body === 'object' && response.body !== null ? (response.body as Record<string, unknown>) : { raw: response.text };
+    return { status: response.status, body: parsed, replayed: response.headers.get('idempotent-replayed') === 'true' };
   } catch {
     samples.push({ ms: performance.now() - started, status: 0 });
     return undefined;
@@ -257,21 +209,15 @@ export async function runTransferLoad(options: TransferLoadOptions): Promise<Tra
 }
 
 
-export function parseCents(amount: string): bigint {
-  const match = /^(\d+)\.(\d{2})$/.exec(amount);
-  if (!match) throw new Error(`not a 2-decimal amount: ${amount}`);
-  return BigInt(match[1]!) * 100n + BigInt(match[2]!);
-}
-
 /** Reads a user's whole history through the public API, following next_cursor. */
 export async function fetchHistory(txUrl: string, userId: string): Promise<TransactionHistoryItem[]> {
   const items: TransactionHistoryItem[] = [];
   let cursor: string | null = null;
   do {
-    const url = `${txUrl}/users/${userId}/transactions?limit=100${cursor ? `&cursor=${cursor}` : ''}`;
-    const response = await fetch(url);
+    const url: string = `${txUrl}/users/${userId}/transactions?limit=100${cursor ? `&cursor=${cursor}` : ''}`;
+    const response: JsonResponse<TransactionHistoryPage> = await requestJson<TransactionHistoryPage>(url);
     if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
-    const page = (await response.json()) as TransactionHistoryPage;
+    const page: TransactionHistoryPage = response.body;
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
@@ -279,10 +225,9 @@ export async function fetchHistory(txUrl: string, userId: string): Promise<Trans
 }
 
 export async function fetchBalance(txUrl: string, userId: string): Promise<bigint> {
-  const response = await fetch(`${txUrl}/users/${userId}/balance`);
+  const response = await requestJson<{ balance: string }>(`${txUrl}/users/${userId}/balance`);
   if (response.status !== 200) throw new Error(`balance of ${userId} answered ${response.status}`);
-  const body = (await response.json()) as { balance: string };
-  return parseCents(body.balance);
+  return parseCents(response.body.balance);
 }
 
 export interface BooksCheck {

@@ -2,7 +2,7 @@ import assert, { AssertionError } from 'node:assert/strict';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { type OpenApiDocument } from '@wallet/platform';
-import { requestJson, type JsonResponse } from './test-resources';
+import { requestJson, type JsonResponse } from './api-client';
 
 export interface OpenApiResponseSample {
   /** HTTP method, any case. */
@@ -204,9 +204,9 @@ export class OpenApiContractRecorder {
     const served = await requestJson(`${baseUrl}/openapi.json`);
     assert.equal(served.status, 200);
     assert.deepEqual(served.body, JSON.parse(JSON.stringify(this.document)));
-    const page = await fetch(`${baseUrl}/docs`);
+    const page = await requestJson<unknown>(`${baseUrl}/docs`);
     assert.equal(page.status, 200);
-    assert.match(await page.text(), /swagger-ui-bundle\.js/);
+    assert.match(page.text, /swagger-ui-bundle\.js/);
   }
 
   /** Documented '<METHOD> <path> <status>' entries no checked response had. */

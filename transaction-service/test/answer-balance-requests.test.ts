@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { createLogger, type BalanceReply } from '@wallet/platform';
-import { requestJson, startTransactionServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { metricValue, scrapeMetric, scrapeMetrics, startTransactionServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { loadTransactionServiceConfig } from '../src/config';
 import { startTransactionService, type RunningTransactionService } from '../src/start-service';
 
@@ -35,10 +35,7 @@ async function ask(payload: string): Promise<BalanceReply> {
 }
 
 async function answeredCount(url: string): Promise<number> {
-  const metrics = await requestJson<string>(`${url}/metrics`);
-  return [...String(metrics.body).matchAll(/^nats_balance_requests_answered_total\{[^}]*\} (\d+)/gm)]
-    .map((m) => Number(m[1]))
-    .reduce((a, b) => a + b, 0);
+  return (await scrapeMetric(url, 'nats_balance_requests_answered_total')) ?? 0;
 }
 
 test('answers the balance of a known user as a decimal string', async () => {
@@ -120,10 +117,10 @@ test('waiting requests are read in one query; messages nobody waits for and garb
     const replies = (await Promise.all(asked)).map((m) => JSON.parse(Buffer.from(m.data).toString('utf8')) as BalanceReply);
     assert.ok(replies.every((r, i) => r.ok && r.user_id === users[i % 5] && r.balance === '0.00'));
 
-    const metrics = String((await requestJson<string>(`${batching.url}/metrics`)).body);
-    assert.match(metrics, /^nats_balance_requests_dropped_total\{[^}]*reason="no_reply"[^}]*\} 50$/m);
-    const queries = Number(/^nats_balance_batch_size_count(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
-    const read = Number(/^nats_balance_batch_size_sum(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
+    const metrics = await scrapeMetrics(batching.url);
+    assert.equal(metricValue(metrics, 'nats_balance_requests_dropped_total', { reason: 'no_reply' }), 50);
+    const queries = metricValue(metrics, 'nats_balance_batch_size_count') ?? Number.NaN;
+    const read = metricValue(metrics, 'nats_balance_batch_size_sum');
     // The first request found the responder idle (a batch of one, stuck on the lock); the other
     // 199 gathered meanwhile and were read together.
     assert.equal(read, 200);

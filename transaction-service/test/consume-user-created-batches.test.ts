@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, ensureTopics, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
-import { createTestDatabase, deleteTestTopic, installTestTrigger, type TestDatabase, testKafka, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { createTestDatabase, deleteTestTopic, installTestTrigger, metricValue as readMetric, type TestDatabase, testKafka, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import { startUserCreatedConsumer, type RunningConsumer } from '../src/entry-points/kafka/consume-user-created';
 
@@ -89,13 +89,9 @@ async function stopConsumer(consumer: RunningConsumer): Promise<void> {
   running.splice(running.indexOf(consumer), 1);
 }
 
+/** A counter of the consumer's own registry, read through the test kit's one Prometheus reader (0 when never counted). */
 async function metricValue(metrics: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = metrics.getSingleMetric(name);
-  if (!metric) return 0;
-  const { values } = await metric.get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))
-    .reduce((sum, v) => sum + v.value, 0);
+  return readMetric(await metrics.metrics(), name, labels) ?? 0;
 }
 
 /** The group has committed every partition up to its end: everything produced was applied. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, createKafka } from '@wallet/platform';
-import { deleteTestTopic, requestJson, startTransactionServiceHarness, testKafka, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { deleteTestTopic, requestJson, scrapeMetric, startTransactionServiceHarness, testKafka, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { headersToStrings, startUserCreatedConsumer } from '../src/entry-points/kafka/consume-user-created';
 
 let h: TransactionServiceHarness;
@@ -57,9 +57,7 @@ const waitForUser = (userId: string, timeoutMs = 15_000) =>
   });
 
 async function consumedMetric(outcome: string): Promise<number> {
-  const text = await fetch(`${h.url}/metrics`).then((r) => r.text());
-  const match = new RegExp(`^user_created_events_consumed_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : 0;
+  return (await scrapeMetric(h.url, 'user_created_events_consumed_total', { outcome })) ?? 0;
 }
 
 describe('user-created consumer', () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
-import { createTestDatabase, installTestTrigger, type TestDatabase, waitFor } from '@wallet/platform/testkit';
+import { createTestDatabase, installTestTrigger, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import type { OperationOutcome } from '../src/domain/idempotency';
 import { MoneyEngine } from '../src/domain/transfers/money-engine';
@@ -261,7 +261,8 @@ describe('failures', () => {
       );
       assert.ok(!(((results[2] as PromiseRejectedResult).reason) instanceof AppError), 'the failing item is a 500');
       assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 600 + 50), String(600 - 50)]);
-      assert.match(await metrics.metrics(), /wallet_money_batch_retries_total\{reason="split"[^}]*\} [1-9]/);
+      const splits = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'split' });
+      assert.ok(splits !== undefined && splits >= 1, `split retries: ${splits}`);
     } finally {
       await removeTrigger();
     }
@@ -290,8 +291,8 @@ describe('failures', () => {
       assert.deepEqual(results.map((r) => r.status), [201, 201, 201]);
       assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 300 + 25), String(300 - 25)]);
       const text = await metrics.metrics();
-      assert.match(text, /wallet_money_batch_retries_total\{reason="40P01"[^}]*\} 1/);
-      assert.match(text, /wallet_money_batch_retries_total\{reason="40001"[^}]*\} 1/);
+      assert.equal(metricValue(text, 'wallet_money_batch_retries_total', { reason: '40P01' }), 1);
+      assert.equal(metricValue(text, 'wallet_money_batch_retries_total', { reason: '40001' }), 1);
       const ledger = await db('transactions').whereIn('user_id', [a, b]).andWhere({ kind: 'transfer' }).count<{ count: string }[]>('* as count');
       assert.equal(ledger[0]!.count, '6');
     } finally {
@@ -315,7 +316,8 @@ describe('failures', () => {
     assert.deepEqual(results.map((r) => r.status), [201, 201]);
     assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
     assert.equal(await balanceOf(blocker), '1');
-    assert.match(await metrics.metrics(), /wallet_money_batch_retries_total\{reason="connection"[^}]*\} [1-9]/);
+    const reruns = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'connection' });
+    assert.ok(reruns !== undefined && reruns >= 1, `connection retries: ${reruns}`);
   });
 
   for (const mode of ['after-commit', 'before-commit'] as const) {
@@ -337,11 +339,8 @@ describe('failures', () => {
         assert.equal(moved[0]!.count, '1', 'the transfer ran exactly once');
         assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['600', '400']);
         const text = await metrics.metrics();
-        if (mode === 'after-commit') {
-          assert.match(text, /wallet_money_ambiguous_commits_total\{resolution="committed"[^}]*\} 1/);
-        } else {
-          assert.match(text, /wallet_money_ambiguous_commits_total\{resolution="aborted"[^}]*\} 1/);
-        }
+        const resolution = mode === 'after-commit' ? 'committed' : 'aborted';
+        assert.equal(metricValue(text, 'wallet_money_ambiguous_commits_total', { resolution }), 1);
       } finally {
         await proxy.stop();
       }
@@ -365,13 +364,33 @@ describe('bounds', () => {
     const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
     await engine.submit(addMoney(a, '10.00'));
     const gate = await park(engine, blocker);
-    const pending = outcomes(Array.from({ length: 10 }, () => engine.submit(transfer(a, b, '1.00'))));
+    // Each item records whether it settled while the engine was still parked.
+    let gateOpen = false;
+    const settledWhileParked: boolean[] = [];
+    const pending = outcomes(
+      Array.from({ length: 10 }, (_, i) => {
+        settledWhileParked[i] = false;
+        const settle = () => (settledWhileParked[i] = !gateOpen);
+        return engine.submit(transfer(a, b, '1.00')).finally(settle);
+      }),
+    );
+    // "At once": the seven refusals settle while the batch is still parked; the three accepted wait.
+    await waitFor(() => Promise.resolve(settledWhileParked.filter(Boolean).length >= 7 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: 'the refusals to come back while the engine is parked',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(settledWhileParked.filter(Boolean).length, 7, 'only the refusals settled while the engine was parked');
+    gateOpen = true;
     await gate.release();
     const results = await pending;
     const refused = results.filter((r) => r.status === 'rejected').map((r) => (r).reason as AppError);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
     assert.equal(refused.length, 7);
     assert.ok(refused.every((e) => e.code === 'service_unavailable' && e.status === 503));
+    results.forEach((r, i) =>
+      assert.equal(settledWhileParked[i], r.status === 'rejected', `item ${i} (${r.status}) settled ${settledWhileParked[i] ? 'before' : 'after'} the gate opened`),
+    );
     assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
   });
 
@@ -384,6 +403,8 @@ describe('bounds', () => {
     await gate.release();
     const results = await Promise.all(pending);
     assert.equal((await transfersCreatedAt(results.map((r) => String(r.body.transfer_id)))).size, 2);
-    assert.match(await metrics.metrics(), /wallet_money_batch_size_bucket\{le="1"[^}]*\} 4/);
+    // Four batches of one: the funding, the parked credit and each transfer on its own.
+    assert.equal(metricValue(await metrics.metrics(), 'wallet_money_batch_size_bucket', { le: '1' }), 4);
+    assert.equal(metricValue(await metrics.metrics(), 'wallet_money_batch_size_count'), 4);
   });
 });

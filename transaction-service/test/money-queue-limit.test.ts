@@ -32,18 +32,26 @@ test('a full money queue: 503 service_unavailable with Retry-After, nothing move
     { what: 'the money engine to wait on the test row lock' },
   );
 
-  const pending = Array.from({ length: 40 }, (_, i) =>
-    requestJson(`${h.url}/transfer`, {
+  // Each response records whether it came back while the engine was still parked.
+  let gateOpen = false;
+  const answeredWhileParked: boolean[] = [];
+  const pending = Array.from({ length: 40 }, (_, i) => {
+    answeredWhileParked[i] = false;
+    return requestJson(`${h.url}/transfer`, {
       body: { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
       headers: { 'Idempotency-Key': `queue-${a}-${i}` },
-    }),
-  );
-  // The refusals come back while the engine is still parked: they never waited for a batch.
-  const early = await Promise.race([
-    Promise.all(pending.map((p) => p.then((r) => r.status))),
-    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 1_000)),
-  ]);
-  assert.equal(early, 'timeout', 'the queued requests must still be waiting for the parked batch');
+    }).finally(() => (answeredWhileParked[i] = !gateOpen));
+  });
+  // The refusals come back while the engine is still parked: they never waited for a batch. The
+  // five it accepted are still waiting for the parked batch.
+  const answeredCount = () => answeredWhileParked.filter(Boolean).length;
+  await waitFor(() => Promise.resolve(answeredCount() >= 35 ? true : undefined), {
+    timeoutMs: 10_000,
+    what: '35 refusals while the engine is parked',
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(answeredCount(), 35, 'only the refusals came back while the engine was parked');
+  gateOpen = true;
   await gate.commit();
   assert.equal((await parked).status, 200);
 
@@ -52,6 +60,9 @@ test('a full money queue: 503 service_unavailable with Retry-After, nothing move
   const moved = responses.filter((r) => r.status === 201);
   assert.equal(moved.length, 5, 'exactly the queue limit was accepted');
   assert.equal(refused.length, 35);
+  responses.forEach((r, i) =>
+    assert.equal(answeredWhileParked[i], r.status === 503, `request ${i} (${r.status}) came back ${answeredWhileParked[i] ? 'before' : 'after'} the gate opened`),
+  );
   for (const r of refused) {
     assert.equal(r.headers.get('content-type'), 'application/problem+json');
     assert.equal(r.headers.get('retry-after'), '1');

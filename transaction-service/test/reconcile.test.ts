@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -7,18 +7,19 @@ import { type CompletedProcess, requestJson, runToCompletion, serviceCredentials
 import { RECONCILE_LOCK_KEY, reconcileBalances, type ReconcileReport } from '../src/domain/reconcile-balances';
 import { createOperatorRouter } from '../src/entry-points/operator/create-operator-router';
 
+/**
+ * Reconciliation checks a whole database, so each test that writes books, or tampers with them,
+ * runs against a service on a database of its own (beforeEach/afterEach): no test sees another's
+ * rows, and a tampered or failed test leaves nothing behind, whatever the order.
+ */
 let h: TransactionServiceHarness;
 let reconcileUrl: string;
 
-before(async () => {
+async function startOwnService(): Promise<void> {
   h = await startTransactionServiceHarness();
   // The service's own operators' listener.
   reconcileUrl = h.service.operatorUrl;
-});
-
-after(async () => {
-  await h.stop();
-});
+}
 
 async function transfer(from: string, to: string, amount: string): Promise<string> {
   const response = await requestJson(`${h.url}/transfer`, {
@@ -57,6 +58,9 @@ async function countOf(table: 'users' | 'transfers'): Promise<number> {
 }
 
 describe('reconciliation', () => {
+  beforeEach(startOwnService);
+  afterEach(() => h.stop());
+
   test('books written by the API reconcile: every balance equals its ledger', async () => {
     await writeBooks();
     const users = await countOf('users');
@@ -106,6 +110,7 @@ describe('reconciliation', () => {
     assert.equal(printed.ok, false);
     assert.equal(printed.mismatch_count, 1);
 
+    // Undone, the books reconcile again (the database goes with the test either way).
     await h.db('users').where({ user_id: b }).decrement('balance_minor', 1);
     assert.equal((await reconcileBalances(h.db)).ok, true);
   });
@@ -154,6 +159,11 @@ describe('reconciliation', () => {
 });
 
 describe('the operators\' listener', () => {
+  // These reconcile too, but assert only how the listener answers, never the books: one service
+  // for the three is enough.
+  before(startOwnService);
+  after(() => h.stop());
+
   test('serves /internal/reconcile on the loopback only; the public port does not know it', async () => {
     assert.equal((h.service.operatorServer.address() as AddressInfo).address, '127.0.0.1');
     assert.equal((h.service.server.address() as AddressInfo).address, '127.0.0.1');

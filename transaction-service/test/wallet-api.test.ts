@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { installTestTrigger, requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
+import { installTestTrigger, metricValue, parseCents, requestJson, scrapeMetrics, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
 
 let h: TransactionServiceHarness;
@@ -377,7 +377,7 @@ describe('history', () => {
       const newer = seen[i]!;
       const older = seen[i + 1]!;
       const sign = newer.type === 'credit' ? 1n : -1n;
-      const cents = (s: unknown) => BigInt(String(s).replace('.', ''));
+      const cents = (s: unknown) => parseCents(String(s));
       assert.equal(cents(newer.balance_after), cents(older.balance_after) + sign * cents(newer.amount));
     }
   });
@@ -408,6 +408,17 @@ describe('operability', () => {
   });
 
   test('/metrics exposes latency by route, money outcomes, replays and pool use', async () => {
+    // Counted from before to after, so the numbers are this test's own whatever ran before it.
+    const counters = async () => {
+      const text = await scrapeMetrics(h.url);
+      return {
+        transfer422Latencies: metricValue(text, 'http_request_duration_seconds_count', { route: '/transfer', status: '422' }) ?? 0,
+        insufficientFunds: metricValue(text, 'wallet_operations_total', { operation: 'transfer', outcome: 'insufficient_funds' }) ?? 0,
+        addMoneyOk: metricValue(text, 'wallet_operations_total', { operation: 'add-money', outcome: 'ok' }) ?? 0,
+        transferReplays: metricValue(text, 'wallet_idempotent_replays_total', { operation: 'transfer' }) ?? 0,
+      };
+    };
+    const before = await counters();
     const [a, b] = await h.createUsers(2);
     await h.fund(a!, '3.00');
     await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '9.00' });
@@ -416,12 +427,35 @@ describe('operability', () => {
     await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }, key);
     const replayed = await post('/transfer', { from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }, key);
     assert.equal(replayed.headers.get('idempotent-replayed'), 'true');
-    const metrics = String((await requestJson<string>(`${h.url}/metrics`)).body);
-    assert.match(metrics, /http_request_duration_seconds_bucket\{[^}]*route="\/transfer"[^}]*status="422"/);
-    assert.match(metrics, /wallet_operations_total\{[^}]*operation="transfer",outcome="insufficient_funds"[^}]*\} [1-9]/);
-    assert.match(metrics, /wallet_operations_total\{[^}]*operation="add-money",outcome="ok"[^}]*\} [1-9]/);
-    assert.match(metrics, /wallet_idempotent_replays_total\{[^}]*operation="transfer"[^}]*\} [1-9]/);
-    assert.match(metrics, /db_pool_connections\{[^}]*state="used"/);
+    const after = await counters();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(after).map(([name, value]) => [name, value - before[name as keyof typeof before]])),
+      { transfer422Latencies: 1, insufficientFunds: 1, addMoneyOk: 1, transferReplays: 1 },
+    );
+
+    // Pool use moves: a read of the service's pool held up by a table lock shows as one more
+    // connection in use, and goes back once the lock is gone.
+    const used = async () => metricValue(await scrapeMetrics(h.url), 'db_pool_connections', { state: 'used' });
+    const usedBefore = await used();
+    assert.notEqual(usedBefore, undefined, 'db_pool_connections{state="used"} is exported');
+    const lock = await h.db.transaction();
+    let read: Promise<unknown> | undefined;
+    try {
+      await lock.raw('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      read = balanceOf(a!);
+      const usedDuring = await waitFor(async () => {
+        const value = await used();
+        return value !== undefined && value > usedBefore! ? value : undefined;
+      }, { timeoutMs: 5_000, what: 'the held-up read to show in db_pool_connections{state="used"}' });
+      assert.equal(usedDuring, usedBefore! + 1);
+    } finally {
+      await lock.commit();
+      await read;
+    }
+    await waitFor(async () => ((await used()) === usedBefore ? true : undefined), {
+      timeoutMs: 5_000,
+      what: 'db_pool_connections{state="used"} to go back once the read is done',
+    });
   });
 
   test('/readyz reports each dependency, including the consumer having joined its group', async () => {

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertProblem, countRows, requestJson, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
+import { assertProblem, countRows, requestJson, scrapeMetric, startUserServiceHarness, type UserServiceHarness } from '@wallet/platform/testkit';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -198,9 +198,8 @@ describe('operations', () => {
     const ready = await requestJson<{ status: string; checks: Record<string, string> }>(`${h.url}/readyz`);
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
     assert.deepEqual(ready.body.checks, { postgres: 'ok', nats: 'ok' });
-    const metrics = await fetch(`${h.url}/metrics`).then((r) => r.text());
-    const created = /^users_created_total\{[^}]*\} (\d+)$/m.exec(metrics);
-    assert.ok(created, 'users_created_total is exported');
-    assert.equal(Number(created[1]), await countRows(h.db, 'users'));
+    const created = await scrapeMetric(h.url, 'users_created_total');
+    assert.notEqual(created, undefined, 'users_created_total is exported');
+    assert.equal(created, await countRows(h.db, 'users'));
   });
 });

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from 'nats';
 import { BALANCE_QUEUE_GROUP } from '@wallet/platform';
-import { assertProblem, getWithJsonBody, requestJson, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness, waitFor } from '@wallet/platform/testkit';
+import { assertProblem, getWithJsonBody, requestJson, scrapeMetric, scrapeMetrics, metricValue, startTransactionServiceHarness, startUserServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, type UserServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 const BALANCE_TIMEOUT_MS = 400;
@@ -115,8 +115,7 @@ describe('GET /balance: transaction-service unreachable', () => {
       assert.equal(refused.headers.get('retry-after'), '1');
       assert.equal(silent.received, 2, 'the third request was never sent');
       for (const response of await Promise.all(waiting)) assertProblem(response, 504, 'balance_timeout');
-      const metrics = await fetch(`${bounded.url}/metrics`).then((r) => r.text());
-      assert.match(metrics, /^balance_request_failures_total\{[^}]*reason="overloaded"[^}]*\} 1$/m);
+      assert.equal(await scrapeMetric(bounded.url, 'balance_request_failures_total', { reason: 'overloaded' }), 1);
     } finally {
       silent.unsubscribe();
       await bounded.stop();
@@ -158,10 +157,28 @@ describe('GET /balance: transaction-service unreachable', () => {
   });
 
   test('failures are counted by reason', async () => {
-    const metrics = await fetch(`${h.url}/metrics`).then((r) => r.text());
-    assert.match(metrics, /^balance_request_failures_total\{[^}]*reason="no_responders"[^}]*\} [1-9]/m);
-    assert.match(metrics, /^balance_request_failures_total\{[^}]*reason="timeout"[^}]*\} [1-9]/m);
-    assert.match(metrics, /^balance_request_duration_seconds_count\{[^}]*outcome="timeout"[^}]*\} [1-9]/m);
+    // Its own failures, counted from before to after: it passes alone and after any other test.
+    const counts = async () => {
+      const text = await scrapeMetrics(h.url);
+      return {
+        noResponders: metricValue(text, 'balance_request_failures_total', { reason: 'no_responders' }) ?? 0,
+        timeouts: metricValue(text, 'balance_request_failures_total', { reason: 'timeout' }) ?? 0,
+        timedOutDurations: metricValue(text, 'balance_request_duration_seconds_count', { outcome: 'timeout' }) ?? 0,
+      };
+    };
+    const before = await counts();
+    assertProblem(await balanceByQuery(email), 503, 'balance_unavailable');
+    const silent = await silentResponder();
+    try {
+      assertProblem(await balanceByQuery(email), 504, 'balance_timeout');
+    } finally {
+      silent.unsubscribe();
+    }
+    const after = await counts();
+    assert.deepEqual(
+      { noResponders: after.noResponders - before.noResponders, timeouts: after.timeouts - before.timeouts, timedOutDurations: after.timedOutDurations - before.timedOutDurations },
+      { noResponders: 1, timeouts: 1, timedOutDurations: 1 },
+    );
   });
 });
 

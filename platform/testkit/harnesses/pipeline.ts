@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createLogger, type Knex } from '@wallet/platform';
-import { countRows, requestJson, serviceCredentialsEnv, testKafka, uniqueName, waitFor, type TestDatabase } from '../test-resources';
+import { countRows, serviceCredentialsEnv, testKafka, uniqueName, waitFor, type TestDatabase } from '../test-resources';
+import { requestJson } from '../api-client';
 import { REPO_ROOT } from '../repo-root';
 import { runToCompletion, type CompletedProcess } from '../spawn-process';
 import { startUserServiceHarness, type UserServiceHarness } from './user-service';
@@ -99,16 +100,6 @@ export async function countTopicMessages(topic: string): Promise<number> {
   } finally {
     await admin.disconnect();
   }
-}
-
-export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await fetch(`${url}/metrics`).then((r) => r.text());
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
-  }
-  return total;
 }
 
 const packageRoot = join(REPO_ROOT, 'outbox-relay');

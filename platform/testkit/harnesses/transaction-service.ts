@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, requestJson, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { createTestDatabase, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { requestJson } from '../api-client';
 import { serviceTestEnv, testConnection } from './service-env';
 import { loadTransactionServiceConfig, startTransactionService, type RunningTransactionService } from '@wallet/transaction-service';
 

@@ -1,6 +1,6 @@
-import { request as httpRequest } from 'node:http';
 import { createLogger, type Knex } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '../test-resources';
+import { requestJson } from '../api-client';
 import { serviceTestEnv, testConnection } from './service-env';
 import assert from 'node:assert/strict';
 import { loadUserServiceConfig, startUserService, type RunningUserService } from '@wallet/user-service';
@@ -49,33 +49,11 @@ export interface RawResponse {
   body: Record<string, unknown>;
 }
 
-/** GET with a JSON body: fetch refuses to send one, so this uses node:http directly. */
-export function getWithJsonBody(url: string, body: unknown): Promise<RawResponse> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      { method: 'GET', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          try {
-            resolve({
-              status: res.statusCode ?? 0,
-              contentType: String(res.headers['content-type'] ?? ''),
-              body: JSON.parse(text) as Record<string, unknown>,
-            });
-          } catch (error) {
-            reject(new Error(`not JSON: ${text}`, { cause: error }));
-          }
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+/** GET with a JSON body (which fetch refuses to send); the body must be JSON. */
+export async function getWithJsonBody(url: string, body: unknown): Promise<RawResponse> {
+  const response = await requestJson<unknown>(url, { method: 'GET', body });
+  if (typeof response.body !== 'object' || response.body === null) throw new Error(`not JSON: ${response.text}`);
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: response.body as Record<string, unknown> };
 }
 
 export function assertProblem(

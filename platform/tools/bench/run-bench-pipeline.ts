@@ -18,7 +18,6 @@
  * BENCH_PIPELINE_ROOT runs another checkout's compiled entry points (to measure a before).
  * Prints a report and writes .run/bench-pipeline-result.json.
  */
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import Joi from 'joi';
 import { connect } from 'nats';
 import pg from 'pg';
 import { defineConfig, OUTBOX_TABLE, natsInboxPrefix } from '@wallet/platform';
-import { serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
+import { metricValue, percentile, requestJson, scrapeMetrics, serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
 import { print, writeJsonFile } from './bench-report';
 import { startPrivateStack, type PrivateStack } from './private-stack';
 import { createUser, mapWithConcurrency, type BenchUser } from './wallet-client';
@@ -61,15 +60,12 @@ const config = defineConfig<PipelineBenchConfig>({
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function stats(values: readonly number[]): { n: number; p50: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 10) / 10;
-  return { n: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? Number.NaN) };
+  // No sample: NaN (JSON null), not the 0 a percentile of nothing would suggest.
+  const at = (p: number) => (sorted.length === 0 ? Number.NaN : percentile(sorted, p));
+  return { n: sorted.length, p50: round(at(50)), p99: round(at(99)), max: round(sorted[sorted.length - 1] ?? Number.NaN) };
 }
 
 function countStatuses(statuses: readonly number[]): Record<string, number> {
@@ -200,21 +196,11 @@ async function benchUsers(stack: PrivateStack, runId: string) {
 
 /** Open loop: request i is sent at start + i/rate whatever happened to the earlier ones. */
 async function benchBalances(stack: PrivateStack, users: BenchUser[]) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2_000 });
-  const target = new URL(stack.userUrl);
   const get = (email: string): Promise<number> =>
-    new Promise((resolve) => {
-      const request = http.get(
-        { host: target.hostname, port: target.port, path: `/balance?email=${encodeURIComponent(email)}`, agent, timeout: 10_000 },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
-          response.on('error', () => resolve(0));
-        },
-      );
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve(0));
-    });
+    requestJson<unknown>(`${stack.userUrl}/balance?email=${encodeURIComponent(email)}`, { timeoutMs: 10_000 }).then(
+      (response) => response.status,
+      () => 0,
+    );
   const results = [];
   for (const rate of config.balanceRates.split(',').map(Number)) {
     const total = rate * config.balanceSeconds;
@@ -244,7 +230,6 @@ async function benchBalances(stack: PrivateStack, users: BenchUser[]) {
     print(`GET /balance at ${rate}/s for ${config.balanceSeconds} s: p50 ${latency.p50} ms p99 ${latency.p99} ms; statuses ${JSON.stringify(entry.statuses)}`);
     await sleep(1_000);
   }
-  agent.destroy();
   const capacity = results
     .filter((r) => r.latencyMs.p99 < 100 && Object.keys(r.statuses).every((s) => Number(s) < 500))
     .reduce((best, r) => Math.max(best, r.rate), 0);
@@ -352,8 +337,8 @@ function rssMb(pid: number | undefined): number {
 
 async function scrapeHandled(txUrl: string): Promise<number | undefined> {
   try {
-    const text = await fetch(`${txUrl}/metrics`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text());
-    return [...text.matchAll(/^nats_balance_requests_(?:answered|dropped)_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const text = await scrapeMetrics(txUrl, 2_000);
+    return (metricValue(text, 'nats_balance_requests_answered_total') ?? 0) + (metricValue(text, 'nats_balance_requests_dropped_total') ?? 0);
   } catch {
     return undefined;
   }
@@ -368,13 +353,11 @@ async function addMoneyLoop(txUrl: string, userIds: string[], clients: number, r
         const started = performance.now();
         let status = 0;
         try {
-          const response = await fetch(`${txUrl}/add-money`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'Idempotency-Key': randomUUID() },
-            body: JSON.stringify({ user_id: userIds[(c * 7 + i) % userIds.length], amount: '1.00' }),
-            signal: AbortSignal.timeout(30_000),
+          const response = await requestJson<unknown>(`${txUrl}/add-money`, {
+            body: { user_id: userIds[(c * 7 + i) % userIds.length], amount: '1.00' },
+            headers: { 'Idempotency-Key': randomUUID() },
+            timeoutMs: 30_000,
           });
-          await response.arrayBuffer();
           status = response.status;
         } catch {
           status = 0;
@@ -437,8 +420,7 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
       while (flooding) {
         const started = performance.now();
         try {
-          const response = await fetch(`${stack.txUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
-          await response.arrayBuffer();
+          const response = await requestJson<unknown>(`${stack.txUrl}/healthz`, { timeoutMs: 2_000 });
           if (response.status !== 200) healthFailures += 1;
         } catch {
           healthFailures += 1;
@@ -518,7 +500,7 @@ async function main(): Promise<void> {
   try {
     // Ready (consumer in its group) before anything is measured.
     const readyBy = Date.now() + 60_000;
-    while ((await fetch(`${stack.txUrl}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+    while ((await requestJson<unknown>(`${stack.txUrl}/readyz`).then((r) => r.status, () => 0)) !== 200) {
       if (Date.now() > readyBy) throw new Error('transaction-service did not become ready');
       await sleep(200);
     }
@@ -527,7 +509,7 @@ async function main(): Promise<void> {
     const replay = await benchReplay(stack, since);
     const fundable = users.slice(0, 200).map((u) => u.userId);
     await mapWithConcurrency(fundable, 20, async (id) => {
-      await fetch(`${stack.txUrl}/users/${id}/balance`).then((r) => r.arrayBuffer());
+      await requestJson<unknown>(`${stack.txUrl}/users/${id}/balance`);
     });
     const flood = await benchFlood(stack, fundable);
     const result = { runId, at: new Date().toISOString(), root: config.root, loadavg: loadavg(), users: usersResult, balances, replay, flood };

@@ -11,7 +11,7 @@
  * Prints a report, writes .run/bench-result.json, exits 1 when any invariant fails.
  */
 import { cpus, totalmem } from 'node:os';
-import { checkBooks, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
+import { checkBooks, requestJson, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
 import { loadBenchConfig, transferLoadOf, type BenchConfig } from './bench-config';
 import { evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { startPrivateStack } from './private-stack';
@@ -20,8 +20,7 @@ import { checkUserServiceBalances, createUsers, fundUsers, runReconciliation, wa
 
 async function assertUp(name: string, url: string): Promise<void> {
   try {
-    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3_000) });
-    await response.arrayBuffer();
+    const response = await requestJson<unknown>(`${url}/healthz`, { timeoutMs: 3_000 });
     if (response.status === 200) return;
     throw new Error(`answered ${response.status}`);
   } catch (error) {

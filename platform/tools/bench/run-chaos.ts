@@ -11,7 +11,7 @@
  * exactly once, reconciliation clean. Exits 1 on any failure; drills this machine cannot run are
  * reported as skipped (never simulated). Writes CHAOS_RESULT_FILE (.run/chaos-result.json).
  */
-import { checkBooks, fetchBalance, parseCents, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
+import { checkBooks, fetchBalance, formatCents, parseCents, requestJson, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
 import { transferLoadOf } from './bench-config';
@@ -296,14 +296,12 @@ async function checkReplays(txUrl: string, load: TransferLoadResult, sample: num
   const entries = [...load.acknowledged.entries()].slice(0, sample);
   const problems: string[] = [];
   await mapWithConcurrency(entries, 10, async ([key, transfer]) => {
-    const amount = `${transfer.amountMinor / 100n}.${(transfer.amountMinor % 100n).toString().padStart(2, '0')}`;
-    const response = await fetch(`${txUrl}/transfer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'Idempotency-Key': key },
-      body: JSON.stringify({ from_user_id: transfer.from, to_user_id: transfer.to, amount_to_transfer: amount }),
-      signal: AbortSignal.timeout(10_000),
+    const response = await requestJson<{ transfer_id?: string }>(`${txUrl}/transfer`, {
+      body: { from_user_id: transfer.from, to_user_id: transfer.to, amount_to_transfer: formatCents(transfer.amountMinor) },
+      headers: { 'Idempotency-Key': key },
+      timeoutMs: 10_000,
     });
-    const body = (await response.json()) as { transfer_id?: string };
+    const body = response.body;
     if (response.status !== 201 || response.headers.get('idempotent-replayed') !== 'true' || body.transfer_id !== transfer.transferId) {
       problems.push(`${key}: ${response.status} replayed=${response.headers.get('idempotent-replayed')} id=${body.transfer_id}`);
     }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fetchBalance, parseCents, sendUntilDefinitive, type BooksCheck, type LatencySample, REPO_ROOT } from '@wallet/platform/testkit';
+import { fetchBalance, formatCents, parseCents, requestJson, sendUntilDefinitive, type BooksCheck, type LatencySample, REPO_ROOT } from '@wallet/platform/testkit';
 import { errorField } from '@wallet/platform';
 
 export interface BenchUser {
@@ -45,14 +45,9 @@ export async function createUser(userUrl: string, email: string): Promise<BenchU
     let status = 0;
     let body: Record<string, unknown> = {};
     try {
-      const response = await fetch(`${userUrl}/users`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email }),
-        signal: AbortSignal.timeout(10_000),
-      });
+      const response = await requestJson(`${userUrl}/users`, { body: { email }, timeoutMs: 10_000 });
       status = response.status;
-      body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+      body = typeof response.body === 'object' && response.body !== null ? response.body : {};
     } catch {
       status = 0;
     }
@@ -97,8 +92,7 @@ export async function waitForArrival(options: {
   while (missing.size > 0 && performance.now() - started < options.timeoutMs) {
     await mapWithConcurrency([...missing], 20, async (id) => {
       try {
-        const response = await fetch(`${options.txUrl}/users/${id}/balance`, { signal: AbortSignal.timeout(5_000) });
-        await response.arrayBuffer();
+        const response = await requestJson<unknown>(`${options.txUrl}/users/${id}/balance`, { timeoutMs: 5_000 });
         if (response.status === 200) missing.delete(id);
       } catch {
         // the service may be restarting: ask again on the next round
@@ -120,7 +114,7 @@ export async function fundUsers(options: {
   amountMinor: bigint;
   concurrency?: number;
 }): Promise<Map<string, bigint>> {
-  const amount = `${options.amountMinor / 100n}.${(options.amountMinor % 100n).toString().padStart(2, '0')}`;
+  const amount = formatCents(options.amountMinor);
   const samples: LatencySample[] = [];
   const counters = { retries: 0 };
   await mapWithConcurrency(options.userIds, options.concurrency ?? 20, async (userId) => {
@@ -144,10 +138,8 @@ export async function fetchUserServiceBalance(
 ): Promise<{ status: number; balance?: string; ms: number; hung: boolean }> {
   const started = performance.now();
   try {
-    const response = await fetch(`${userUrl}/balance?email=${encodeURIComponent(email)}`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = (await response.json().catch(() => ({}))) as { balance?: unknown };
+    const response = await requestJson<{ balance?: unknown } | undefined>(`${userUrl}/balance?email=${encodeURIComponent(email)}`, { timeoutMs });
+    const body = response.body ?? {};
     const ms = performance.now() - started;
     return typeof body.balance === 'string'
       ? { status: response.status, balance: body.balance, ms, hung: false }
@@ -201,12 +193,9 @@ export async function runReconciliation(operatorUrl: string, databaseUrl: string
   let via = 'GET /internal/reconcile';
   let failure = '';
   try {
-    const response = await fetch(`${operatorUrl}/internal/reconcile`, { signal: AbortSignal.timeout(120_000) });
-    if (response.status === 200) report = (await response.json()) as ReconcileOutcome;
-    else {
-      await response.arrayBuffer();
-      failure = `GET /internal/reconcile answered ${response.status}`;
-    }
+    const response = await requestJson<ReconcileOutcome>(`${operatorUrl}/internal/reconcile`, { timeoutMs: 120_000 });
+    if (response.status === 200) report = response.body;
+    else failure = `GET /internal/reconcile answered ${response.status}`;
   } catch (error) {
     failure = `GET /internal/reconcile failed: ${error instanceof Error ? error.message : String(error)}`;
   }
