@@ -67,7 +67,7 @@ const about = (user: string) => JSON.stringify({ user_id: user });
  * Holds tx's balance reads (its users table locked) until released, so a request stays in flight
  * while the attacker acts; released well within the responder's 5 s statement timeout.
  */
-async function holdBalanceReads(): Promise<{ release(): Promise<void> }> {
+async function holdBalanceReads(): Promise<{ release: () => Promise<void> }> {
   const trx = await tx.db.transaction();
   await trx.raw('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
   return { release: () => (trx.isCompleted() ? Promise.resolve() : trx.commit().then(() => undefined)) };
@@ -183,7 +183,7 @@ describe('the balance requester: even on the right reply subject, only a reply n
     const outcome = requester.requestBalance(userId);
     await heldAtResponder();
     assert.equal(replySubjects.length, sent + 1);
-    return { outcome, replySubject: replySubjects[sent]!, release: hold.release };
+    return { outcome, replySubject: replySubjects[sent]!, release: () => hold.release() };
   }
 
   test('replies about another user, or naming none, are discarded and the request waits for the real one', async () => {
