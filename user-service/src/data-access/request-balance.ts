@@ -41,9 +41,10 @@ interface Waiting {
 /**
  * Asks transaction-service for a balance over NATS request/reply.
  *
- * Reply subjects are unguessable: whoever holds user-service's NATS login may publish to its inbox,
- * and nats.js's own request() replies to one prefix plus a sequential token, so a forged reply
- * (say a `user_not_found`, which reads as "0.00") could be raced into a real request. Each request
+ * Reply subjects are unguessable: whoever holds user-service's NATS login can read its inbox and
+ * have transaction-service answer, about any user, to any reply subject it names; nats.js's own
+ * request() replies to one prefix plus a sequential token, so such a reply (say a `user_not_found`,
+ * which reads as "0.00") could be raced into a real request. Each request
  * here replies to `<inbox prefix>.balance.<instance>.<128 random bits>`, and only a reply that names
  * the user asked about is taken; any other is discarded and the request keeps waiting. One wildcard
  * subscription per process serves every request (a map from token to the waiting request), rather
