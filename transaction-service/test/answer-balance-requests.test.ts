@@ -2,8 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
-import { createLogger, type BalanceReply } from '@wallet/platform';
-import { metricValue, scrapeMetric, scrapeMetrics, startTransactionServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { BALANCE_QUEUE_GROUP, createLogger, type BalanceReply } from '@wallet/platform';
+import { metricValue, requestJson, scrapeMetric, scrapeMetrics, startTransactionServiceHarness, TEST_NATS_URL, testNatsLogin, type TransactionServiceHarness, uniqueName, waitFor } from '@wallet/platform/testkit';
 import { loadTransactionServiceConfig } from '../src/config';
 import { startTransactionService, type RunningTransactionService } from '../src/start-service';
 
@@ -44,10 +44,46 @@ test('answers the balance of a known user as a decimal string', async () => {
   assert.deepEqual(await ask(JSON.stringify({ user_id: user })), { ok: true, user_id: user, balance: '12.34' });
 });
 
-test('says user_not_found for a user that has not arrived, invalid_request for garbage', async () => {
-  assert.deepEqual(await ask(JSON.stringify({ user_id: randomUUID() })), { ok: false, error: 'user_not_found' });
+test('says user_not_found (naming the user) for a user that has not arrived, invalid_request for garbage', async () => {
+  const unknown = randomUUID();
+  assert.deepEqual(await ask(JSON.stringify({ user_id: unknown })), { ok: false, error: 'user_not_found', user_id: unknown });
+  // The id is echoed in its canonical, lower-case form.
+  assert.deepEqual(await ask(JSON.stringify({ user_id: unknown.toUpperCase() })), { ok: false, error: 'user_not_found', user_id: unknown });
   assert.deepEqual(await ask('not json'), { ok: false, error: 'invalid_request' });
   assert.deepEqual(await ask(JSON.stringify({ user_id: 'nope' })), { ok: false, error: 'invalid_request' });
+});
+
+async function droppedCount(url: string, reason: string): Promise<number> {
+  const metrics = String((await requestJson<string>(`${url}/metrics`)).body);
+  const line = new RegExp(`^nats_balance_requests_dropped_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)$`, 'm').exec(metrics);
+  return Number(line?.[1] ?? 0);
+}
+
+test("a request naming a reply subject outside user-service's inbox is neither read nor answered; the same request with an inbox reply is", async () => {
+  const [user] = await h.createUsers(1);
+  const request = JSON.stringify({ user_id: user });
+  // Anything published to this subject reaches the listener (checked below), a reply included.
+  const outside = `${h.env.BALANCE_SUBJECT!}.outside-reply`;
+  const listener = await connect({ servers: TEST_NATS_URL, ...testNatsLogin('transaction-service') });
+  try {
+    const heard: string[] = [];
+    listener.subscribe(outside, { queue: BALANCE_QUEUE_GROUP, callback: (_error, msg) => heard.push(msg.string()) });
+    await listener.flush();
+    const dropped = async () => (await droppedCount(h.url, 'foreign_reply')) + (await droppedCount(second.url, 'foreign_reply'));
+    const before = await dropped();
+
+    nats.publish(h.env.BALANCE_SUBJECT!, request, { reply: outside });
+    await nats.flush();
+    await waitFor(async () => ((await dropped()) === before + 1 ? true : undefined), { what: 'the foreign reply subject dropped' });
+    nats.publish(outside, 'probe');
+    await nats.flush();
+    await waitFor(() => Promise.resolve(heard.length > 0 ? true : undefined), { what: 'the probe at the listener' });
+    assert.deepEqual(heard, ['probe'], 'only the probe arrived, no reply');
+
+    assert.deepEqual(await ask(request), { ok: true, user_id: user, balance: '0.00' });
+  } finally {
+    await listener.close();
+  }
 });
 
 test('two instances in a queue group answer each request exactly once between them', async () => {
@@ -82,7 +118,7 @@ test('the budget: while the reads are stuck, BALANCE_MAX_PENDING requests wait a
     });
     assert.deepEqual(
       replies.filter((r) => r !== undefined),
-      Array.from({ length: 7 }, () => ({ ok: false, error: 'busy' })),
+      Array.from({ length: 7 }, () => ({ ok: false, error: 'busy', user_id: user })),
     );
     await trx.commit();
     await Promise.all(asked);

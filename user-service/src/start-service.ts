@@ -13,6 +13,7 @@ import {
   declareMetrics,
   listenOn,
   migrateServiceSchema,
+  natsInboxPrefix,
   registerPoolMetrics,
   type Logger,
   type NatsConnection,
@@ -56,6 +57,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
   const balanceRequester = createBalanceRequester({
     nats: natsConnection,
     subject: config.balanceSubject,
+    inboxPrefix: natsInboxPrefix(config.natsUser),
     timeoutMs: config.balanceTimeoutMs,
     maxOutstanding: config.balanceMaxOutstanding,
     logger,

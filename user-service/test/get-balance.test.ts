@@ -88,7 +88,8 @@ describe('GET /balance: transaction-service unreachable', () => {
     // In the responders' queue group: the only way transaction-service's login may subscribe.
     const busy = nats.subscribe(h.env.BALANCE_SUBJECT!, {
       queue: BALANCE_QUEUE_GROUP,
-      callback: (_error, msg) => msg.respond(JSON.stringify({ ok: false, error: 'busy' })),
+      // Naming the user asked about, as every reply must (one that does not is discarded).
+      callback: (_error, msg) => msg.respond(JSON.stringify({ ok: false, error: 'busy', user_id: msg.json<{ user_id: string }>().user_id })),
     });
     await nats.flush();
     try {

@@ -4,15 +4,30 @@
  */
 export const BALANCE_SUBJECT = 'wallet.balance.get';
 export const BALANCE_QUEUE_GROUP = 'transaction-service';
+/**
+ * Where balance replies go: user-service's reply inbox (natsInboxPrefix('user-service') and a dot).
+ * The server lets transaction-service publish nowhere else (nats-server.conf), and the responder
+ * does not answer a request that names another reply subject.
+ */
+export const BALANCE_REPLY_PREFIX = '_INBOX_user-service.';
 
 export interface BalanceRequest {
   user_id: string;
 }
 
 /**
+ * Every reply names the user it answers for (`user_id`), whatever its kind: user-service accepts a
+ * reply only for the user it asked about, so a reply meant for another request (or forged) can
+ * never be taken for this one, not even a `user_not_found` (which user-service turns into "0.00").
+ * The one exception is `invalid_request` to a request that named no valid user id: there is none
+ * to echo, and user-service, which always sends one, discards such a reply.
+ *
  * `busy`: the responder already holds as many unanswered requests as it accepts (its budget); it
  * answers at once rather than queue without bound. The requester should retry a little later.
  */
 export type BalanceReply =
   | { ok: true; user_id: string; balance: string }
-  | { ok: false; error: 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy' };
+  | { ok: false; error: BalanceReplyError; user_id: string }
+  | { ok: false; error: 'invalid_request' };
+
+export type BalanceReplyError = 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy';

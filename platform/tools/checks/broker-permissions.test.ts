@@ -158,7 +158,7 @@ describe('NATS: no anonymous access, each service its own part', () => {
     }
   });
 
-  test("transaction-service's credentials answer only in its queue group and publish nothing but replies", async () => {
+  test("transaction-service's credentials answer only in its queue group and publish nothing but replies to user-service", async () => {
     const tx = await open('transaction-service');
     const users = await open('user-service');
     // A plain subscriber or a rogue queue group would take requests meant for the real responders.
@@ -188,6 +188,57 @@ describe('NATS: no anonymous access, each service its own part', () => {
     await waitFor(() => Promise.resolve(received === 1 ? true : undefined), { what: "user-service's request at the listener" });
     assert.equal(received, 1, 'only the real request arrived, not the forged one');
     queueSubscription.unsubscribe();
+  });
+
+  test("transaction-service's replies go only into user-service's inbox: a request naming another reply subject gets no answer there", async () => {
+    // allow_responses would let this reply through (it is additive to the publish permissions):
+    // the config gives transaction-service a publish allow list of user-service's inbox instead.
+    const tx = await open('transaction-service');
+    const users = await open('user-service');
+    const outsideListener = await open('transaction-service');
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of tx.status()) {
+        if (status.permissionContext) violations.push(`${status.permissionContext.operation} ${status.permissionContext.subject}`);
+      }
+    })();
+    // A responder that answers every request it is given, whatever reply subject the request names.
+    const responder = tx.subscribe(subject, {
+      queue: BALANCE_QUEUE_GROUP,
+      callback: (error, message) => {
+        if (!error && message.reply) message.respond(encode('answer'));
+      },
+    });
+    await tx.flush();
+    // A subject someone else listens on (transaction-service's login may, in its queue group).
+    const outside = `${subject}.outside-reply`;
+    const heardOutside: string[] = [];
+    outsideListener.subscribe(outside, { queue: BALANCE_QUEUE_GROUP, callback: (_error, m) => heardOutside.push(m.string()) });
+    await outsideListener.flush();
+    const inbox = `_INBOX_user-service.permissions.${randomUUID()}`;
+    const heardInbox: string[] = [];
+    users.subscribe(inbox, { callback: (_error, m) => heardInbox.push(m.string()) });
+    await users.flush();
+    try {
+      users.publish(subject, encode('ask'), { reply: outside });
+      await users.flush();
+      await waitFor(() => Promise.resolve(violations.includes(`publish ${outside}`) ? true : undefined), {
+        what: 'the refused reply outside the inbox',
+      });
+      // The same request naming a reply subject in user-service's inbox is answered there.
+      users.publish(subject, encode('ask'), { reply: inbox });
+      await users.flush();
+      await waitFor(() => Promise.resolve(heardInbox.length > 0 ? true : undefined), { what: 'the reply in the inbox' });
+      assert.deepEqual(heardInbox, ['answer']);
+      // The outside listener does hear what reaches its subject: no reply did.
+      users.publish(outside, encode('probe'));
+      await users.flush();
+      await waitFor(() => Promise.resolve(heardOutside.length > 0 ? true : undefined), { what: 'the probe outside' });
+      assert.deepEqual(heardOutside, ['probe']);
+      assert.deepEqual(violations, [`publish ${outside}`]);
+    } finally {
+      responder.unsubscribe();
+    }
   });
 });
 

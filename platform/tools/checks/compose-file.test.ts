@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { LOCAL_KAFKA_BROKERS, LOCAL_NATS_PORT, LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT } from '@wallet/platform';
+import { BALANCE_REPLY_PREFIX, LOCAL_KAFKA_BROKERS, LOCAL_NATS_PORT, LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, natsInboxPrefix } from '@wallet/platform';
 import { REPO_ROOT } from '@wallet/platform/testkit';
 import { SERVICE_CONFIGS } from './service-modules';
 
@@ -398,6 +398,20 @@ describe('broker credentials and permissions: compose and the native runner use 
       assert.match(env.NATS_PASSWORD ?? '', new RegExp(`^\\$\\{${users[service]}:\\?`), `${service} gets ${users[service]}`);
     }
     assert.equal(rawEnvironmentOf('outbox-relay').NATS_PASSWORD, undefined, 'the relay has no NATS login');
+  });
+
+  test("NATS: transaction-service may publish only into user-service's reply inbox, the prefix the code uses", () => {
+    const permissions = (user: string) => {
+      const block = new RegExp(`user: "${user}"[\\s\\S]*?permissions: \\{([\\s\\S]*?)\\n {6}\\}`).exec(natsConfig)?.[1] ?? '';
+      const list = (kind: string) => new RegExp(`${kind}: \\{ allow: \\[([^\\]]*)\\] \\}`).exec(block)?.[1];
+      return { block, publish: list('publish'), subscribe: list('subscribe') };
+    };
+    const inbox = `"${natsInboxPrefix('user-service')}.>"`;
+    assert.equal(BALANCE_REPLY_PREFIX, `${natsInboxPrefix('user-service')}.`, 'the responder answers only where the server lets it');
+    assert.equal(permissions('user-service').subscribe, inbox, 'user-service reads its own inbox');
+    assert.equal(permissions('transaction-service').publish, inbox, 'transaction-service publishes into that inbox only');
+    // allow_responses is additive to the publish permissions: it would let replies go anywhere.
+    assert.doesNotMatch(permissions('transaction-service').block, /allow_responses|deny/);
   });
 
   test('Kafka: compose bootstraps the same SCRAM users as infra.sh, and each service logs in as its own', () => {

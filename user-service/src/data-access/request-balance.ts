@@ -1,5 +1,14 @@
-import { ErrorCode, Events, JSONCodec, type NatsConnection } from 'nats';
-import { declareMetrics, errorField, type BalanceReply, type BalanceRequest, type Logger, type MetricsRegistry } from '@wallet/platform';
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, Events, type Msg, type NatsConnection } from 'nats';
+import {
+  createErrorAggregator,
+  declareMetrics,
+  errorField,
+  type BalanceReply,
+  type BalanceRequest,
+  type Logger,
+  type MetricsRegistry,
+} from '@wallet/platform';
 
 /** What came back from transaction-service, or why nothing did. The domain decides what each means. */
 export type BalanceRequestOutcome =
@@ -9,26 +18,47 @@ export type BalanceRequestOutcome =
   | { kind: 'overloaded' }
   | { kind: 'timeout' }
   | { kind: 'disconnected' }
+  /** A reply for the user asked about that does not otherwise match the BalanceReply contract. */
   | { kind: 'invalid_reply'; detail: string }
   | { kind: 'failed'; detail: string };
 
 export interface BalanceRequester {
   requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
-  /** False while the NATS connection is down (reconnecting) or closed. */
+  /** False while the NATS connection is down (reconnecting) or closed, or the reply inbox is gone. */
   isConnected: () => boolean;
   stop: () => void;
 }
 
-const codec = JSONCodec<unknown>();
+/** A reply is `{"ok":…,"error"/"balance":…,"user_id":"<uuid>"}`: anything much longer is not one. */
+const MAX_REPLY_BYTES = 1_024;
+
+interface Waiting {
+  userId: string;
+  timer: NodeJS.Timeout;
+  resolve: (outcome: BalanceRequestOutcome) => void;
+}
 
 /**
- * Asks transaction-service for a balance over NATS request/reply. The connection state is tracked
- * from the status stream: while NATS is away the client would buffer the request and only time out
- * after BALANCE_TIMEOUT_MS, so we answer "disconnected" at once instead.
+ * Asks transaction-service for a balance over NATS request/reply.
+ *
+ * Reply subjects are unguessable: whoever holds user-service's NATS login can read its inbox and
+ * have transaction-service answer, about any user, to any reply subject it names; nats.js's own
+ * request() replies to one prefix plus a sequential token, so such a reply (say a `user_not_found`,
+ * which reads as "0.00") could be raced into a real request. Each request
+ * here replies to `<inbox prefix>.balance.<instance>.<128 random bits>`, and only a reply that names
+ * the user asked about is taken; any other is discarded and the request keeps waiting. One wildcard
+ * subscription per process serves every request (a map from token to the waiting request), rather
+ * than request() with noMux, which costs a SUB and an UNSUB round at the server per request; the
+ * map holds at most maxOutstanding entries, each removed by its reply or its timer.
+ *
+ * The connection state is tracked from the status stream: while NATS is away a request would be
+ * buffered and only time out after BALANCE_TIMEOUT_MS, so we answer "disconnected" at once instead.
  */
 export function createBalanceRequester(options: {
   nats: NatsConnection;
   subject: string;
+  /** The login's reply inbox prefix (`_INBOX_<user>`), the only inbox the server lets it read. */
+  inboxPrefix: string;
   timeoutMs: number;
   /** Requests waiting for a reply at once; one more is refused at once instead of queueing. */
   maxOutstanding: number;
@@ -45,8 +75,8 @@ export function createBalanceRequester(options: {
   );
   const failures = metric.counter('balance_request_failures_total', 'NATS balance requests that got no usable reply, by reason', ['reason']);
 
-  let outstanding = 0;
-  metric.gaugeReading('balance_requests_outstanding', 'NATS balance requests sent and not yet answered', () => outstanding);
+  const inbox = createReplyInbox({ ...options, metric });
+  metric.gaugeReading('balance_requests_outstanding', 'NATS balance requests sent and not yet answered', () => inbox.outstanding());
 
   let connected = true;
   const statusStream = nats.status();
@@ -57,73 +87,154 @@ export function createBalanceRequester(options: {
     }
   })().catch((error: unknown) => logger.warn({ err: error }, 'nats status stream ended'));
 
+  const isConnected = (): boolean => connected && !nats.isClosed() && !nats.isDraining() && inbox.isOpen();
+
   async function requestBalance(userId: string): Promise<BalanceRequestOutcome> {
     // Every waiting request holds a timer, an inbox entry and an HTTP request: their number is
     // bounded, so a slow or flooded transaction-service makes us fail fast rather than pile up.
-    if (outstanding >= options.maxOutstanding) {
+    if (inbox.outstanding() >= options.maxOutstanding) {
       failures.inc({ reason: 'overloaded' });
       return { kind: 'overloaded' };
     }
     const started = process.hrtime.bigint();
-    outstanding += 1;
-    let outcome: BalanceRequestOutcome;
-    try {
-      outcome = await send(userId);
-    } finally {
-      outstanding -= 1;
-    }
+    const outcome: BalanceRequestOutcome = isConnected() ? await inbox.send(subject, userId, timeoutMs) : { kind: 'disconnected' };
     latency.observe({ outcome: outcome.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome.kind !== 'replied') failures.inc({ reason: outcome.kind });
     return outcome;
   }
 
-  const isConnected = (): boolean => connected && !nats.isClosed() && !nats.isDraining();
-
-  async function send(userId: string): Promise<BalanceRequestOutcome> {
-    if (!isConnected()) return { kind: 'disconnected' };
-    const request: BalanceRequest = { user_id: userId };
-    let data: unknown;
-    try {
-      const message = await nats.request(subject, codec.encode(request), { timeout: timeoutMs });
-      data = codec.decode(message.data);
-    } catch (error) {
-      const code = errorField(error, 'code');
-      if (code === ErrorCode.NoResponders) return { kind: 'no_responders' };
-      if (code === ErrorCode.Timeout) return { kind: 'timeout' };
-      if (code === ErrorCode.ConnectionClosed || code === ErrorCode.Disconnect || code === ErrorCode.ConnectionDraining) {
-        return { kind: 'disconnected' };
-      }
-      if (code === ErrorCode.BadJson) return { kind: 'invalid_reply', detail: 'reply is not JSON' };
-      logger.error({ err: error, subject }, 'balance request failed');
-      return { kind: 'failed', detail: error instanceof Error ? error.message : String(error) };
-    }
-    const reply = parseReply(data);
-    if (!reply) return { kind: 'invalid_reply', detail: 'reply does not match the BalanceReply contract' };
-    return { kind: 'replied', reply };
-  }
-
   return {
     requestBalance,
     isConnected,
-    // The status stream is a QueuedIterator (it has stop()), though typed as a plain AsyncIterable.
-    stop: () => (statusStream as { stop?: () => void }).stop?.(),
+    stop: () => {
+      inbox.close();
+      // The status stream is a QueuedIterator (it has stop()), though typed as a plain AsyncIterable.
+      (statusStream as { stop?: () => void }).stop?.();
+    },
   };
 }
 
-function parseReply(data: unknown): BalanceReply | undefined {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const reply = data as Record<string, unknown>;
-  if (reply.ok === true && typeof reply.user_id === 'string' && typeof reply.balance === 'string') {
-    return { ok: true, user_id: reply.user_id, balance: reply.balance };
+/**
+ * The waiting requests and the one subscription their replies arrive on. A request is entered and
+ * published in the same turn of the event loop, so the caller's bound check holds.
+ */
+function createReplyInbox(options: {
+  nats: NatsConnection;
+  inboxPrefix: string;
+  logger: Logger;
+  metric: ReturnType<typeof declareMetrics>;
+}) {
+  const { nats, logger } = options;
+  const discarded = options.metric.counter(
+    'balance_replies_discarded_total',
+    'Messages on the balance reply inbox not taken as a reply, by reason (unknown_request: late or guessed; other_user, unattributed: not naming the user asked about)',
+    ['reason'],
+  );
+  const mismatches = createErrorAggregator(logger, { message: 'balance reply discarded: it does not name the user asked about' });
+  // A random segment per process: replicas share the login's inbox prefix, and each must receive
+  // only the replies to its own requests.
+  const prefix = `${options.inboxPrefix}.balance.${randomBytes(8).toString('hex')}.`;
+  const waiting = new Map<string, Waiting>();
+
+  const settle = (token: string, outcome: BalanceRequestOutcome): void => {
+    const entry = waiting.get(token);
+    if (!entry) return;
+    waiting.delete(token);
+    clearTimeout(entry.timer);
+    entry.resolve(outcome);
+  };
+
+  const onReply = (msg: Msg): void => {
+    const token = msg.subject.slice(prefix.length);
+    const entry = waiting.get(token);
+    if (!entry) {
+      discarded.inc({ reason: 'unknown_request' });
+      return;
+    }
+    const read = readReply(msg, entry.userId);
+    if ('discard' in read) {
+      discarded.inc({ reason: read.discard });
+      mismatches.record(new Error(read.discard), { expected: entry.userId, got: read.got });
+      return;
+    }
+    settle(token, read.outcome);
+  };
+
+  const subscription = nats.subscribe(`${prefix}*`, {
+    callback: (error, msg) => {
+      if (error) logger.error({ err: error }, 'balance reply subscription failed');
+      else onReply(msg);
+    },
+  });
+  // The subscription ends with the connection (close, drain) or a refusal: nothing more can arrive.
+  void subscription.closed.then(() => {
+    for (const token of [...waiting.keys()]) settle(token, { kind: 'disconnected' });
+  });
+
+  const send = (subject: string, userId: string, timeoutMs: number): Promise<BalanceRequestOutcome> =>
+    new Promise((resolve) => {
+      const token = randomBytes(16).toString('hex');
+      const timer = setTimeout(() => settle(token, { kind: 'timeout' }), timeoutMs);
+      waiting.set(token, { userId, timer, resolve });
+      try {
+        const request: BalanceRequest = { user_id: userId };
+        nats.publish(subject, JSON.stringify(request), { reply: `${prefix}${token}` });
+      } catch (error) {
+        settle(token, publishFailure(error, logger, subject));
+      }
+    });
+
+  return {
+    send,
+    outstanding: () => waiting.size,
+    isOpen: () => !subscription.isClosed(),
+    close: () => {
+      if (!subscription.isClosed()) subscription.unsubscribe();
+      for (const token of [...waiting.keys()]) settle(token, { kind: 'disconnected' });
+      mismatches.stop();
+    },
+  };
+}
+
+function publishFailure(error: unknown, logger: Logger, subject: string): BalanceRequestOutcome {
+  const code = errorField(error, 'code');
+  if (code === ErrorCode.ConnectionClosed || code === ErrorCode.Disconnect || code === ErrorCode.ConnectionDraining) {
+    return { kind: 'disconnected' };
+  }
+  logger.error({ err: error, subject }, 'balance request failed');
+  return { kind: 'failed', detail: error instanceof Error ? error.message : String(error) };
+}
+
+type ReadReply = { outcome: BalanceRequestOutcome } | { discard: 'other_user' | 'unattributed'; got?: string };
+
+/**
+ * A reply counts only if it names the user asked about; one that names another user, or none (not
+ * JSON, too long, no user_id), is not the answer to this request and is discarded.
+ */
+function readReply(msg: Msg, userId: string): ReadReply {
+  const { data } = msg;
+  // The server's own "no responders" status: no payload, status 503 (as nats.js request() reads it).
+  if (data.length === 0 && msg.headers?.code === 503) return { outcome: { kind: 'no_responders' } };
+  if (data.length > MAX_REPLY_BYTES) return { discard: 'unattributed' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return { discard: 'unattributed' };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { discard: 'unattributed' };
+  const reply = parsed as Record<string, unknown>;
+  if (typeof reply.user_id !== 'string') return { discard: 'unattributed' };
+  // UUIDs compare case-insensitively; transaction-service echoes the lower-case canonical form.
+  if (reply.user_id.toLowerCase() !== userId.toLowerCase()) return { discard: 'other_user', got: reply.user_id.slice(0, 64) };
+  if (reply.ok === true && typeof reply.balance === 'string') {
+    return { outcome: { kind: 'replied', reply: { ok: true, user_id: userId, balance: reply.balance } } };
   }
   if (
     reply.ok === false &&
-    (reply.error === 'user_not_found' ||
-      reply.error === 'invalid_request' ||
-      reply.error === 'internal_error' ||
-      reply.error === 'busy')
+    (reply.error === 'user_not_found' || reply.error === 'invalid_request' || reply.error === 'internal_error' || reply.error === 'busy')
   ) {
-    return { ok: false, error: reply.error };
+    return { outcome: { kind: 'replied', reply: { ok: false, error: reply.error, user_id: userId } } };
   }
-  return undefined;
+  return { outcome: { kind: 'invalid_reply', detail: 'reply does not match the BalanceReply contract' } };
 }

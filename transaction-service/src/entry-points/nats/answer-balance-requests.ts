@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import {
   BALANCE_QUEUE_GROUP,
+  BALANCE_REPLY_PREFIX,
   BATCH_SIZE_BUCKETS,
   createErrorAggregator,
   declareMetrics,
@@ -28,14 +29,11 @@ const MAX_REQUEST_BYTES = 1_024;
  */
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type FixedReply = Extract<BalanceReply, { ok: false }>['error'];
-/** The answers that do not depend on the request, encoded once: a flood of them costs no JSON work. */
-const FIXED_REPLIES = new Map<FixedReply, Buffer>(
-  (['busy', 'invalid_request', 'user_not_found', 'internal_error'] as const).map((error) => [
-    error,
-    Buffer.from(JSON.stringify({ ok: false, error } satisfies BalanceReply)),
-  ]),
-);
+/**
+ * The one answer that names no user (the request named no valid one), encoded once: a flood of
+ * garbage costs no JSON work. Every other reply carries the user id it answers for (the contract).
+ */
+const INVALID_REQUEST_REPLY = Buffer.from(JSON.stringify({ ok: false, error: 'invalid_request' } satisfies BalanceReply));
 
 export interface BalanceResponderOptions {
   nats: NatsConnection;
@@ -62,7 +60,8 @@ interface Pending {
  * request is answered by exactly one of however many transaction-service instances run.
  *
  * Every cost is bounded, whatever arrives on the subject: a message nobody waits for (no reply
- * subject) or that is not a balance request costs no database work; at most `maxPending` requests
+ * subject, or one outside user-service's inbox, where the server lets no reply go) or that is not a
+ * balance request costs no database work; at most `maxPending` requests
  * are held, and one more is answered `busy` at once (user-service turns that into 503 with
  * Retry-After); the held ones are read `batchMax` at a time in one query each, at most
  * `concurrency` queries at once. So memory, connections and log lines stay bounded under a flood,
@@ -74,7 +73,7 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
   const answered = metric.counter('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result']);
   const dropped = metric.counter(
     'nats_balance_requests_dropped_total',
-    'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer)',
+    'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer; foreign_reply: the reply subject is outside the user-service inbox)',
     ['reason'],
   );
   metric.gaugeReading('nats_balance_requests_pending', 'Balance requests accepted and not yet answered', () => pending);
@@ -96,7 +95,7 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
   const respond = (msg: Msg, reply: BalanceReply): void => {
     answered.inc({ result: reply.ok ? 'ok' : reply.error });
     try {
-      msg.respond(reply.ok ? Buffer.from(JSON.stringify(reply)) : FIXED_REPLIES.get(reply.error)!);
+      msg.respond('user_id' in reply ? Buffer.from(JSON.stringify(reply)) : INVALID_REQUEST_REPLY);
     } catch (error) {
       // The connection is closing or reconnecting: the requester times out and says so.
       replyFailures.record(error);
@@ -112,12 +111,15 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
       endTimer();
     } catch (error) {
       readFailures.record(error, { requests: batch.length });
-      for (const p of batch) respond(p.msg, { ok: false, error: 'internal_error' });
+      for (const p of batch) respond(p.msg, { ok: false, error: 'internal_error', user_id: p.userId });
       return;
     }
     for (const p of batch) {
       const balance = balances.get(p.userId);
-      respond(p.msg, balance === undefined ? { ok: false, error: 'user_not_found' } : { ok: true, user_id: p.userId, balance });
+      respond(
+        p.msg,
+        balance === undefined ? { ok: false, error: 'user_not_found', user_id: p.userId } : { ok: true, user_id: p.userId, balance },
+      );
     }
   };
 
@@ -142,13 +144,18 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
       dropped.inc({ reason: 'no_reply' });
       return;
     }
+    // The server would refuse the reply (and report each refusal): not worth a read, nor a log line.
+    if (!msg.reply.startsWith(BALANCE_REPLY_PREFIX)) {
+      dropped.inc({ reason: 'foreign_reply' });
+      return;
+    }
     const userId = parseRequest(msg.data);
     if (userId === undefined) {
       respond(msg, { ok: false, error: 'invalid_request' });
       return;
     }
     if (pending >= maxPending) {
-      respond(msg, { ok: false, error: 'busy' });
+      respond(msg, { ok: false, error: 'busy', user_id: userId });
       return;
     }
     pending += 1;
