@@ -63,7 +63,8 @@ WITH moved AS (
   RETURNING 1
 ), stored AS (
   UPDATE idempotency_keys k SET response_status = 201,
-         response_body = json_build_object('transfer_id', s.tid, 'amount', '0.00', 'updated_balance', '0.00', 'created_at', now())
+         response_body = json_build_object('transfer_id', s.tid, 'amount', '0.00', 'updated_balance', '0.00', 'created_at', now()),
+         outcome_code = 'ok'
     FROM unnest(:idem_keys::text[], :tids::uuid[], array_fill('transfer'::text, ARRAY[(:batch)::int])) AS s(idempotency_key, tid, endpoint)
    WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
   RETURNING 1

@@ -42,6 +42,8 @@ export interface StoredIdempotencyRecord {
   requestHash: string;
   responseStatus: number | null;
   responseBody: Record<string, unknown> | null;
+  /** The domain's code of the stored outcome ('ok' or an error code); null for keys stored before it was kept. */
+  outcomeCode: string | null;
 }
 
 /** The stored records of keys taken before this transaction, by keyId. */
@@ -57,9 +59,10 @@ export async function findIdempotencyRecords(
       request_hash: string;
       response_status: number | null;
       response_body: Record<string, unknown> | null;
+      outcome_code: string | null;
     }>;
   }>(
-    `SELECT k.endpoint, k.idempotency_key, k.request_hash, k.response_status, k.response_body
+    `SELECT k.endpoint, k.idempotency_key, k.request_hash, k.response_status, k.response_body, k.outcome_code
        FROM idempotency_keys k
        JOIN unnest(?::text[], ?::text[]) AS w(endpoint, idempotency_key)
          ON k.endpoint = w.endpoint AND k.idempotency_key = w.idempotency_key`,
@@ -68,7 +71,7 @@ export async function findIdempotencyRecords(
   return new Map(
     result.rows.map((r) => [
       keyId(r.endpoint, r.idempotency_key),
-      { requestHash: r.request_hash, responseStatus: r.response_status, responseBody: r.response_body },
+      { requestHash: r.request_hash, responseStatus: r.response_status, responseBody: r.response_body, outcomeCode: r.outcome_code },
     ]),
   );
 }
@@ -110,6 +113,8 @@ export interface StoredOutcome {
   key: string;
   status: number;
   body: Record<string, unknown>;
+  /** 'ok' or the refusal's error code. */
+  code: string;
 }
 
 export interface MoneyBatchWrite {
@@ -165,9 +170,10 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
         ORDER BY applied_order
        RETURNING 1
      ), stored AS (
-       UPDATE idempotency_keys k SET response_status = s.status, response_body = s.body::json
-         FROM unnest((:outcomeEndpoints)::text[], (:outcomeKeys)::text[], (:outcomeStatuses)::int[], (:outcomeBodies)::text[])
-              AS s(endpoint, idempotency_key, status, body)
+       UPDATE idempotency_keys k SET response_status = s.status, response_body = s.body::json, outcome_code = s.code
+         FROM unnest((:outcomeEndpoints)::text[], (:outcomeKeys)::text[], (:outcomeStatuses)::int[], (:outcomeBodies)::text[],
+                     (:outcomeCodes)::text[])
+              AS s(endpoint, idempotency_key, status, body, code)
         WHERE k.endpoint = s.endpoint AND k.idempotency_key = s.idempotency_key
        RETURNING 1
      ), released AS (
@@ -209,6 +215,7 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
       outcomeKeys: outcomes.map((o) => o.key),
       outcomeStatuses: outcomes.map((o) => o.status),
       outcomeBodies: outcomes.map((o) => JSON.stringify(o.body)),
+      outcomeCodes: outcomes.map((o) => o.code),
       releasedEndpoints: releasedKeys.map((k) => k.endpoint),
       releasedKeys: releasedKeys.map((k) => k.key),
       batchId: batch.batchId,

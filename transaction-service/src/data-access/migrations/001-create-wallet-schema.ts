@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Migration } from '@wallet/platform';
 import { createMoneyBatchMarkers } from './003-money-batch-markers';
+import { addIdempotencyOutcomeCodes } from './004-idempotency-outcome-codes';
 
 /**
  * The wallet's books. Invariants live here as well as in code, so no bug above can break them:
@@ -124,7 +125,12 @@ export const grantServicePrivileges: Migration = {
   },
 };
 
-export const migrations: readonly Migration[] = [createWalletSchema, grantServicePrivileges, createMoneyBatchMarkers];
+export const migrations: readonly Migration[] = [
+  createWalletSchema,
+  grantServicePrivileges,
+  createMoneyBatchMarkers,
+  addIdempotencyOutcomeCodes,
+];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */
 export const MIGRATION_LOCK_KEY = 727_001;

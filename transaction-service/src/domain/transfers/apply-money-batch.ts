@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { AppError, type Knex } from '@wallet/platform';
+import { AppError, type ErrorCode, type Knex } from '@wallet/platform';
 import {
   claimIdempotencyKeys,
   findIdempotencyRecords,
@@ -31,8 +31,15 @@ export type Presenter = (result: MoneyResult) => StoredResponse;
  * of it happened and its key was given back, so the engine may run it again later.
  */
 export type ItemAnswer =
-  | { ok: true; outcome: OperationOutcome; result?: MoneyResult }
+  | { ok: true; outcome: OperationOutcome; code: OutcomeCode; result?: MoneyResult }
   | { ok: false; error: AppError; setAside?: true };
+
+/** The domain's code of an outcome: 'ok', or the refusal's error code ('unknown' for a key stored before codes were kept). */
+export type OutcomeCode = 'ok' | ErrorCode | 'unknown';
+
+function codeOf(result: MoneyResult): OutcomeCode {
+  return result.ok ? 'ok' : result.error.code;
+}
 
 /** What one batch did: one answer per item, in order, and which users' rows were held elsewhere. */
 export interface BatchResult {
@@ -202,7 +209,7 @@ function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, prese
     }
     const response = present(result);
     decided.fresh.set(index, { response, result });
-    if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response });
+    if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response, code: codeOf(result) });
   }
   return decided;
 }
@@ -238,13 +245,18 @@ function answerEveryItem(
 ): ItemAnswer[] {
   return items.map((item, index) => {
     const own = decided.fresh.get(index);
-    if (own) return { ok: true, outcome: { ...own.response, replayed: false }, result: own.result };
+    if (own) return { ok: true, outcome: { ...own.response, replayed: false }, code: codeOf(own.result), result: own.result };
     if (item.key === undefined) return setAsideAnswer();
     const id = keyId(endpointOf(item.command), item.key);
     const leaderIndex = leaders.get(id)!;
     const leaderRun = decided.fresh.get(leaderIndex);
     if (leaderRun) {
-      const record = { requestHash: items[leaderIndex]!.fingerprint, responseStatus: leaderRun.response.status, responseBody: leaderRun.response.body };
+      const record = {
+        requestHash: items[leaderIndex]!.fingerprint,
+        responseStatus: leaderRun.response.status,
+        responseBody: leaderRun.response.body,
+        outcomeCode: codeOf(leaderRun.result),
+      };
       return replayAnswer(record, item.fingerprint);
     }
     // The leader held the key but was set aside (so is this copy), or the key was taken before.
@@ -280,5 +292,6 @@ function replayAnswer(record: StoredIdempotencyRecord | undefined, fingerprint: 
       error: new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request'),
     };
   }
-  return { ok: true, outcome: { status: record.responseStatus, body: record.responseBody, replayed: true } };
+  const code = (record.outcomeCode ?? 'unknown') as OutcomeCode;
+  return { ok: true, outcome: { status: record.responseStatus, body: record.responseBody, replayed: true }, code };
 }

@@ -390,9 +390,8 @@ export class MoneyEngine {
       this.metrics.operations.inc({ operation, outcome: answer.error.code });
       return;
     }
-    const { status, body, replayed } = answer.outcome;
-    const code = status >= 400 ? String(body.code) : 'ok';
-    this.metrics.operations.inc({ operation, outcome: replayed ? `replayed_${code}` : code });
+    const { replayed } = answer.outcome;
+    this.metrics.operations.inc({ operation, outcome: replayed ? `replayed_${answer.code}` : answer.code });
     if (replayed) this.metrics.replays.inc({ operation });
   }
 
