@@ -22,6 +22,29 @@ export default tseslint.config(
     },
   },
   {
+    // Functions a reader can hold in their head: a use case reads as a short story of named steps.
+    // Runtime code only; tests and tools are exempt (a test's setup reads best in one place).
+    files: ['*/src/**/*.ts', 'platform/runtime/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 70, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // A migration is one DDL script, frozen once released: splitting its SQL text would help no reader.
+    files: ['*/src/data-access/migrations/**/*.ts'],
+    rules: { 'max-lines-per-function': 'off' },
+  },
+  {
+    // TODO(issue 18): being split. The money engine and the NATS request/reply are being refactored
+    // separately; drop each file from this list as it falls under the limit, then the override.
+    files: [
+      'transaction-service/src/data-access/money-batch-repository.ts',
+      'transaction-service/src/domain/transfers/apply-money-batch.ts',
+      'transaction-service/src/domain/transfers/money-rules.ts',
+      'transaction-service/src/entry-points/nats/answer-balance-requests.ts',
+      'user-service/src/data-access/request-balance.ts',
+    ],
+    rules: { 'max-lines-per-function': 'off' },
+  },
+  {
     // Test files (and the tools' repository-wide checks) may leave node:test's describe/it promises floating.
     files: ['**/test/**/*.ts', 'platform/tools/checks/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
