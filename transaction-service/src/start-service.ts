@@ -17,7 +17,11 @@ import {
   listenOn,
   migrateServiceSchema,
   registerPoolMetrics,
+  type Knex,
+  type Listening,
   type Logger,
+  type MetricsRegistry,
+  type ReadinessCheck,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
@@ -57,24 +61,7 @@ export async function startTransactionService(
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
-  const wallet = new WalletQueries(knex);
-  // The money engine has connections of its own: batches never wait behind HTTP reads, and one
-  // spare connection is kept to settle a COMMIT whose reply was lost.
-  const moneyKnex = createKnex({
-    url: config.databaseUrl,
-    poolMax: config.moneyBatchesInFlight + 1,
-    applicationName: 'transaction-service-money',
-    statementTimeoutMs: config.dbStatementTimeoutMs,
-  });
-  const money = new MoneyEngine({
-    knex: moneyKnex,
-    present: presentMoneyResult,
-    logger,
-    metrics,
-    maxBatchSize: config.moneyBatchMax,
-    maxBatchesInFlight: config.moneyBatchesInFlight,
-    queueLimit: config.moneyQueueLimit,
-  });
+  const { money, moneyKnex } = startMoneyEngine(config, { logger, metrics });
 
   const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
@@ -90,6 +77,7 @@ export async function startTransactionService(
     groupId: config.consumerGroupId,
     chunkSize: config.consumerChunkSize,
     partitionsConsumedConcurrently: config.consumerPartitionsConcurrently,
+    maxBackoffMs: config.consumerMaxBackoffMs,
   });
 
   const purge = startIdempotencyKeyPurge({
@@ -99,30 +87,17 @@ export async function startTransactionService(
     intervalMs: config.idempotencyPurgeIntervalMs,
   });
 
-  const app = createHttpApp({
-    logger,
-    metrics,
-    router: createWalletRouter({ money, queries: wallet, maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
-    readinessChecks: {
-      postgres: () => checkDatabase(knex),
-      nats: () => checkNats(nats),
-      kafka: () => checkKafka(kafka),
-      'kafka-consumer': () => consumer.check(),
-    },
-    bodyLimitBytes: config.httpBodyLimitBytes,
-    apiDocs: createApiDocsRouter(openApiDocument),
-  });
-  const { server, port, url } = await listenOn(app, config);
-  const operator = await listenOn(
-    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
-    { host: config.operatorHost, port: config.operatorPort },
-  );
-  const { server: operatorServer, port: operatorPort } = operator;
-  logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
+  const readinessChecks = {
+    postgres: () => checkDatabase(knex),
+    nats: () => checkNats(nats),
+    kafka: () => checkKafka(kafka),
+    'kafka-consumer': () => consumer.check(),
+  };
+  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, readinessChecks });
 
   const steps: ShutdownStep[] = [
-    { name: 'http', run: () => closeServer(server) },
-    { name: 'operator-http', run: () => closeServer(operatorServer) },
+    { name: 'http', run: () => closeServer(http.server) },
+    { name: 'operator-http', run: () => closeServer(operator.server) },
     { name: 'money-engine', run: () => money.stop() },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
@@ -131,10 +106,59 @@ export async function startTransactionService(
     { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
   ];
   return {
-    server,
-    url,
-    operatorServer,
+    server: http.server,
+    url: http.url,
+    operatorServer: operator.server,
     operatorUrl: operator.url,
     stop: createStopOnce(logger, steps),
   };
+}
+
+/**
+ * The money engine has connections of its own: batches never wait behind HTTP reads, and one
+ * spare connection is kept to settle a COMMIT whose reply was lost.
+ */
+function startMoneyEngine(
+  config: TransactionServiceConfig,
+  deps: { logger: Logger; metrics: MetricsRegistry },
+): { money: MoneyEngine; moneyKnex: Knex } {
+  const moneyKnex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.moneyBatchesInFlight + 1,
+    applicationName: 'transaction-service-money',
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  });
+  const money = new MoneyEngine({
+    knex: moneyKnex,
+    present: presentMoneyResult,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    maxBatchSize: config.moneyBatchMax,
+    maxBatchesInFlight: config.moneyBatchesInFlight,
+    queueLimit: config.moneyQueueLimit,
+  });
+  return { money, moneyKnex };
+}
+
+/** The public listener (the wallet API) and the operators' one (GET /internal/reconcile). */
+async function startHttp(
+  config: TransactionServiceConfig,
+  deps: { logger: Logger; metrics: MetricsRegistry; knex: Knex; money: MoneyEngine; readinessChecks: Record<string, ReadinessCheck> },
+): Promise<{ http: Listening; operator: Listening }> {
+  const { logger, knex } = deps;
+  const app = createHttpApp({
+    logger,
+    metrics: deps.metrics,
+    router: createWalletRouter({ money: deps.money, queries: new WalletQueries(knex), maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
+    readinessChecks: deps.readinessChecks,
+    bodyLimitBytes: config.httpBodyLimitBytes,
+    apiDocs: createApiDocsRouter(openApiDocument),
+  });
+  const http = await listenOn(app, config);
+  const operator = await listenOn(
+    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
+    { host: config.operatorHost, port: config.operatorPort },
+  );
+  logger.info({ host: config.host, port: http.port, operatorHost: config.operatorHost, operatorPort: operator.port }, 'transaction-service listening');
+  return { http, operator };
 }
