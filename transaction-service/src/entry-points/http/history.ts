@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import { AppError, uuidSchema, validateInput, type TransactionHistoryItem } from '@wallet/platform';
-import type { LedgerRow } from '../../data-access/wallet-repository';
+import type { LedgerRow } from '../../data-access/wallet-read-view';
 import { formatMinor } from '../../domain/money';
 
 /** The HTTP shapes of the read side: the user id parameter, the history query and its cursor. */
