@@ -27,7 +27,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import Joi from 'joi';
 import { connect } from 'nats';
 import pg from 'pg';
-import { defineConfig, OUTBOX_TABLE, natsInboxPrefix } from '@wallet/platform';
+import { defineConfig, OUTBOX_TABLE, natsInboxPrefix, sleep } from '@wallet/platform';
 import { serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
 import { print, writeJsonFile } from './bench-report';
 import { startPrivateStack, type PrivateStack } from './private-stack';
@@ -59,7 +59,6 @@ const config = defineConfig<PipelineBenchConfig>({
   root: { env: 'BENCH_PIPELINE_ROOT', schema: Joi.string().default(REPO_ROOT) },
 }).load();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
