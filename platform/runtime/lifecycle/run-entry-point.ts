@@ -24,6 +24,24 @@ export function runProcess<C extends { logLevel: string }>(
   main().catch((error: unknown) => exitOnStartupFailure(name, error));
 }
 
+/**
+ * Runs a command-line tool (`make reconcile`, `make replay-outbox`, `make bench`): the process
+ * exits with the code `main` resolves to, once everything it opened is closed. A failure (main
+ * rejects) is one line on stderr and `failureExitCode`, kept apart from the tool's own codes (a
+ * check that ran and found a problem is not a check that could not run).
+ */
+export function runCli(name: string, main: () => Promise<number>, options: { failureExitCode?: number } = {}): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${name}: failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = options.failureExitCode ?? 2;
+    },
+  );
+}
+
 /** `make migrate`: applies a service's migrations and exits. */
 export function runMigrations(
   service: string,
