@@ -18,10 +18,27 @@ export function runProcess<C extends { logLevel: string }>(
   const main = async (): Promise<void> => {
     const config = loadConfig();
     const logger = createLogger({ service: name, level: config.logLevel });
+    exitOnUnhandledErrors(logger);
     const running = await start(config, logger);
     installShutdownHandlers(logger, [{ name, run: () => running.stop() }]);
   };
   main().catch((error: unknown) => exitOnStartupFailure(name, error));
+}
+
+/**
+ * A throw nobody caught or a rejection nobody handled leaves the process in a state no code was
+ * written for (a half-done step, a lost connection nobody retries): log it with its error and exit
+ * non-zero, so the supervisor (compose, systemd, Kubernetes) starts a clean process.
+ */
+export function exitOnUnhandledErrors(logger: Logger): void {
+  process.on('uncaughtException', (error: Error) => {
+    logger.fatal({ err: error }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection: exiting');
+    process.exit(1);
+  });
 }
 
 /**
