@@ -19,6 +19,8 @@ export const outboxRelayConfig = defineConfig({
   maxBackoffMs: { env: 'RELAY_MAX_BACKOFF_MS', schema: Joi.number().integer().min(1).default(30_000) },
   // The small /healthz, /readyz, /metrics server; PORT=0 picks a free port.
   ...httpListenerSettings(3003),
+  /** That server takes no request body: anything bigger than this is refused (413) before it is read. */
+  httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(1_024) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 

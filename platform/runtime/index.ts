@@ -14,6 +14,7 @@ export * from './db/run-in-transaction';
 export * from './http/create-http-app';
 export * from './http/create-operator-app';
 export * from './http/problem-middleware';
+export * from './http/problem-response';
 export * from './http/serve-api-docs';
 export * from './http/openapi-building-blocks';
 export * from './http/validate-input';

@@ -34,12 +34,16 @@ export const transactionServiceConfig = defineConfig({
     env: 'KAFKA_CONSUMER_PARTITIONS_CONCURRENTLY',
     schema: Joi.number().integer().min(1).max(64).default(2),
   },
+  /** Cap of the consumer's backoff between retries while the database or Kafka is away. */
+  consumerMaxBackoffMs: { env: 'KAFKA_CONSUMER_MAX_BACKOFF_MS', schema: configFields.positiveInt(5_000) },
   /** Balance requests over NATS accepted and not yet answered; beyond it the answer is `busy` at once. */
   balanceMaxPending: { env: 'BALANCE_MAX_PENDING', schema: Joi.number().integer().min(1).max(100_000).default(1_000) },
   /** Balance requests read in one query. */
   balanceBatchMax: { env: 'BALANCE_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(250) },
   /** The balance responder's own connections (kept apart from the money operations' pool). */
   balanceDbPoolMax: { env: 'BALANCE_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(2) },
+  /** A balance read is one indexed lookup per id: one stuck for seconds is better answered as an error. */
+  balanceDbStatementTimeoutMs: { env: 'BALANCE_DB_STATEMENT_TIMEOUT_MS', schema: configFields.statementTimeoutMs(5_000) },
   /**
    * Largest amount of one operation, as a decimal string ("1000000000.00"). Checked with exactly
    * what a client amount may be (parseAmount's own rules, so > 0 too): a value the check accepted

@@ -15,8 +15,7 @@ export async function startBalanceResponder(
     url: config.databaseUrl,
     poolMax: config.balanceDbPoolMax,
     applicationName: 'transaction-service-balances',
-    // A balance read is one indexed lookup per id; one stuck for seconds is better answered as an error.
-    statementTimeoutMs: 5_000,
+    statementTimeoutMs: config.balanceDbStatementTimeoutMs,
   });
   const responder = answerBalanceRequests({
     nats: deps.nats,

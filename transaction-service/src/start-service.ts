@@ -18,7 +18,10 @@ import {
   migrateServiceSchema,
   registerPoolMetrics,
   type Knex,
+  type Listening,
   type Logger,
+  type MetricsRegistry,
+  type ReadinessCheck,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
@@ -58,21 +61,7 @@ export async function startTransactionService(
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
-  const wallet = new WalletQueries(knex);
-  const { moneyKnex, settleKnex } = createMoneyPools(config);
-  const money = new MoneyEngine({
-    knex: moneyKnex,
-    settleKnex,
-    lockTimeoutMs: config.moneyLockTimeoutMs,
-    maxLockRetries: config.moneyLockRetries,
-    commitTimeoutMs: config.moneyCommitTimeoutMs,
-    present: presentMoneyResult,
-    logger,
-    metrics,
-    maxBatchSize: config.moneyBatchMax,
-    maxBatchesInFlight: config.moneyBatchesInFlight,
-    queueLimit: config.moneyQueueLimit,
-  });
+  const { money, moneyKnex, settleKnex } = startMoneyEngine(config, { logger, metrics });
 
   const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
@@ -88,6 +77,7 @@ export async function startTransactionService(
     groupId: config.consumerGroupId,
     chunkSize: config.consumerChunkSize,
     partitionsConsumedConcurrently: config.consumerPartitionsConcurrently,
+    maxBackoffMs: config.consumerMaxBackoffMs,
   });
 
   const purge = startIdempotencyKeyPurge({
@@ -97,30 +87,17 @@ export async function startTransactionService(
     intervalMs: config.idempotencyPurgeIntervalMs,
   });
 
-  const app = createHttpApp({
-    logger,
-    metrics,
-    router: createWalletRouter({ money, queries: wallet, maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
-    readinessChecks: {
-      postgres: () => checkDatabase(knex),
-      nats: () => checkNats(nats),
-      kafka: () => checkKafka(kafka),
-      'kafka-consumer': () => consumer.check(),
-    },
-    bodyLimitBytes: config.httpBodyLimitBytes,
-    apiDocs: createApiDocsRouter(openApiDocument),
-  });
-  const { server, port, url } = await listenOn(app, config);
-  const operator = await listenOn(
-    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
-    { host: config.operatorHost, port: config.operatorPort },
-  );
-  const { server: operatorServer, port: operatorPort } = operator;
-  logger.info({ host: config.host, port, operatorHost: config.operatorHost, operatorPort }, 'transaction-service listening');
+  const readinessChecks = {
+    postgres: () => checkDatabase(knex),
+    nats: () => checkNats(nats),
+    kafka: () => checkKafka(kafka),
+    'kafka-consumer': () => consumer.check(),
+  };
+  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, readinessChecks });
 
   const steps: ShutdownStep[] = [
-    { name: 'http', run: () => closeServer(server) },
-    { name: 'operator-http', run: () => closeServer(operatorServer) },
+    { name: 'http', run: () => closeServer(http.server) },
+    { name: 'operator-http', run: () => closeServer(operator.server) },
     { name: 'money-engine', run: () => money.stop() },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
@@ -129,9 +106,9 @@ export async function startTransactionService(
     { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy(), settleKnex.destroy()]).then(() => undefined) },
   ];
   return {
-    server,
-    url,
-    operatorServer,
+    server: http.server,
+    url: http.url,
+    operatorServer: operator.server,
     operatorUrl: operator.url,
     stop: createStopOnce(logger, steps),
   };
@@ -142,10 +119,48 @@ export async function startTransactionService(
  * a lock_timeout so one held row cannot stall them; and a separate small pool settles COMMITs
  * whose reply was lost, so settling never waits for (or blocks) a batch slot.
  */
-function createMoneyPools(config: TransactionServiceConfig): { moneyKnex: Knex; settleKnex: Knex } {
+function startMoneyEngine(
+  config: TransactionServiceConfig,
+  deps: { logger: Logger; metrics: MetricsRegistry },
+): { money: MoneyEngine; moneyKnex: Knex; settleKnex: Knex } {
   const common = { url: config.databaseUrl, statementTimeoutMs: config.dbStatementTimeoutMs, lockTimeoutMs: config.moneyLockTimeoutMs };
-  return {
-    moneyKnex: createKnex({ ...common, poolMax: config.moneyBatchesInFlight + 1, applicationName: 'transaction-service-money' }),
-    settleKnex: createKnex({ ...common, poolMax: 2, applicationName: 'transaction-service-settle', acquireTimeoutMs: 5_000 }),
-  };
+  const moneyKnex = createKnex({ ...common, poolMax: config.moneyBatchesInFlight + 1, applicationName: 'transaction-service-money' });
+  const settleKnex = createKnex({ ...common, poolMax: 2, applicationName: 'transaction-service-settle', acquireTimeoutMs: 5_000 });
+  const money = new MoneyEngine({
+    knex: moneyKnex,
+    settleKnex,
+    lockTimeoutMs: config.moneyLockTimeoutMs,
+    maxLockRetries: config.moneyLockRetries,
+    commitTimeoutMs: config.moneyCommitTimeoutMs,
+    present: presentMoneyResult,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    maxBatchSize: config.moneyBatchMax,
+    maxBatchesInFlight: config.moneyBatchesInFlight,
+    queueLimit: config.moneyQueueLimit,
+  });
+  return { money, moneyKnex, settleKnex };
+}
+
+/** The public listener (the wallet API) and the operators' one (GET /internal/reconcile). */
+async function startHttp(
+  config: TransactionServiceConfig,
+  deps: { logger: Logger; metrics: MetricsRegistry; knex: Knex; money: MoneyEngine; readinessChecks: Record<string, ReadinessCheck> },
+): Promise<{ http: Listening; operator: Listening }> {
+  const { logger, knex } = deps;
+  const app = createHttpApp({
+    logger,
+    metrics: deps.metrics,
+    router: createWalletRouter({ money: deps.money, queries: new WalletQueries(knex), maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
+    readinessChecks: deps.readinessChecks,
+    bodyLimitBytes: config.httpBodyLimitBytes,
+    apiDocs: createApiDocsRouter(openApiDocument),
+  });
+  const http = await listenOn(app, config);
+  const operator = await listenOn(
+    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
+    { host: config.operatorHost, port: config.operatorPort },
+  );
+  logger.info({ host: config.host, port: http.port, operatorHost: config.operatorHost, operatorPort: operator.port }, 'transaction-service listening');
+  return { http, operator };
 }

@@ -6,7 +6,7 @@
  * Bounds combine (AND); at least one is required. The running relay does the actual sending.
  */
 import { parseArgs } from 'node:util';
-import { createKnex, createLogger } from '@wallet/platform';
+import { createKnex, createLogger, runCli } from '@wallet/platform';
 import { loadOutboxRelayConfig } from '../config';
 import { parseReplaySelection, replayOutbox, ReplayRequestError } from '../domain/replay-outbox';
 
@@ -76,11 +76,5 @@ export async function runReplayCli(
 }
 
 if (require.main === module) {
-  runReplayCli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`replay-outbox: failed: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  runCli('replay-outbox', () => runReplayCli(process.argv.slice(2)), { failureExitCode: 1 });
 }

@@ -44,7 +44,7 @@ export const configFields = {
   logLevel: () => Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   positiveInt: (fallback: number) => Joi.number().integer().min(1).default(fallback),
   /** So a stuck query cannot hold row locks for ever; 0 turns the limit off (PostgreSQL's meaning). */
-  statementTimeoutMs: () => Joi.number().integer().min(0).default(30_000),
+  statementTimeoutMs: (fallback = 30_000) => Joi.number().integer().min(0).default(fallback),
 } as const;
 
 export function splitBrokers(brokers: string): string[] {

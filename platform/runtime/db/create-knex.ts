@@ -5,6 +5,9 @@ import { sqlState } from '../errors/error-fields';
 
 export type { Knex } from 'knex';
 
+/** PostgreSQL BIGINT's upper bound (2^63 - 1): a balance, a ledger seq, a cursor cannot pass it. */
+export const PG_BIGINT_MAX = 9_223_372_036_854_775_807n;
+
 export interface DatabaseOptions {
   url: string;
   poolMax: number;

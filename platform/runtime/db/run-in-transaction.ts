@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { sqlState } from '../errors/error-fields';
-import { fullJitterBackoffMs } from '../retry/backoff';
+import { fullJitterBackoffMs, sleep } from '../retry/backoff';
 
 /** SQLSTATEs after which the whole transaction can be re-run safely: nothing of it was committed. */
 const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
@@ -37,7 +37,7 @@ export async function runInTransaction<T>(
       // No cap needed: maxAttempts bounds the exponent (8 attempts of 5 ms: at most 1.28 s).
       const delayMs = fullJitterBackoffMs(attempt + 1, { baseMs: baseDelayMs, capMs: Number.POSITIVE_INFINITY });
       logger?.debug({ attempt, code: sqlState(error), delayMs }, 'retrying transaction');
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
     }
   }
 }

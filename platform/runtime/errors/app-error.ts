@@ -1,7 +1,9 @@
 /**
  * The one error type the services throw for anything a client should see.
  * The set of codes is closed: each code maps once, here, to an HTTP status and a title,
- * so every endpoint answers the same problem+json for the same mistake.
+ * so every endpoint answers the same problem+json for the same mistake. A code for a passing
+ * condition (a dependency away, a budget full) also says when to retry: every error of that code
+ * carries it as Retry-After unless its thrower says otherwise.
  */
 export const ERROR_CATALOG = {
   validation_failed: { status: 400, title: 'The request is not valid' },
@@ -25,26 +27,44 @@ export const ERROR_CATALOG = {
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
   reconcile_in_progress: { status: 429, title: 'A reconciliation is already running' },
   internal_error: { status: 500, title: 'Internal error' },
-  service_unavailable: { status: 503, title: 'Service unavailable' },
-  balance_unavailable: { status: 503, title: 'The balance service is unavailable' },
+  service_unavailable: { status: 503, title: 'Service unavailable', retryAfterSeconds: 1 },
+  balance_unavailable: { status: 503, title: 'The balance service is unavailable', retryAfterSeconds: 1 },
   balance_timeout: { status: 504, title: 'The balance service did not answer in time' },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Record<string, { status: number; title: string; retryAfterSeconds?: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Sent as Retry-After; the code's own default (ERROR_CATALOG) when absent, none when null. */
+  retryAfterSeconds?: number | null;
+}
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly title: string;
+  /**
+   * Response headers the error travels with (as Koa's own handler copies `err.headers`): the
+   * problem writers send them with the problem document.
+   */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, detail?: string, options: AppErrorOptions = {}) {
     const entry = ERROR_CATALOG[code];
-    super(detail ?? entry.title, options);
+    super(detail ?? entry.title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = entry.status;
     this.title = entry.title;
+    const retryAfter = options.retryAfterSeconds === undefined ? defaultRetryAfterSeconds(code) : options.retryAfterSeconds;
+    this.headers = retryAfter === null || retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) };
   }
+}
+
+function defaultRetryAfterSeconds(code: ErrorCode): number | undefined {
+  const entry = ERROR_CATALOG[code];
+  return 'retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined;
 }
 
 export function isAppError(error: unknown): error is AppError {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Koa from 'koa';
@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import { parse as parseLosslessJson } from 'lossless-json';
 import { JsonNumber } from '../contracts/json-number';
-import { AppError, PROBLEM_CONTENT_TYPE, toProblem, type ErrorCode } from '../errors/app-error';
+import { AppError, type ErrorCode } from '../errors/app-error';
 import { errorField } from '../errors/error-fields';
 import { requestContext } from '../logging/create-logger';
 import { createProblemMiddleware } from './problem-middleware';
+import { serializeProblemResponse, toProblemResponse } from './problem-response';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -63,6 +64,25 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   // Koa's default error listener prints stacks to stderr; we log through pino instead.
   app.silent = true;
 
+  app.use(createRequestContextMiddleware(logger, metrics));
+  app.use(createProblemMiddleware(logger));
+  app.use(requireJsonBody);
+  app.use(createBodyParser(options.bodyLimitBytes));
+  app.use(keepExactNumbers);
+
+  app.use(createSystemRouter(options).routes());
+  if (options.apiDocs) app.use(options.apiDocs.routes());
+  app.use(options.router.routes());
+  app.use(options.router.allowedMethods());
+  return app;
+}
+
+/**
+ * Request id: accepted from the caller when well-formed, else generated; echoed back, and bound
+ * to every log line written while serving the request. Also times the request for the latency
+ * histogram, by route (the matched pattern, never the raw path: ids would explode the labels).
+ */
+function createRequestContextMiddleware(logger: Logger, metrics: client.Registry) {
   const httpDuration = new client.Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency by route and status',
@@ -70,10 +90,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics],
   });
-
-  // Request id: accepted from the caller when well-formed, else generated; echoed back, and bound
-  // to every log line written while serving the request.
-  app.use(async (ctx: Context, next: Next) => {
+  return async function requestContextMiddleware(ctx: Context, next: Next): Promise<void> {
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', requestId);
@@ -88,64 +105,70 @@ export function createHttpApp(options: HttpAppOptions): Koa {
         logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
       }
     });
+  };
+}
+
+/**
+ * A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
+ * (Any method: GET /balance reads a body too.) The body is decoded as UTF-8 (JSON's only
+ * interchange encoding); another declared charset would be silently misread.
+ */
+async function requireJsonBody(ctx: Context, next: Next): Promise<void> {
+  const hasBody = METHODS_WITH_BODY.has(ctx.method) || (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
+  if (hasBody && !ctx.is('application/json')) {
+    throw new AppError('unsupported_media_type', 'Send the body as application/json');
+  }
+  const charset = CHARSET_PARAMETER.exec(ctx.get('content-type'))?.[1]?.toLowerCase();
+  if (hasBody && charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new AppError('unsupported_media_type', 'Send the body as UTF-8 (charset=utf-8)');
+  }
+  await next();
+}
+
+/** koa-bodyparser for JSON only, within the size limit. */
+function createBodyParser(bodyLimitBytes: number) {
+  return bodyParser({
+    enableTypes: ['json'],
+    jsonLimit: `${bodyLimitBytes}b`,
+    strict: true,
+    onerror: (error: unknown) => {
+      // raw-body's own errors carry an HTTP status (413, 415, 400) and are mapped by the problem
+      // middleware; a body that fails to decompress (Content-Encoding gzip/deflate/br) arrives
+      // as a bare zlib error, and is the client's mistake all the same.
+      if (typeof (error as { status?: unknown } | null)?.status === 'number') throw error;
+      throw new AppError('malformed_json', 'The request body could not be decoded with its Content-Encoding', { cause: error });
+    },
   });
+}
 
-  app.use(createProblemMiddleware(logger));
-
-  app.use(async (ctx: Context, next: Next) => {
-    // A body we would silently ignore is a client mistake: say so instead of acting on `{}`.
-    // (Any method: GET /balance reads a body too.)
-    const hasBody = METHODS_WITH_BODY.has(ctx.method) || (ctx.request.length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
-    if (hasBody && !ctx.is('application/json')) {
-      throw new AppError('unsupported_media_type', 'Send the body as application/json');
+/**
+ * Parses the body again, keeping every number's source text (see JsonNumber): bodyparser has
+ * already enforced the size limit, the encoding and that the body is a JSON object or array.
+ */
+async function keepExactNumbers(ctx: Context, next: Next): Promise<void> {
+  const raw = (ctx.request as { rawBody?: unknown }).rawBody;
+  if (typeof raw === 'string' && raw.trim() !== '') {
+    // The lossless parser recurses once per level: a body nested thousands deep would overflow
+    // the stack (and its engine message would reach the client). No request of ours nests.
+    if (exceedsJsonDepth(raw, MAX_JSON_DEPTH)) {
+      throw new AppError('malformed_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     }
-    // The body is decoded as UTF-8 (JSON's only interchange encoding); another declared charset
-    // would be silently misread.
-    const charset = CHARSET_PARAMETER.exec(ctx.get('content-type'))?.[1]?.toLowerCase();
-    if (hasBody && charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      throw new AppError('unsupported_media_type', 'Send the body as UTF-8 (charset=utf-8)');
+    try {
+      (ctx.request as { body?: unknown }).body = parseLosslessJson(raw, null, (source) => new JsonNumber(source));
+    } catch (error) {
+      // Only what JSON.parse lets through and the stricter parser does not: a duplicate key,
+      // whose two values would make the request ambiguous. Its message names the key and its
+      // position (capped like every detail); any other failure is described, never quoted.
+      const message = error instanceof SyntaxError && /^Duplicate key/.test(error.message) ? `: ${error.message}` : '';
+      throw new AppError('malformed_json', `The request body is not acceptable JSON${message}`);
     }
-    await next();
-  });
+  }
+  await next();
+}
 
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      jsonLimit: `${options.bodyLimitBytes}b`,
-      strict: true,
-      onerror: (error: unknown) => {
-        // raw-body's own errors carry an HTTP status (413, 415, 400) and are mapped by the problem
-        // middleware; a body that fails to decompress (Content-Encoding gzip/deflate/br) arrives
-        // as a bare zlib error, and is the client's mistake all the same.
-        if (typeof (error as { status?: unknown } | null)?.status === 'number') throw error;
-        throw new AppError('malformed_json', 'The request body could not be decoded with its Content-Encoding', { cause: error });
-      },
-    }),
-  );
-
-  // Parse again, keeping every number's source text (see JsonNumber): bodyparser has already
-  // enforced the size limit, the encoding and that the body is a JSON object or array.
-  app.use(async (ctx: Context, next: Next) => {
-    const raw = (ctx.request as { rawBody?: unknown }).rawBody;
-    if (typeof raw === 'string' && raw.trim() !== '') {
-      // The lossless parser recurses once per level: a body nested thousands deep would overflow
-      // the stack (and its engine message would reach the client). No request of ours nests.
-      if (exceedsJsonDepth(raw, MAX_JSON_DEPTH)) {
-        throw new AppError('malformed_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
-      }
-      try {
-        (ctx.request as { body?: unknown }).body = parseLosslessJson(raw, null, (source) => new JsonNumber(source));
-      } catch (error) {
-        // Only what JSON.parse lets through and the stricter parser does not: a duplicate key,
-        // whose two values would make the request ambiguous. Its message names the key and its
-        // position (capped like every detail); any other failure is described, never quoted.
-        const message = error instanceof SyntaxError && /^Duplicate key/.test(error.message) ? `: ${error.message}` : '';
-        throw new AppError('malformed_json', `The request body is not acceptable JSON${message}`);
-      }
-    }
-    await next();
-  });
-
+/** GET /healthz (alive), /readyz (every dependency reachable) and /metrics (Prometheus). */
+function createSystemRouter(options: Pick<HttpAppOptions, 'logger' | 'metrics' | 'readinessChecks'>): Router {
+  const { logger, metrics } = options;
   const system = new Router();
   system.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -172,12 +195,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
     ctx.type = metrics.contentType;
     ctx.body = await metrics.metrics();
   });
-
-  app.use(system.routes());
-  if (options.apiDocs) app.use(options.apiDocs.routes());
-  app.use(options.router.routes());
-  app.use(options.router.allowedMethods());
-  return app;
+  return system;
 }
 
 export interface ListenOptions {
@@ -216,14 +234,10 @@ export async function listen(app: Koa, port: number, host = '127.0.0.1', options
   // Without these listeners Node answers an unknown `Expect` with an empty 417 and drops a CONNECT
   // without a word; both get problem+json like every other refusal.
   server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
-    const problem = toProblem(new AppError('expectation_failed', 'Only "Expect: 100-continue" is supported'));
-    const body = JSON.stringify(problem);
-    response.writeHead(problem.status, {
-      'Content-Type': PROBLEM_CONTENT_TYPE,
-      'Content-Length': Buffer.byteLength(body),
-      Connection: 'close',
-    });
-    response.end(body);
+    const { status, headers, body } = toProblemResponse(new AppError('expectation_failed', 'Only "Expect: 100-continue" is supported'));
+    const text = JSON.stringify(body);
+    response.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
+    response.end(text);
   });
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     writeProblemAndClose(socket, new AppError('method_not_allowed', `${request.method ?? 'CONNECT'} is not allowed: this is not a proxy`));
@@ -260,12 +274,7 @@ function answerClientError(error: Error, socket: Duplex): void {
 
 /** Writes a whole problem+json response on a raw socket (no ServerResponse exists) and closes it. */
 function writeProblemAndClose(socket: Duplex, error: AppError): void {
-  const problem = toProblem(error);
-  const body = JSON.stringify(problem);
-  socket.end(
-    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n` +
-      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(serializeProblemResponse(error));
 }
 
 /** A started listener: the server, the port it got (PORT=0 picks a free one) and its loopback URL. */

@@ -1,7 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, PROBLEM_CONTENT_TYPE, toProblem } from '../errors/app-error';
+import { AppError } from '../errors/app-error';
 import { isDatabaseUnavailable } from '../errors/error-fields';
+import { toProblemResponse, writeResponse } from './problem-response';
 
 /**
  * Maps an error thrown by koa-bodyparser / raw-body (which carry an HTTP status and a `type`)
@@ -26,7 +27,9 @@ function fromBodyParserError(error: unknown): AppError | undefined {
  */
 function fromInfrastructureError(error: unknown): AppError | undefined {
   return isDatabaseUnavailable(error)
-    ? new AppError('service_unavailable', 'The database is unavailable right now; retry (with the same Idempotency-Key)')
+    ? new AppError('service_unavailable', 'The database is unavailable right now; retry (with the same Idempotency-Key)', {
+        retryAfterSeconds: 1,
+      })
     : undefined;
 }
 
@@ -52,15 +55,12 @@ export function createProblemMiddleware(logger: Logger) {
       if (appError?.code === 'service_unavailable') {
         logger.warn({ err: error, method: ctx.method, path: ctx.path }, 'dependency unavailable');
       }
-      // Every 503 is a passing condition (a dependency away, a budget full): say when to retry.
-      if (appError?.status === 503) ctx.set('Retry-After', '1');
       if (!appError) {
         logger.error({ err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
         appError = new AppError('internal_error', 'An internal error occurred; it has been logged');
       }
-      ctx.status = appError.status;
-      ctx.body = toProblem(appError);
-      ctx.type = PROBLEM_CONTENT_TYPE;
+      // Retry-After, when the error says when to retry, travels on it (toProblemResponse).
+      writeResponse(ctx, toProblemResponse(appError));
     }
   };
 }

@@ -18,10 +18,45 @@ export function runProcess<C extends { logLevel: string }>(
   const main = async (): Promise<void> => {
     const config = loadConfig();
     const logger = createLogger({ service: name, level: config.logLevel });
+    exitOnUnhandledErrors(logger);
     const running = await start(config, logger);
     installShutdownHandlers(logger, [{ name, run: () => running.stop() }]);
   };
   main().catch((error: unknown) => exitOnStartupFailure(name, error));
+}
+
+/**
+ * A throw nobody caught or a rejection nobody handled leaves the process in a state no code was
+ * written for (a half-done step, a lost connection nobody retries): log it with its error and exit
+ * non-zero, so the supervisor (compose, systemd, Kubernetes) starts a clean process.
+ */
+export function exitOnUnhandledErrors(logger: Logger): void {
+  process.on('uncaughtException', (error: Error) => {
+    logger.fatal({ err: error }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection: exiting');
+    process.exit(1);
+  });
+}
+
+/**
+ * Runs a command-line tool (`make reconcile`, `make replay-outbox`, `make bench`): the process
+ * exits with the code `main` resolves to, once everything it opened is closed. A failure (main
+ * rejects) is one line on stderr and `failureExitCode`, kept apart from the tool's own codes (a
+ * check that ran and found a problem is not a check that could not run).
+ */
+export function runCli(name: string, main: () => Promise<number>, options: { failureExitCode?: number } = {}): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${name}: failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = options.failureExitCode ?? 2;
+    },
+  );
 }
 
 /** `make migrate`: applies a service's migrations and exits. */

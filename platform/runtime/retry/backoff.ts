@@ -10,6 +10,11 @@ export function fullJitterBackoffMs(attempt: number, options: { baseMs: number; 
   return Math.round(Math.random() * ceiling);
 }
 
+/** A plain pause, for loops that wait and have no shutdown to honour (see createStoppableSleep). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export interface StoppableSleep {
   /** Resolves after `ms`, or at once when stop() is (or was) called. */
   sleep(ms: number): Promise<void>;

@@ -26,7 +26,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import Joi from 'joi';
 import { connect } from 'nats';
 import pg from 'pg';
-import { defineConfig, OUTBOX_TABLE, natsInboxPrefix } from '@wallet/platform';
+import { defineConfig, OUTBOX_TABLE, natsInboxPrefix, sleep } from '@wallet/platform';
 import { metricValue, percentile, requestJson, scrapeMetrics, serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
 import { print, writeJsonFile } from './bench-report';
 import { startPrivateStack, type PrivateStack } from './private-stack';
@@ -58,7 +58,6 @@ const config = defineConfig<PipelineBenchConfig>({
   root: { env: 'BENCH_PIPELINE_ROOT', schema: Joi.string().default(REPO_ROOT) },
 }).load();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function stats(values: readonly number[]): { n: number; p50: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);

@@ -11,6 +11,7 @@
  * Prints a report, writes .run/bench-result.json, exits 1 when any invariant fails.
  */
 import { cpus, totalmem } from 'node:os';
+import { runCli } from '@wallet/platform';
 import { checkBooks, requestJson, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
 import { loadBenchConfig, transferLoadOf, type BenchConfig } from './bench-config';
 import { evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
@@ -161,12 +162,4 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
-  },
-);
+runCli('bench', main);

@@ -11,6 +11,7 @@
  * exactly once, reconciliation clean. Exits 1 on any failure; drills this machine cannot run are
  * reported as skipped (never simulated). Writes CHAOS_RESULT_FILE (.run/chaos-result.json).
  */
+import { sleep } from '@wallet/platform';
 import { checkBooks, fetchBalance, formatCents, parseCents, requestJson, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
@@ -21,7 +22,6 @@ import { startPrivateStack, type PrivateStack } from './private-stack';
 import { startProgressLine, type ProgressLine } from './progress-line';
 import { checkUserServiceBalances, createUser, createUsers, fetchUserServiceBalance, fundUsers, mapWithConcurrency, runReconciliation, waitForArrival, type BenchUser } from './wallet-client';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const note = (message: string) => process.stderr.write(`[chaos] ${message}\n`);
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fetchBalance, formatCents, parseCents, requestJson, sendUntilDefinitive, type BooksCheck, type LatencySample, REPO_ROOT } from '@wallet/platform/testkit';
-import { errorField } from '@wallet/platform';
+import { errorField, sleep } from '@wallet/platform';
 
 export interface BenchUser {
   userId: string;
@@ -32,7 +32,6 @@ export async function mapWithConcurrency<T, R>(
   return results;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * POST /users until it answers 201. A network error or 5xx is retried; a 409 after such a retry

@@ -137,6 +137,18 @@ export interface WrittenBatch {
   balances: Map<string, bigint>;
 }
 
+interface WrittenRow {
+  pid: number;
+  xid: string;
+  released: string;
+  marked: string;
+  transfers: string;
+  legs: string;
+  stored: string;
+  user_ids: string[] | null;
+  balances: string[] | null;
+}
+
 /**
  * Writes a decided batch in ONE statement (one round trip, whatever the batch size): balances by
  * their net change, transfers, ledger legs (seq assigned in applied order, while the batch holds
@@ -145,10 +157,7 @@ export interface WrittenBatch {
  * here; the balances are returned for the caller to compare with its own.
  */
 export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<WrittenBatch> {
-  const { balanceChanges: changes, transfers, legs, outcomes, releasedKeys } = batch;
-  const result = await trx.raw<{
-    rows: Array<{ pid: number; xid: string; released: string; marked: string; transfers: string; legs: string; stored: string; user_ids: string[] | null; balances: string[] | null }>;
-  }>(
+  const result = await trx.raw<{ rows: WrittenRow[] }>(
     `WITH moved AS (
        UPDATE users u SET balance_minor = u.balance_minor + c.delta
          FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[]) AS c(user_id, delta)
@@ -194,34 +203,51 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
             (SELECT count(*) FROM stored) AS stored,
             (SELECT array_agg(user_id) FROM moved) AS user_ids,
             (SELECT array_agg(balance_minor::text) FROM moved) AS balances`,
-    {
-      changeUsers: changes.map((c) => c.userId),
-      changeDeltas: changes.map((c) => c.deltaMinor.toString()),
-      transferIds: transfers.map((t) => t.transferId),
-      transferFrom: transfers.map((t) => t.fromUserId),
-      transferTo: transfers.map((t) => t.toUserId),
-      transferAmounts: transfers.map((t) => t.amountMinor.toString()),
-      transferTimes: transfers.map((t) => t.createdAt.toISOString()),
-      legIds: legs.map((l) => l.id),
-      legUsers: legs.map((l) => l.userId),
-      legTypes: legs.map((l) => l.type),
-      legKinds: legs.map((l) => l.kind),
-      legAmounts: legs.map((l) => l.amountMinor.toString()),
-      legBalances: legs.map((l) => l.balanceAfterMinor.toString()),
-      legTransfers: legs.map((l) => l.transferId),
-      legCounterparties: legs.map((l) => l.counterpartyUserId),
-      legTimes: legs.map((l) => l.createdAt.toISOString()),
-      outcomeEndpoints: outcomes.map((o) => o.endpoint),
-      outcomeKeys: outcomes.map((o) => o.key),
-      outcomeStatuses: outcomes.map((o) => o.status),
-      outcomeBodies: outcomes.map((o) => JSON.stringify(o.body)),
-      outcomeCodes: outcomes.map((o) => o.code),
-      releasedEndpoints: releasedKeys.map((k) => k.endpoint),
-      releasedKeys: releasedKeys.map((k) => k.key),
-      batchId: batch.batchId,
-    },
+    writeBindings(batch),
   );
   const row = result.rows[0]!;
+  checkWritten(row, batch);
+  const userIds = row.user_ids ?? [];
+  const balances = row.balances ?? [];
+  // pg_stat_activity shows the 32-bit xid; pg_current_xact_id() is the 64-bit one (epoch << 32 | xid).
+  const xid = (BigInt(row.xid) & 0xffff_ffffn).toString();
+  return { backend: { pid: Number(row.pid), xid }, balances: new Map(userIds.map((id, i) => [id, BigInt(balances[i]!)])) };
+}
+
+/** The batch as typed column arrays (BIGINT as decimal strings), one per placeholder of writeMoneyBatch. */
+function writeBindings(batch: MoneyBatchWrite): Record<string, unknown> {
+  const { balanceChanges: changes, transfers, legs, outcomes, releasedKeys } = batch;
+  return {
+    changeUsers: changes.map((c) => c.userId),
+    changeDeltas: changes.map((c) => c.deltaMinor.toString()),
+    transferIds: transfers.map((t) => t.transferId),
+    transferFrom: transfers.map((t) => t.fromUserId),
+    transferTo: transfers.map((t) => t.toUserId),
+    transferAmounts: transfers.map((t) => t.amountMinor.toString()),
+    transferTimes: transfers.map((t) => t.createdAt.toISOString()),
+    legIds: legs.map((l) => l.id),
+    legUsers: legs.map((l) => l.userId),
+    legTypes: legs.map((l) => l.type),
+    legKinds: legs.map((l) => l.kind),
+    legAmounts: legs.map((l) => l.amountMinor.toString()),
+    legBalances: legs.map((l) => l.balanceAfterMinor.toString()),
+    legTransfers: legs.map((l) => l.transferId),
+    legCounterparties: legs.map((l) => l.counterpartyUserId),
+    legTimes: legs.map((l) => l.createdAt.toISOString()),
+    outcomeEndpoints: outcomes.map((o) => o.endpoint),
+    outcomeKeys: outcomes.map((o) => o.key),
+    outcomeStatuses: outcomes.map((o) => o.status),
+    outcomeBodies: outcomes.map((o) => JSON.stringify(o.body)),
+    outcomeCodes: outcomes.map((o) => o.code),
+    releasedEndpoints: releasedKeys.map((k) => k.endpoint),
+    releasedKeys: releasedKeys.map((k) => k.key),
+    batchId: batch.batchId,
+  };
+}
+
+/** Every row the batch decided was written (and its marker): anything else aborts the batch. */
+function checkWritten(row: WrittenRow, batch: MoneyBatchWrite): void {
+  const { transfers, legs, outcomes, releasedKeys } = batch;
   const counts = { transfers: Number(row.transfers), legs: Number(row.legs), stored: Number(row.stored), released: Number(row.released) };
   if (
     counts.transfers !== transfers.length ||
@@ -235,9 +261,4 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
         `${counts.stored}/${outcomes.length} stored outcomes, released ${counts.released}/${releasedKeys.length} keys`,
     );
   }
-  const userIds = row.user_ids ?? [];
-  const balances = row.balances ?? [];
-  // pg_stat_activity shows the 32-bit xid; pg_current_xact_id() is the 64-bit one (epoch << 32 | xid).
-  const xid = (BigInt(row.xid) & 0xffff_ffffn).toString();
-  return { backend: { pid: Number(row.pid), xid }, balances: new Map(userIds.map((id, i) => [id, BigInt(balances[i]!)])) };
 }

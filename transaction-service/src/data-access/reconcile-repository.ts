@@ -7,6 +7,15 @@ import type { Knex } from '@wallet/platform';
  */
 
 /** What one check found: how many it looked at, how many are wrong, and the first `limit` of those. */
+/**
+ * Takes the advisory lock `key` for the rest of the transaction without waiting: false when
+ * another session holds it. Released by COMMIT or ROLLBACK, so a crashed holder never keeps it.
+ */
+export async function tryTransactionLock(trx: Knex.Transaction, key: number): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: Array<{ locked: boolean }> }>('SELECT pg_try_advisory_xact_lock(?) AS locked', [key]);
+  return rows[0]?.locked === true;
+}
+
 export interface Findings<T> {
   checked: number;
   found: number;

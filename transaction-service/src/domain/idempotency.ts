@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { IdempotentEndpoint } from '../entry-points/http/stored-response';
 
-/** A response as a client sees it; with an Idempotency-Key it is stored verbatim for replays. */
-export interface StoredResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** The outcome of a money operation as the client sees it. */
-export interface OperationOutcome extends StoredResponse {
-  /** True when this outcome is a replay of a stored one (Idempotent-Replayed: true). */
-  replayed: boolean;
-}
-
-export type IdempotentEndpoint = 'add-money' | 'transfer';
+// The response shapes are HTTP's and live at the edge; re-exported here only because the money
+// engine's files still import them from the domain. TODO(issue 18): import them from
+// entry-points/http/stored-response there, then drop this line.
+export type { IdempotentEndpoint, OperationOutcome, StoredResponse } from '../entry-points/http/stored-response';
 
 /**
  * Fingerprint of the normalised request: "12.5" and 12.50 are the same payload, so a client

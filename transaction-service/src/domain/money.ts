@@ -1,4 +1,4 @@
-import { AppError, JsonNumber } from '@wallet/platform';
+import { AppError, JsonNumber, PG_BIGINT_MAX } from '@wallet/platform';
 
 /**
  * Money is carried as bigint minor units (cents) from the moment it is parsed to the moment it is
@@ -7,7 +7,7 @@ import { AppError, JsonNumber } from '@wallet/platform';
 export type Minor = bigint;
 
 /** PostgreSQL BIGINT's upper bound: no balance may pass it. */
-export const MAX_BALANCE_MINOR: Minor = 9_223_372_036_854_775_807n;
+export const MAX_BALANCE_MINOR: Minor = PG_BIGINT_MAX;
 
 // Digits only: no sign, no exponent, no leading zeros, at most two decimals. 15 integer digits
 // bound the parse long before any configured maximum.

@@ -1,5 +1,5 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalanceDrifts, findMalformedTransfers } from '../data-access/reconcile-repository';
+import { findBalanceDrifts, findMalformedTransfers, tryTransactionLock } from '../data-access/reconcile-repository';
 import { formatMinor } from './money';
 
 export type ReconcileMismatch =
@@ -50,10 +50,7 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
   const checkedAt = new Date();
   const { balances, transfers } = await knex.transaction(
     async (trx) => {
-      const { rows } = await trx.raw<{ rows: Array<{ locked: boolean }> }>('SELECT pg_try_advisory_xact_lock(?) AS locked', [
-        RECONCILE_LOCK_KEY,
-      ]);
-      if (rows[0]?.locked !== true) {
+      if (!(await tryTransactionLock(trx, RECONCILE_LOCK_KEY))) {
         throw new AppError('reconcile_in_progress', 'Another reconciliation is running on this database; retry when it is done');
       }
       return {

@@ -1,8 +1,12 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalanceMinor, listLedgerPage, type LedgerRow } from '../data-access/wallet-repository';
+import { findBalanceMinor, findBalancesMinor, listLedgerPage, type LedgerRow } from '../data-access/wallet-read-view';
 import { formatMinor } from './money';
 
-/** The read side of the wallet: balances and history, straight from the books. */
+/**
+ * The read side of the wallet, over the one read view (data-access/wallet-read-view): balances and
+ * history, straight from the books, with the domain's rules on top (an unknown user, decimal
+ * amounts, pagination).
+ */
 export class WalletQueries {
   constructor(private readonly knex: Knex) {}
 
@@ -27,4 +31,14 @@ export class WalletQueries {
     const last = shown[shown.length - 1];
     return { rows: shown, nextBeforeSeq: rows.length > page.limit && last ? last.seq : undefined };
   }
+}
+
+/**
+ * Balances of many users at once, as decimal strings; a user who has not arrived here (yet) is
+ * absent. Reads committed balances only, like GET /users/:id/balance: no lock, never waits for a
+ * transfer in flight.
+ */
+export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<string, string>> {
+  const rows = await findBalancesMinor(knex, [...new Set(userIds)]);
+  return new Map([...rows].map(([userId, minor]) => [userId, formatMinor(minor)]));
 }

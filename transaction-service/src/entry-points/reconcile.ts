@@ -4,7 +4,7 @@
  * itself could not run), so it can gate a deploy or page someone from cron.
  * Options: --limit N (mismatches listed per kind, default 100).
  */
-import { createKnex } from '@wallet/platform';
+import { createKnex, runCli } from '@wallet/platform';
 import { loadTransactionServiceConfig } from '../config';
 import { reconcileBalances } from '../domain/reconcile-balances';
 
@@ -29,12 +29,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`reconcile: could not run: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 2;
-  },
-);
+runCli('reconcile', main);

@@ -1,4 +1,3 @@
-import Joi from 'joi';
 import { v7 as uuidv7 } from 'uuid';
 import {
   AppError,
@@ -7,14 +6,12 @@ import {
   errorField,
   sqlState,
   USER_CREATED_EVENT_TYPE,
-  validateInput,
   type Knex,
   type Logger,
   type UserCreatedPayload,
 } from '@wallet/platform';
 import { insertOutboxEvent } from '../data-access/outbox-repository';
 import { EMAIL_UNIQUE_CONSTRAINT, insertUser } from '../data-access/users-repository';
-import { emailSchema } from './email';
 
 export interface CreatedUser {
   user_id: string;
@@ -29,14 +26,16 @@ export interface CreateUserDeps {
   onUserCreated?: () => void;
 }
 
-const createUserSchema = Joi.object({ email: emailSchema.required() }).required();
+/** A user to create: the email already valid and canonical (see emailSchema, checked at the edge). */
+export interface NewUser {
+  email: string;
+}
 
 /**
  * Creates the user and, in the same transaction, the `user-created` outbox event: either both are
  * committed or neither is, so transaction-service learns of exactly the users that exist.
  */
-export async function createUser(deps: CreateUserDeps, input: unknown): Promise<CreatedUser> {
-  const { email } = validateInput<{ email: string }>(createUserSchema, input);
+export async function createUser(deps: CreateUserDeps, { email }: NewUser): Promise<CreatedUser> {
   // v7 ids are time-ordered: inserts land at the right edge of the primary-key index.
   const user = { user_id: uuidv7(), email, created_at: new Date() };
   const payload: UserCreatedPayload = {

@@ -1,8 +1,6 @@
-import Joi from 'joi';
-import { AppError, validateInput, type Logger } from '@wallet/platform';
+import { AppError, type Logger } from '@wallet/platform';
 import type { BalanceRequestOutcome } from '../data-access/request-balance';
 import type { FindUserByEmail } from './user-lookup-cache';
-import { emailSchema } from './email';
 
 export interface BalanceView {
   email: string;
@@ -15,21 +13,11 @@ export interface GetBalanceDeps {
   requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
 }
 
-/** The email may come in the query string or in a JSON body; both name the same thing. */
-export interface BalanceQuery {
-  queryEmail: unknown;
-  body: unknown;
-}
-
-const bodySchema = Joi.object({ email: emailSchema }).unknown(false);
-const queryEmailSchema = emailSchema.required().label('email');
-
 /**
  * The user's balance as transaction-service knows it. user-service stores no balance and never
  * makes one up: when transaction-service cannot answer, the client is told so (503/504).
  */
-export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Promise<BalanceView> {
-  const email = resolveEmail(query);
+export async function getBalance(deps: GetBalanceDeps, email: string): Promise<BalanceView> {
   const user = await deps.findUser(email);
   if (!user) throw new AppError('user_not_found', 'No user has this email');
 
@@ -65,17 +53,4 @@ export async function getBalance(deps: GetBalanceDeps, query: BalanceQuery): Pro
       deps.logger.error({ user_id: user.user_id, outcome }, 'balance request failed');
       throw new AppError('balance_unavailable', 'The balance service could not answer');
   }
-}
-
-function resolveEmail(query: BalanceQuery): string {
-  const body = query.body === undefined || query.body === null ? {} : query.body;
-  const fromBody = validateInput<{ email?: string }>(bodySchema, body).email;
-  const fromQuery =
-    query.queryEmail === undefined ? undefined : validateInput<string>(queryEmailSchema, query.queryEmail);
-  if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
-    throw new AppError('validation_failed', 'The query and the body name different emails');
-  }
-  const email = fromQuery ?? fromBody;
-  if (email === undefined) throw new AppError('validation_failed', 'email is required (query or JSON body)');
-  return email;
 }

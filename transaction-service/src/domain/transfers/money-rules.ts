@@ -17,40 +17,44 @@ export type Decision =
  * decides exactly as its commands would one after another.
  */
 export function decide(balances: ReadonlyMap<string, Minor>, command: MoneyCommand, now: Date): Decision {
-  if (command.op === 'add-money') {
-    const balance = balances.get(command.userId);
-    if (balance === undefined) return refuse('user_not_found', `No user ${command.userId}`);
-    if (balance > MAX_BALANCE_MINOR - command.amountMinor) {
-      return refuse('balance_limit_exceeded', 'This credit would take the balance past its limit');
-    }
-    const transactionId = uuidv7();
-    const after = balance + command.amountMinor;
-    return {
+  return command.op === 'add-money' ? decideAddMoney(balances, command, now) : decideTransfer(balances, command, now);
+}
+
+function decideAddMoney(balances: ReadonlyMap<string, Minor>, command: MoneyCommand & { op: 'add-money' }, now: Date): Decision {
+  const balance = balances.get(command.userId);
+  if (balance === undefined) return refuse('user_not_found', `No user ${command.userId}`);
+  if (balance > MAX_BALANCE_MINOR - command.amountMinor) {
+    return refuse('balance_limit_exceeded', 'This credit would take the balance past its limit');
+  }
+  const transactionId = uuidv7();
+  const after = balance + command.amountMinor;
+  return {
+    ok: true,
+    result: {
       ok: true,
-      result: {
-        ok: true,
-        op: 'add-money',
-        transactionId,
+      op: 'add-money',
+      transactionId,
+      userId: command.userId,
+      amountMinor: command.amountMinor,
+      balanceAfterMinor: after,
+    },
+    legs: [
+      {
+        id: transactionId,
         userId: command.userId,
+        type: 'credit',
+        kind: 'add_money',
         amountMinor: command.amountMinor,
         balanceAfterMinor: after,
+        transferId: null,
+        counterpartyUserId: null,
+        createdAt: now,
       },
-      legs: [
-        {
-          id: transactionId,
-          userId: command.userId,
-          type: 'credit',
-          kind: 'add_money',
-          amountMinor: command.amountMinor,
-          balanceAfterMinor: after,
-          transferId: null,
-          counterpartyUserId: null,
-          createdAt: now,
-        },
-      ],
-    };
-  }
+    ],
+  };
+}
 
+function decideTransfer(balances: ReadonlyMap<string, Minor>, command: MoneyCommand & { op: 'transfer' }, now: Date): Decision {
   const { fromUserId: from, toUserId: to, amountMinor } = command;
   const sender = balances.get(from);
   const receiver = balances.get(to);

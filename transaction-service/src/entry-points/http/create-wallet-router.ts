@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { PROBLEM_CONTENT_TYPE, requestBody } from '@wallet/platform';
-import type { OperationOutcome } from '../../domain/idempotency';
+import { requestBody, writeResponse } from '@wallet/platform';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
+import { toHttpResponse } from './money-presenter';
 import { parseAddMoneyRequest, parseTransferRequest } from './money-requests';
 
 export interface WalletRouterDeps {
@@ -26,12 +26,12 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
 
   router.post('/add-money', async (ctx) => {
     const request = parseAddMoneyRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
-    respond(ctx, await money.submit(request));
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
   });
 
   router.post('/transfer', async (ctx) => {
     const request = parseTransferRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
-    respond(ctx, await money.submit(request));
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {
@@ -54,11 +54,4 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
 function idempotencyKeyOf(ctx: Context): string | undefined {
   const value = ctx.get('idempotency-key');
   return ctx.headers['idempotency-key'] === undefined ? undefined : value;
-}
-
-function respond(ctx: Context, outcome: OperationOutcome): void {
-  ctx.status = outcome.status;
-  ctx.body = outcome.body;
-  if (outcome.status >= 400) ctx.type = PROBLEM_CONTENT_TYPE;
-  if (outcome.replayed) ctx.set('Idempotent-Replayed', 'true');
 }

@@ -1,6 +1,6 @@
 import Joi from 'joi';
-import { AppError, uuidSchema, validateInput, type TransactionHistoryItem } from '@wallet/platform';
-import type { LedgerRow } from '../../data-access/wallet-repository';
+import { AppError, PG_BIGINT_MAX, uuidSchema, validateInput, type TransactionHistoryItem } from '@wallet/platform';
+import type { LedgerRow } from '../../data-access/wallet-read-view';
 import { formatMinor } from '../../domain/money';
 
 /** The HTTP shapes of the read side: the user id parameter, the history query and its cursor. */
@@ -42,13 +42,11 @@ export function encodeCursor(seq: bigint): string {
   return Buffer.from(`seq:${seq}`).toString('base64url');
 }
 
-/** transactions.seq is a BIGINT: a larger cursor would make PostgreSQL fail the query (a 500, not a 400). */
-const MAX_SEQ = 9_223_372_036_854_775_807n;
-
 function decodeCursor(cursor: string): bigint {
   const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   const seq = match?.[1] === undefined ? undefined : BigInt(match[1]);
-  if (seq === undefined || seq > MAX_SEQ) {
+  // transactions.seq is a BIGINT: a larger cursor would make PostgreSQL fail the query (a 500, not a 400).
+  if (seq === undefined || seq > PG_BIGINT_MAX) {
     throw new AppError('validation_failed', 'cursor is not valid: pass back a next_cursor value');
   }
   return seq;

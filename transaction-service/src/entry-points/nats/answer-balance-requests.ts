@@ -68,119 +68,137 @@ interface Pending {
  * and HTTP money operations, the Kafka consumer and /healthz keep their share of the process.
  */
 export function answerBalanceRequests(options: BalanceResponderOptions): { stop(): Promise<void> } {
-  const { nats, knex, logger, maxPending, batchMax, concurrency } = options;
-  const metric = declareMetrics(options.metrics);
-  const answered = metric.counter('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result']);
-  const dropped = metric.counter(
-    'nats_balance_requests_dropped_total',
-    'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer; foreign_reply: the reply subject is outside the user-service inbox)',
-    ['reason'],
-  );
-  metric.gaugeReading('nats_balance_requests_pending', 'Balance requests accepted and not yet answered', () => pending);
-  const batchSize = metric.histogram('nats_balance_batch_size', 'Balance requests read per query', BATCH_SIZE_BUCKETS);
-  const readDuration = metric.histogram(
-    'nats_balance_read_seconds',
-    'Time of one balance query (one batch of waiting requests)',
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  );
-  const readFailures = createErrorAggregator(logger, { message: 'balance read failed' });
-  const replyFailures = createErrorAggregator(logger, { message: 'balance reply could not be sent' });
+  const responder = new BalanceResponder(options);
+  return { stop: () => responder.stop() };
+}
 
-  const queue: Pending[] = [];
+function declareResponderMetrics(registry: BalanceResponderOptions['metrics'], pendingNow: () => number) {
+  const metric = declareMetrics(registry);
+  metric.gaugeReading('nats_balance_requests_pending', 'Balance requests accepted and not yet answered', pendingNow);
+  return {
+    answered: metric.counter('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result']),
+    dropped: metric.counter(
+      'nats_balance_requests_dropped_total',
+      'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer; foreign_reply: the reply subject is outside the user-service inbox)',
+      ['reason'],
+    ),
+    batchSize: metric.histogram('nats_balance_batch_size', 'Balance requests read per query', BATCH_SIZE_BUCKETS),
+    readDuration: metric.histogram(
+      'nats_balance_read_seconds',
+      'Time of one balance query (one batch of waiting requests)',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
+  };
+}
+
+class BalanceResponder {
+  private readonly queue: Pending[] = [];
   /** Accepted and not yet answered: the queue plus the batches being read. */
-  let pending = 0;
-  let running = 0;
-  const inFlight = new Set<Promise<void>>();
+  private pending = 0;
+  private running = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly metrics: ReturnType<typeof declareResponderMetrics>;
+  private readonly readFailures: ReturnType<typeof createErrorAggregator>;
+  private readonly replyFailures: ReturnType<typeof createErrorAggregator>;
+  private readonly subscriptionErrors: ReturnType<typeof createErrorAggregator>;
+  private readonly subscription: ReturnType<BalanceResponderOptions['nats']['subscribe']>;
 
-  const respond = (msg: Msg, reply: BalanceReply): void => {
-    answered.inc({ result: reply.ok ? 'ok' : reply.error });
-    try {
-      msg.respond('user_id' in reply ? Buffer.from(JSON.stringify(reply)) : INVALID_REQUEST_REPLY);
-    } catch (error) {
-      // The connection is closing or reconnecting: the requester times out and says so.
-      replyFailures.record(error);
-    }
-  };
+  constructor(private readonly options: BalanceResponderOptions) {
+    const { logger } = options;
+    this.metrics = declareResponderMetrics(options.metrics, () => this.pending);
+    this.readFailures = createErrorAggregator(logger, { message: 'balance read failed' });
+    this.replyFailures = createErrorAggregator(logger, { message: 'balance reply could not be sent' });
+    this.subscriptionErrors = createErrorAggregator(logger, { message: 'balance subscription error' });
+    this.subscription = options.nats.subscribe(options.subject, {
+      queue: BALANCE_QUEUE_GROUP,
+      callback: (error, msg) => {
+        if (error) this.subscriptionErrors.record(error);
+        else this.onMessage(msg);
+      },
+    });
+  }
 
-  const readBatch = async (batch: Pending[]): Promise<void> => {
-    batchSize.observe(batch.length);
-    let balances: Map<string, string>;
-    const endTimer = readDuration.startTimer();
-    try {
-      balances = await readBalances(knex, batch.map((p) => p.userId));
-      endTimer();
-    } catch (error) {
-      readFailures.record(error, { requests: batch.length });
-      for (const p of batch) respond(p.msg, { ok: false, error: 'internal_error', user_id: p.userId });
-      return;
-    }
-    for (const p of batch) {
-      const balance = balances.get(p.userId);
-      respond(
-        p.msg,
-        balance === undefined ? { ok: false, error: 'user_not_found', user_id: p.userId } : { ok: true, user_id: p.userId, balance },
-      );
-    }
-  };
+  async stop(): Promise<void> {
+    await this.subscription.drain();
+    // Bounded: nothing new is accepted after the drain, and each batch ends with its query.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.readFailures.stop();
+    this.replyFailures.stop();
+    this.subscriptionErrors.stop();
+  }
 
-  // When idle, a request is read at once (a batch of one); while queries run, requests gather and
-  // the next query takes up to batchMax of them.
-  const pump = (): void => {
-    while (running < concurrency && queue.length > 0) {
-      const batch = queue.splice(0, batchMax);
-      running += 1;
-      const work = readBatch(batch).finally(() => {
-        running -= 1;
-        pending -= batch.length;
-        inFlight.delete(work);
-        pump();
-      });
-      inFlight.add(work);
-    }
-  };
-
-  const onMessage = (msg: Msg): void => {
+  private onMessage(msg: Msg): void {
     if (!msg.reply) {
-      dropped.inc({ reason: 'no_reply' });
+      this.metrics.dropped.inc({ reason: 'no_reply' });
       return;
     }
     // The server would refuse the reply (and report each refusal): not worth a read, nor a log line.
     if (!msg.reply.startsWith(BALANCE_REPLY_PREFIX)) {
-      dropped.inc({ reason: 'foreign_reply' });
+      this.metrics.dropped.inc({ reason: 'foreign_reply' });
       return;
     }
     const userId = parseRequest(msg.data);
     if (userId === undefined) {
-      respond(msg, { ok: false, error: 'invalid_request' });
+      this.respond(msg, { ok: false, error: 'invalid_request' });
       return;
     }
-    if (pending >= maxPending) {
-      respond(msg, { ok: false, error: 'busy', user_id: userId });
+    if (this.pending >= this.options.maxPending) {
+      this.respond(msg, { ok: false, error: 'busy', user_id: userId });
       return;
     }
-    pending += 1;
-    queue.push({ msg, userId });
-    pump();
-  };
+    this.pending += 1;
+    this.queue.push({ msg, userId });
+    this.pump();
+  }
 
-  const subscriptionErrors = createErrorAggregator(logger, { message: 'balance subscription error' });
-  const subscription = nats.subscribe(options.subject, {
-    queue: BALANCE_QUEUE_GROUP,
-    callback: (error, msg) => {
-      if (error) subscriptionErrors.record(error);
-      else onMessage(msg);
-    },
-  });
+  /**
+   * When idle, a request is read at once (a batch of one); while queries run, requests gather and
+   * the next query takes up to batchMax of them.
+   */
+  private pump(): void {
+    while (this.running < this.options.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batchMax);
+      this.running += 1;
+      const work = this.readBatch(batch).finally(() => {
+        this.running -= 1;
+        this.pending -= batch.length;
+        this.inFlight.delete(work);
+        this.pump();
+      });
+      this.inFlight.add(work);
+    }
+  }
 
-  return {
-    stop: async () => {
-      await subscription.drain();
-      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      readFailures.stop();
-      replyFailures.stop();
-      subscriptionErrors.stop();
-    },
-  };
+  private async readBatch(batch: Pending[]): Promise<void> {
+    this.metrics.batchSize.observe(batch.length);
+    let balances: Map<string, string>;
+    const endTimer = this.metrics.readDuration.startTimer();
+    try {
+      balances = await readBalances(this.options.knex, batch.map((p) => p.userId));
+      endTimer();
+    } catch (error) {
+      this.readFailures.record(error, { requests: batch.length });
+      for (const p of batch) this.respond(p.msg, { ok: false, error: 'internal_error', user_id: p.userId });
+      return;
+    }
+    for (const p of batch) {
+      const balance = balances.get(p.userId);
+      this.respond(
+        p.msg,
+        balance === undefined ? { ok: false, error: 'user_not_found', user_id: p.userId } : { ok: true, user_id: p.userId, balance },
+      );
+    }
+  }
+
+  private respond(msg: Msg, reply: BalanceReply): void {
+    this.metrics.answered.inc({ result: reply.ok ? 'ok' : reply.error });
+    try {
+      msg.respond('user_id' in reply ? Buffer.from(JSON.stringify(reply)) : INVALID_REQUEST_REPLY);
+    } catch (error) {
+      // The connection is closing or reconnecting: the requester times out and says so.
+      this.replyFailures.record(error);
+    }
+  }
 }
 
 function parseRequest(data: Uint8Array): string | undefined {

@@ -1,26 +1,24 @@
 import Router from '@koa/router';
-import { requestBody } from '@wallet/platform';
-import type { CreatedUser } from '../../domain/create-user';
-import type { BalanceQuery, BalanceView } from '../../domain/get-balance';
+import type { CreatedUser, NewUser } from '../../domain/create-user';
+import type { BalanceView } from '../../domain/get-balance';
+import { parseBalanceRequest, parseCreateUserRequest, validateRequest, type ValidatedState } from './user-requests';
 
 export interface UserRoutesHandlers {
-  createUser(input: unknown): Promise<CreatedUser>;
-  getBalance(query: BalanceQuery): Promise<BalanceView>;
+  createUser(input: NewUser): Promise<CreatedUser>;
+  getBalance(email: string): Promise<BalanceView>;
 }
 
-/** Thin HTTP mapping: read the request, call the domain, write the response. */
+/** Thin HTTP mapping: validate the request (its own middleware), call the domain, write the response. */
 export function createUserRouter(handlers: UserRoutesHandlers): Router {
   const router = new Router();
 
-  router.post('/users', async (ctx) => {
-    ctx.body = await handlers.createUser(requestBody(ctx));
+  router.post<ValidatedState<NewUser>>('/users', validateRequest(parseCreateUserRequest), async (ctx) => {
+    ctx.body = await handlers.createUser(ctx.state.input);
     ctx.status = 201;
   });
 
-  // GET with a JSON body is what the brief's clients send; the query form is what caches, curl
-  // and browsers can send. Both are accepted.
-  router.get('/balance', async (ctx) => {
-    ctx.body = await handlers.getBalance({ queryEmail: ctx.query.email, body: requestBody(ctx) });
+  router.get<ValidatedState<string>>('/balance', validateRequest(parseBalanceRequest), async (ctx) => {
+    ctx.body = await handlers.getBalance(ctx.state.input);
   });
 
   return router;

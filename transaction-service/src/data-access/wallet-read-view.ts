@@ -1,9 +1,10 @@
 import type { Knex } from '@wallet/platform';
 
 /**
- * SQL for balances and the ledger. Every function takes the transaction (or knex) it must run
- * in; the caller decides the transaction boundary. BIGINT columns (money, seq), which pg returns
- * as strings, are converted to bigint here: the domain and the HTTP layer only see bigint.
+ * The read view of the wallet: every query that reads balances or the ledger for a client (HTTP
+ * reads, NATS balance requests), none that writes. Committed data only, no locks: a read never
+ * waits for a transfer in flight. BIGINT columns (money, seq), which pg returns as strings, are
+ * converted to bigint here: the domain and the edges only see bigint.
  */
 
 /** The user's balance in minor units, or undefined when the user has not arrived here (yet). */
@@ -12,6 +13,19 @@ export async function findBalanceMinor(db: Knex | Knex.Transaction, userId: stri
     | { balance_minor: string }
     | undefined;
   return row ? BigInt(row.balance_minor) : undefined;
+}
+
+/**
+ * The balances of many users in one query (one round trip whatever the number of requests waiting).
+ * Users not found are simply absent from the map.
+ */
+export async function findBalancesMinor(db: Knex, userIds: string[]): Promise<Map<string, bigint>> {
+  if (userIds.length === 0) return new Map();
+  const result = await db.raw<{ rows: Array<{ user_id: string; balance_minor: string }> }>(
+    'SELECT user_id, balance_minor FROM users WHERE user_id = ANY(?::uuid[])',
+    [userIds],
+  );
+  return new Map(result.rows.map((row) => [row.user_id, BigInt(row.balance_minor)]));
 }
 
 export interface LedgerRow {
