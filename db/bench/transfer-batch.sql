@@ -1,7 +1,8 @@
 -- pgbench script: the SQL of ONE group-commit batch of :batch keyed transfers, statement by
 -- statement as transaction-service's money engine sends them (domain/transfers/apply-money-batch.ts,
 -- data-access/money-batch-repository.ts): BEGIN, key claim, ordered row locks, the one set-based
--- write (with the batch's marker row, the evidence that settles a lost COMMIT reply), COMMIT. transfers/s = tps x :batch. transaction-service/test/bench-sql.test.ts fails when
+-- write (with the batch's marker row, the evidence that settles a lost COMMIT reply, and its money
+-- events' outbox rows with their NOTIFY), COMMIT. transfers/s = tps x :batch. transaction-service/test/bench-sql.test.ts fails when
 -- this script and that SQL drift apart (tables, columns, conflict target, lock order, CTEs, results).
 -- Variables (-D): users, batch, hot_permille, max_amount_minor.
 -- What Node does in the engine (deciding each transfer, running balances, response bodies) is not
@@ -35,14 +36,14 @@ SELECT 'transfer', k, md5(k) FROM unnest(:idem_keys::text[]) AS k
 ON CONFLICT (endpoint, idempotency_key) DO NOTHING
 RETURNING endpoint, idempotency_key;
 
-SELECT user_id, balance_minor FROM users
+SELECT user_id, balance_minor, last_sequence FROM users
  WHERE user_id = ANY(:froms::uuid[] || :tos::uuid[])
  ORDER BY user_id
    FOR NO KEY UPDATE;
 
 WITH moved AS (
-  UPDATE users u SET balance_minor = u.balance_minor + c.delta
-    FROM (SELECT user_id, sum(delta)::bigint AS delta
+  UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = u.last_sequence + c.legs
+    FROM (SELECT user_id, sum(delta)::bigint AS delta, count(*) AS legs
             FROM (SELECT unnest(:froms::uuid[]) AS user_id, -unnest(:amounts::bigint[]) AS delta
                   UNION ALL
                   SELECT unnest(:tos::uuid[]), unnest(:amounts::bigint[])) d
@@ -55,11 +56,17 @@ WITH moved AS (
   RETURNING 1
 ), new_legs AS (
   INSERT INTO transactions
-    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at)
-  SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', x.amount, x.amount, x.tid, l.counterparty, now()
+    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
+  SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', x.amount, x.amount, x.tid, l.counterparty, now(),
+         s.last_sequence + row_number() OVER (PARTITION BY l.user_id ORDER BY x.n, l.leg)
     FROM unnest(:tids::uuid[], :froms::uuid[], :tos::uuid[], :amounts::bigint[]) WITH ORDINALITY AS x(tid, f, o, amount, n)
    CROSS JOIN LATERAL (VALUES (x.f, 'debit', x.o, 1), (x.o, 'credit', x.f, 2)) AS l(user_id, type, counterparty, leg)
+   JOIN users s ON s.user_id = l.user_id
    ORDER BY x.n, l.leg
+  RETURNING seq
+), new_events AS (
+  INSERT INTO money_events_pending (entry_seq)
+  SELECT seq FROM new_legs
   RETURNING 1
 ), stored AS (
   UPDATE idempotency_keys k SET response_status = 201,
@@ -80,6 +87,8 @@ WITH moved AS (
 SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid,
        (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM marker) AS marked,
        (SELECT count(*) FROM new_transfers) AS transfers, (SELECT count(*) FROM new_legs) AS legs,
+       (SELECT count(*) FROM new_events) AS events,
+       (SELECT count(*) FROM (SELECT pg_notify('wallet_money_events', '') FROM new_events LIMIT 1) n) AS notified,
        (SELECT count(*) FROM stored) AS stored,
        (SELECT array_agg(user_id) FROM moved) AS user_ids, (SELECT array_agg(balance_minor::text) FROM moved) AS balances;
 

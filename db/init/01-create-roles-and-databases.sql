@@ -53,4 +53,5 @@ ALTER DATABASE wallet_transactions OWNER TO wallet_transactions_owner;
 REVOKE ALL ON DATABASE wallet_users FROM PUBLIC;
 REVOKE ALL ON DATABASE wallet_transactions FROM PUBLIC;
 GRANT CONNECT ON DATABASE wallet_users TO wallet_users_owner, user_service, outbox_relay;
-GRANT CONNECT ON DATABASE wallet_transactions TO wallet_transactions_owner, transaction_service;
+-- The relay also publishes transaction-service's money events (ADR 10): its own DML-only grants there.
+GRANT CONNECT ON DATABASE wallet_transactions TO wallet_transactions_owner, transaction_service, outbox_relay;

@@ -13,6 +13,6 @@ SELECT set_config('wallet.owner', 'wallet_users_owner', false) \g /dev/null
 
 \connect wallet_transactions
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
-GRANT USAGE ON SCHEMA public TO transaction_service;
+GRANT USAGE ON SCHEMA public TO transaction_service, outbox_relay;
 SELECT set_config('wallet.owner', 'wallet_transactions_owner', false) \g /dev/null
 \ir give-public-schema-to-owner.psql

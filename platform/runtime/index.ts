@@ -25,5 +25,6 @@ export * from './contracts/user-created-event';
 export * from './contracts/balance-request';
 export * from './contracts/transaction-history';
 export * from './contracts/outbox';
+export * from './contracts/money-events';
 export * from './contracts/uuid-schema';
 export * from './contracts/json-number';

@@ -290,18 +290,24 @@ export async function checkBooks(options: {
     const expectedTransfers = [...load.acknowledged.values()].filter((a) => a.from === u || a.to === u).length;
     if (transfersOfUser !== expectedTransfers) historyProblems.push(`${u}: ${transfersOfUser} transfer entries, expected ${expectedTransfers}`);
     let running = 0n;
+    let sequence = 0n;
     for (const item of [...items].reverse()) {
       const amount = parseCents(item.amount);
       running += item.type === 'credit' ? amount : -amount;
+      sequence += 1n;
       if (running < 0n || parseCents(item.balance_after) !== running) {
         historyProblems.push(`${u}: balance_after chain breaks at ${item.id}`);
+        break;
+      }
+      if (item.sequence !== sequence.toString()) {
+        historyProblems.push(`${u}: sequence ${item.sequence} where ${sequence} was due (gap or repeat) at ${item.id}`);
         break;
       }
     }
     if (running !== balances.get(u)) historyProblems.push(`${u}: history sums to ${formatCents(running)}, balance ${formatCents(balances.get(u)!)}`);
   }
   checks.push({
-    name: 'history matches the acknowledged operations and chains to the balance',
+    name: 'history matches the acknowledged operations, chains to the balance, sequence 1..N gapless',
     ok: historyProblems.length === 0,
     detail: historyProblems.length === 0 ? 'all histories consistent' : historyProblems.slice(0, 3).join('; '),
   });

@@ -14,6 +14,8 @@ export interface TransactionHistoryItem {
   transfer_id: string | null;
   counterparty_user_id: string | null;
   created_at: string;
+  /** This user's change number, 1, 2, 3, ... gapless (decimal string); the same as its money event's `sequence`. */
+  sequence: string;
 }
 
 export interface TransactionHistoryPage {

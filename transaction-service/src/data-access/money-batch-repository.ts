@@ -1,5 +1,6 @@
 import type { Knex } from '@wallet/platform';
-import type { LedgerLeg, TransferRow } from '../domain/transfers/money-command';
+import { MONEY_EVENTS_NOTIFY_CHANNEL } from '@wallet/platform';
+import type { SequencedLeg, TransferRow } from '../domain/transfers/money-command';
 
 /**
  * The set-based SQL of one money batch. Every statement takes whole columns as typed arrays
@@ -87,16 +88,22 @@ export type LockMode = 'wait' | 'skip-locked';
  * returns their balances. A user who has not arrived is simply absent, and so, with
  * 'skip-locked', is one whose row another transaction holds (see findUsers).
  */
-export async function lockBalances(trx: Knex.Transaction, userIds: readonly string[], mode: LockMode = 'wait'): Promise<Map<string, bigint>> {
+export interface LockedUserRow {
+  balanceMinor: bigint;
+  /** The user's last ledger sequence number (0 before the first change). */
+  lastSequence: bigint;
+}
+
+export async function lockBalances(trx: Knex.Transaction, userIds: readonly string[], mode: LockMode = 'wait'): Promise<Map<string, LockedUserRow>> {
   if (userIds.length === 0) return new Map();
-  const result = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string }> }>(
-    `SELECT user_id, balance_minor FROM users
+  const result = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string; last_sequence: string }> }>(
+    `SELECT user_id, balance_minor, last_sequence FROM users
       WHERE user_id = ANY(?::uuid[])
       ORDER BY user_id
       FOR NO KEY UPDATE${mode === 'skip-locked' ? ' SKIP LOCKED' : ''}`,
     [[...userIds]],
   );
-  return new Map(result.rows.map((r) => [r.user_id, BigInt(r.balance_minor)]));
+  return new Map(result.rows.map((r) => [r.user_id, { balanceMinor: BigInt(r.balance_minor), lastSequence: BigInt(r.last_sequence) }]));
 }
 
 /** Which of these users exist, without locking anything (tells a held row from a missing user). */
@@ -118,11 +125,11 @@ export interface StoredOutcome {
 }
 
 export interface MoneyBatchWrite {
-  /** Net change per user; each user's row is updated once. */
-  balanceChanges: ReadonlyArray<{ userId: string; deltaMinor: bigint }>;
+  /** Net change per user and its new last sequence; each user's row is updated once. */
+  balanceChanges: ReadonlyArray<{ userId: string; deltaMinor: bigint; lastSequence: bigint }>;
   transfers: readonly TransferRow[];
   /** Ledger legs in the order they were applied: seq is assigned in this order. */
-  legs: readonly LedgerLeg[];
+  legs: readonly SequencedLeg[];
   outcomes: readonly StoredOutcome[];
   /** Keys this transaction claimed for items it set aside (their users' rows were held elsewhere): given back. */
   releasedKeys: ReadonlyArray<{ endpoint: string; key: string }>;
@@ -144,6 +151,7 @@ interface WrittenRow {
   marked: string;
   transfers: string;
   legs: string;
+  events: string;
   stored: string;
   user_ids: string[] | null;
   balances: string[] | null;
@@ -159,8 +167,8 @@ interface WrittenRow {
 export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<WrittenBatch> {
   const result = await trx.raw<{ rows: WrittenRow[] }>(
     `WITH moved AS (
-       UPDATE users u SET balance_minor = u.balance_minor + c.delta
-         FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[]) AS c(user_id, delta)
+       UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = c.last_sequence
+         FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[], (:changeSequences)::bigint[]) AS c(user_id, delta, last_sequence)
         WHERE u.user_id = c.user_id
        RETURNING u.user_id, u.balance_minor
      ), new_transfers AS (
@@ -170,13 +178,18 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
        RETURNING 1
      ), new_legs AS (
        INSERT INTO transactions
-         (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at)
-       SELECT id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at
+         (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
+       SELECT id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence
          FROM unnest((:legIds)::uuid[], (:legUsers)::uuid[], (:legTypes)::text[], (:legKinds)::text[], (:legAmounts)::bigint[],
-                     (:legBalances)::bigint[], (:legTransfers)::uuid[], (:legCounterparties)::uuid[], (:legTimes)::timestamptz[])
+                     (:legBalances)::bigint[], (:legTransfers)::uuid[], (:legCounterparties)::uuid[], (:legTimes)::timestamptz[],
+                     (:legSequences)::bigint[])
               WITH ORDINALITY AS l(id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id,
-                                   counterparty_user_id, created_at, applied_order)
+                                   counterparty_user_id, created_at, sequence, applied_order)
         ORDER BY applied_order
+       RETURNING seq
+     ), new_events AS (
+       INSERT INTO money_events_pending (entry_seq)
+       SELECT seq FROM new_legs
        RETURNING 1
      ), stored AS (
        UPDATE idempotency_keys k SET response_status = s.status, response_body = s.body::json, outcome_code = s.code
@@ -200,6 +213,8 @@ export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWr
             (SELECT count(*) FROM marker) AS marked,
             (SELECT count(*) FROM new_transfers) AS transfers,
             (SELECT count(*) FROM new_legs) AS legs,
+            (SELECT count(*) FROM new_events) AS events,
+            (SELECT count(*) FROM (SELECT pg_notify('${MONEY_EVENTS_NOTIFY_CHANNEL}', '') FROM new_events LIMIT 1) n) AS notified,
             (SELECT count(*) FROM stored) AS stored,
             (SELECT array_agg(user_id) FROM moved) AS user_ids,
             (SELECT array_agg(balance_minor::text) FROM moved) AS balances`,
@@ -220,6 +235,7 @@ function writeBindings(batch: MoneyBatchWrite): Record<string, unknown> {
   return {
     changeUsers: changes.map((c) => c.userId),
     changeDeltas: changes.map((c) => c.deltaMinor.toString()),
+    changeSequences: changes.map((c) => c.lastSequence.toString()),
     transferIds: transfers.map((t) => t.transferId),
     transferFrom: transfers.map((t) => t.fromUserId),
     transferTo: transfers.map((t) => t.toUserId),
@@ -234,6 +250,7 @@ function writeBindings(batch: MoneyBatchWrite): Record<string, unknown> {
     legTransfers: legs.map((l) => l.transferId),
     legCounterparties: legs.map((l) => l.counterpartyUserId),
     legTimes: legs.map((l) => l.createdAt.toISOString()),
+    legSequences: legs.map((l) => l.sequence.toString()),
     outcomeEndpoints: outcomes.map((o) => o.endpoint),
     outcomeKeys: outcomes.map((o) => o.key),
     outcomeStatuses: outcomes.map((o) => o.status),
@@ -252,6 +269,7 @@ function checkWritten(row: WrittenRow, batch: MoneyBatchWrite): void {
   if (
     counts.transfers !== transfers.length ||
     counts.legs !== legs.length ||
+    Number(row.events) !== legs.length ||
     counts.stored !== outcomes.length ||
     counts.released !== releasedKeys.length ||
     Number(row.marked) !== 1

@@ -56,6 +56,42 @@ export function findBalanceDrifts(trx: Knex.Transaction, limit: number): Promise
   );
 }
 
+export interface SequenceGap {
+  user_id: string;
+  last_sequence: bigint;
+  entries: bigint;
+  max_sequence: bigint;
+}
+
+/**
+ * Users whose ledger sequence is not exactly 1..N: the number of entries, the largest sequence and
+ * users.last_sequence must all agree (with UNIQUE (user_id, sequence) and sequence >= 1, that
+ * means gapless). Their money events carry the same numbers, so this is what consumers rely on.
+ */
+export function findSequenceGaps(trx: Knex.Transaction, limit: number): Promise<Findings<SequenceGap>> {
+  type Row = { user_id: string; last_sequence: string; entries: string; max_sequence: string };
+  return queryFindings<Row, SequenceGap>(
+    trx,
+    {
+      with: `
+        ledger AS (
+          SELECT user_id, count(*) AS entries, max(sequence) AS max_sequence FROM transactions GROUP BY user_id
+        ), compared AS (
+          SELECT u.user_id, u.last_sequence, coalesce(l.entries, 0) AS entries, coalesce(l.max_sequence, 0) AS max_sequence
+            FROM users u LEFT JOIN ledger l ON l.user_id = u.user_id
+        ), gapped AS (
+          SELECT * FROM compared WHERE NOT (last_sequence = entries AND max_sequence = entries)
+        )`,
+      checked: 'compared',
+      found: 'gapped',
+      columns: 'f.user_id, f.last_sequence::text AS last_sequence, f.entries::text AS entries, f.max_sequence::text AS max_sequence',
+      key: 'user_id',
+      limit,
+    },
+    (r) => ({ user_id: r.user_id, last_sequence: BigInt(r.last_sequence), entries: BigInt(r.entries), max_sequence: BigInt(r.max_sequence) }),
+  );
+}
+
 export interface MalformedTransfer {
   transfer_id: string;
   amount_minor: bigint;

@@ -39,6 +39,8 @@ export interface LedgerRow {
   transfer_id: string | null;
   counterparty_user_id: string | null;
   created_at: Date;
+  /** The user's sequence number of this change (as its money event carries it). */
+  sequence: bigint;
 }
 
 /**
@@ -62,15 +64,18 @@ export async function listLedgerPage(
       'transfer_id',
       'counterparty_user_id',
       'created_at',
+      'sequence',
     )
     .where({ user_id: userId })
     .orderBy('seq', 'desc')
     .limit(options.limit);
   if (options.beforeSeq !== undefined) void query.andWhere('seq', '<', options.beforeSeq.toString());
-  const rows = (await query) as Array<Omit<LedgerRow, 'seq' | 'amount_minor' | 'balance_after_minor'> & Record<'seq' | 'amount_minor' | 'balance_after_minor', string>>;
+  type Bigints = 'seq' | 'amount_minor' | 'balance_after_minor' | 'sequence';
+  const rows = (await query) as Array<Omit<LedgerRow, Bigints> & Record<Bigints, string>>;
   return rows.map((row) => ({
     ...row,
     seq: BigInt(row.seq),
+    sequence: BigInt(row.sequence),
     amount_minor: BigInt(row.amount_minor),
     balance_after_minor: BigInt(row.balance_after_minor),
   }));

@@ -1,4 +1,4 @@
-import { AppError, JsonNumber, PG_BIGINT_MAX } from '@wallet/platform';
+import { AppError, formatMinor, JsonNumber, PG_BIGINT_MAX } from '@wallet/platform';
 
 /**
  * Money is carried as bigint minor units (cents) from the moment it is parsed to the moment it is
@@ -41,10 +41,5 @@ export function parseAmount(input: unknown, options: { maxMinor: Minor | null },
   return minor;
 }
 
-/** Formats minor units as a decimal string with exactly two decimals: 1250n -> "12.50". */
-export function formatMinor(minor: Minor): string {
-  const negative = minor < 0n;
-  const abs = negative ? -minor : minor;
-  const text = `${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
-  return negative ? `-${text}` : text;
-}
+/** The platform's one formatter (the events write amounts with it too). */
+export { formatMinor };

@@ -1,5 +1,5 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalanceDrifts, findMalformedTransfers, tryTransactionLock } from '../data-access/reconcile-repository';
+import { findBalanceDrifts, findMalformedTransfers, findSequenceGaps, tryTransactionLock } from '../data-access/reconcile-repository';
 import { formatMinor } from './money';
 
 export type ReconcileMismatch =
@@ -20,6 +20,14 @@ export type ReconcileMismatch =
       debits: number;
       credits: number;
       problem: string;
+    }
+  | {
+      kind: 'sequence';
+      user_id: string;
+      /** users.last_sequence, the number of ledger entries and the largest sequence (decimal strings): all equal when gapless. */
+      last_sequence: string;
+      entries: string;
+      max_sequence: string;
     };
 
 export interface ReconcileReport {
@@ -48,7 +56,7 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
   const limit = options.limit ?? 100;
   const started = performance.now();
   const checkedAt = new Date();
-  const { balances, transfers } = await knex.transaction(
+  const { balances, transfers, sequences } = await knex.transaction(
     async (trx) => {
       if (!(await tryTransactionLock(trx, RECONCILE_LOCK_KEY))) {
         throw new AppError('reconcile_in_progress', 'Another reconciliation is running on this database; retry when it is done');
@@ -56,6 +64,7 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
       return {
         balances: await findBalanceDrifts(trx, limit),
         transfers: await findMalformedTransfers(trx, limit),
+        sequences: await findSequenceGaps(trx, limit),
       };
     },
     { isolationLevel: 'repeatable read', readOnly: true },
@@ -81,8 +90,15 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
           ? `expected one debit and one credit, found ${transfer.debits} debit(s) and ${transfer.credits} credit(s)`
           : "a leg's amount or user does not match the transfer",
     })),
+    ...sequences.findings.map((gap) => ({
+      kind: 'sequence' as const,
+      user_id: gap.user_id,
+      last_sequence: gap.last_sequence.toString(),
+      entries: gap.entries.toString(),
+      max_sequence: gap.max_sequence.toString(),
+    })),
   ];
-  const mismatchCount = balances.found + transfers.found;
+  const mismatchCount = balances.found + transfers.found + sequences.found;
   return {
     ok: mismatchCount === 0,
     users_checked: balances.checked,

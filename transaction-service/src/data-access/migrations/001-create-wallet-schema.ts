@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Migration } from '@wallet/platform';
 import { createMoneyBatchMarkers } from './003-money-batch-markers';
 import { addIdempotencyOutcomeCodes } from './004-idempotency-outcome-codes';
+import { addMoneyEvents } from './005-money-events';
 
 /**
  * The wallet's books. Invariants live here as well as in code, so no bug above can break them:
@@ -130,6 +131,7 @@ export const migrations: readonly Migration[] = [
   grantServicePrivileges,
   createMoneyBatchMarkers,
   addIdempotencyOutcomeCodes,
+  addMoneyEvents,
 ];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */

@@ -19,7 +19,7 @@ import {
   type MoneyTransaction,
 } from '../../data-access/money-transaction';
 import type { OperationOutcome, StoredResponse } from '../idempotency';
-import { endpointOf, type KeyedCommand, type LedgerLeg, type MoneyResult, type TransferRow } from './money-command';
+import { endpointOf, type KeyedCommand, type MoneyResult, type SequencedLeg, type TransferRow } from './money-command';
 import { applyDecision, decide, usersOf } from './money-rules';
 
 /** Shapes a result into the response a client sees; that exact response is what a key stores. */
@@ -166,6 +166,8 @@ function runningItems(items: readonly KeyedCommand[], leaders: Map<string, numbe
 interface LockedUsers {
   /** Balances of the locked users, as read under the lock. */
   balances: Map<string, bigint>;
+  /** Their last ledger sequence numbers, as read under the lock. */
+  sequences: Map<string, bigint>;
   /** Users that exist but whose rows another transaction holds ('skip-locked' only). */
   held: Set<string>;
   /** The running items, less those set aside because they touch a held user. */
@@ -176,35 +178,45 @@ interface LockedUsers {
 /** Locks the running items' users in user_id order; with 'skip-locked', sets aside items on held rows. */
 async function lockUsers(tx: MoneyTransaction, items: readonly KeyedCommand[], running: number[], mode: LockMode): Promise<LockedUsers> {
   const userIds = [...new Set(running.flatMap((index) => usersOf(items[index]!.command)))].sort();
-  const balances = await lockBalances(tx.trx, userIds, mode);
+  const locked = await lockBalances(tx.trx, userIds, mode);
+  const balances = new Map([...locked].map(([id, row]) => [id, row.balanceMinor]));
+  const sequences = new Map([...locked].map(([id, row]) => [id, row.lastSequence]));
   const missing = userIds.filter((id) => !balances.has(id));
   const held = mode === 'skip-locked' ? await findUsers(tx.trx, missing) : new Set<string>();
   const touchesHeld = (index: number) => usersOf(items[index]!.command).some((id) => held.has(id));
-  return { balances, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+  return { balances, sequences, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
 }
 
 interface DecidedBatch {
   transfers: TransferRow[];
-  legs: LedgerLeg[];
+  legs: SequencedLeg[];
   outcomes: StoredOutcome[];
   /** The running items' own responses, by item index. */
   fresh: Map<number, { response: StoredResponse; result: MoneyResult }>;
   /** Balances after every decided item. */
   after: Map<string, bigint>;
+  /** Last sequence numbers after every decided item. */
+  lastSequences: Map<string, bigint>;
 }
 
 /** Decides the running items in arrival order, in memory, each with its own outcome (money-rules). */
 function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, present: Presenter): DecidedBatch {
   const now = new Date();
   const after = new Map(users.balances);
-  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after };
+  const lastSequences = new Map(users.sequences);
+  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after, lastSequences };
   for (const index of users.running) {
     const item = items[index]!;
     const decision = decide(after, item.command, now);
     applyDecision(after, decision);
     const result: MoneyResult = decision.ok ? decision.result : { ok: false, error: decision.error };
     if (decision.ok) {
-      decided.legs.push(...decision.legs);
+      // Each leg takes its user's next number, in applied order, as balance_after chains.
+      for (const leg of decision.legs) {
+        const sequence = lastSequences.get(leg.userId)! + 1n;
+        lastSequences.set(leg.userId, sequence);
+        decided.legs.push({ ...leg, sequence });
+      }
       if (decision.transfer) decided.transfers.push(decision.transfer);
     }
     const response = present(result);
@@ -220,9 +232,10 @@ function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, prese
  * decided balances, something below us is wrong and the stored responses would lie. Abort.
  */
 async function writeDecisions(tx: MoneyTransaction, items: readonly KeyedCommand[], users: LockedUsers, decided: DecidedBatch): Promise<void> {
+  // A user whose sequence moved is written even when its net change is zero (A->B 5 then B->A 5).
   const balanceChanges = [...decided.after]
-    .map(([userId, after]) => ({ userId, deltaMinor: after - users.balances.get(userId)! }))
-    .filter((c) => c.deltaMinor !== 0n);
+    .map(([userId, after]) => ({ userId, deltaMinor: after - users.balances.get(userId)!, lastSequence: decided.lastSequences.get(userId)! }))
+    .filter((c) => c.lastSequence !== users.sequences.get(c.userId));
   const releasedKeys = users.setAside
     .map((index) => items[index]!)
     .filter((item) => item.key !== undefined)

@@ -57,6 +57,9 @@ export interface LedgerLeg {
   createdAt: Date;
 }
 
+/** A ledger row with its place in its user's sequence (1, 2, 3, ...), assigned by the batch under the user's row lock. */
+export type SequencedLeg = LedgerLeg & { sequence: bigint };
+
 export interface TransferRow {
   transferId: string;
   fromUserId: string;

@@ -35,6 +35,7 @@ export function toTransactionItem(row: LedgerRow): TransactionHistoryItem {
     transfer_id: row.transfer_id,
     counterparty_user_id: row.counterparty_user_id,
     created_at: row.created_at.toISOString(),
+    sequence: row.sequence.toString(),
   };
 }
 

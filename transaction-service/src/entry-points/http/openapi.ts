@@ -195,6 +195,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           'transfer_id',
           'counterparty_user_id',
           'created_at',
+          'sequence',
         ],
         properties: {
           id: UUID,
@@ -206,6 +207,11 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           transfer_id: { oneOf: [UUID, { type: 'null' }], description: 'Set for transfers' },
           counterparty_user_id: { oneOf: [UUID, { type: 'null' }], description: 'The other user of a transfer' },
           created_at: { type: 'string', format: 'date-time' },
+          sequence: {
+            type: 'string',
+            pattern: '^[1-9][0-9]*$',
+            description: "The user's change number (1, 2, 3, ... with no gap), as a decimal string; the same as the money event's sequence",
+          },
         },
       }),
       TransactionPage: closedObject({
