@@ -4,6 +4,8 @@ import {
   databaseSettings,
   defineConfig,
   httpListenerSettings,
+  localPostgresUrl,
+  MONEY_EVENTS_TOPIC,
   userCreatedKafkaSettings,
   type ConfigOf,
 } from '@wallet/platform';
@@ -13,6 +15,16 @@ export const outboxRelayConfig = defineConfig({
   ...databaseSettings({ role: 'outbox_relay', database: 'wallet_users', poolMax: 4 }),
   // Its Kafka principal may write the user-created topic only.
   ...userCreatedKafkaSettings('outbox-relay'),
+  /**
+   * transaction-service's database, where the money outbox lives (ADR 10): the relay's own
+   * DML-only login there. MONEY_EVENTS_ENABLED=false relays user-created events only.
+   */
+  moneyEventsEnabled: { env: 'MONEY_EVENTS_ENABLED', schema: Joi.boolean().default(true) },
+  moneyEventsDatabaseUrl: {
+    env: 'MONEY_EVENTS_DATABASE_URL',
+    schema: configFields.postgresUrl(localPostgresUrl('outbox_relay', 'wallet_transactions')),
+  },
+  moneyEventsTopic: { env: 'KAFKA_TOPIC_MONEY_EVENTS', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(MONEY_EVENTS_TOPIC) },
   batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(500) },
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
   initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { fullJitterBackoffMs, OUTBOX_NOTIFY_CHANNEL, type Logger } from '@wallet/platform';
+import { fullJitterBackoffMs, type Logger } from '@wallet/platform';
 
 export interface OutboxListener {
   stop(): Promise<void>;
@@ -13,6 +13,8 @@ export interface OutboxListener {
  */
 export function listenForOutboxEvents(options: {
   databaseUrl: string;
+  /** The NOTIFY channel its outbox signals (a fixed identifier from the contracts, never user input). */
+  channel: string;
   logger: Logger;
   onEvent: () => void;
   maxBackoffMs: number;
@@ -50,11 +52,11 @@ export function listenForOutboxEvents(options: {
       }
     });
     next.on('notification', (message) => {
-      if (message.channel === OUTBOX_NOTIFY_CHANNEL) onEvent();
+      if (message.channel === options.channel) onEvent();
     });
     try {
       await next.connect();
-      await next.query(`LISTEN ${OUTBOX_NOTIFY_CHANNEL}`);
+      await next.query(`LISTEN ${options.channel}`);
     } catch (error) {
       logger.warn({ err: error }, 'outbox listener could not connect; retrying');
       await next.end().catch(() => undefined);

@@ -1,10 +1,9 @@
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { EVENT_HEADERS } from '@wallet/platform';
-import type { OutboxRow } from './outbox-repository';
+import type { OutboxMessage } from '../domain/outbox-source';
 
 export interface EventPublisher {
   connect(): Promise<void>;
-  publish(topic: string, rows: OutboxRow[]): Promise<void>;
+  publish(topic: string, messages: OutboxMessage[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -34,18 +33,14 @@ export function createEventPublisher(kafka: Kafka): EventPublisher {
       }
       producer = next;
     },
-    async publish(topic, rows) {
+    async publish(topic, messages) {
       const current = producer;
       if (!current) throw new Error('the producer is not connected');
       try {
         await current.send({
           topic,
           acks: -1,
-          messages: rows.map((row) => ({
-            key: row.aggregate_id,
-            value: JSON.stringify(row.payload),
-            headers: { [EVENT_HEADERS.eventId]: row.event_id, [EVENT_HEADERS.eventType]: row.event_type },
-          })),
+          messages: messages.map(({ key, value, headers }) => ({ key, value, headers })),
         });
       } catch (error) {
         // After a failed send the broker may or may not hold the batch under this producer id and

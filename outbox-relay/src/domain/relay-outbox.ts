@@ -1,14 +1,10 @@
 import { createStoppableSleep, fullJitterBackoffMs, sqlState, type Knex, type Logger } from '@wallet/platform';
-import {
-  claimUnpublishedEvents,
-  markEventsPublished,
-  recordPublishFailure,
-  type OutboxRow,
-} from '../data-access/outbox-repository';
 import type { EventPublisher } from '../data-access/publish-events';
+import type { OutboxMessage, OutboxSource } from './outbox-source';
 
-export interface RelayOptions {
+export interface RelayOptions<Row> {
   knex: Knex;
+  source: OutboxSource<Row>;
   publisher: EventPublisher;
   /** Creates the topic when missing; retried like any other failure until it succeeds once. */
   ensureTopic: () => Promise<void>;
@@ -18,11 +14,11 @@ export interface RelayOptions {
   initialBackoffMs: number;
   maxBackoffMs: number;
   logger: Logger;
-  onPublished?: (rows: OutboxRow[]) => void;
+  onPublished?: (messages: OutboxMessage[]) => void;
   onFailure?: (reason: 'outbox_missing' | 'publish' | 'database' | 'topic') => void;
 }
 
-/** SQLSTATE undefined_table: user-service has not created the outbox yet (it migrates at start-up). */
+/** SQLSTATE undefined_table: the outbox's service has not created it yet (it migrates at start-up). */
 const UNDEFINED_TABLE = '42P01';
 
 /**
@@ -31,7 +27,7 @@ const UNDEFINED_TABLE = '42P01';
  * never marked without having been sent; the worst case (crash after send, before commit) sends
  * it again, which consumers absorb by event id.
  */
-export class OutboxRelay {
+export class OutboxRelay<Row> {
   private stopping = false;
   private wakePending = false;
   private wakeWaiter: (() => void) | undefined;
@@ -40,7 +36,7 @@ export class OutboxRelay {
   private topicReady = false;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly options: RelayOptions) {}
+  constructor(private readonly options: RelayOptions<Row>) {}
 
   /** Starts the loop in the background; it only ends on stop(). */
   start(): void {
@@ -62,23 +58,23 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many rows were published. */
   async relayBatch(): Promise<number> {
-    const { knex, publisher, topic, batchSize } = this.options;
+    const { knex, source, publisher, topic, batchSize } = this.options;
     const outcome = await knex.transaction(async (trx) => {
-      const rows = await claimUnpublishedEvents(trx, batchSize);
-      if (rows.length === 0) return { rows, error: undefined };
-      const ids = rows.map((row) => row.id);
+      const rows = await source.claim(trx, batchSize);
+      if (rows.length === 0) return { messages: [], error: undefined };
+      const messages = rows.map((row) => source.toMessage(row));
       try {
-        await publisher.publish(topic, rows);
+        await publisher.publish(topic, messages);
       } catch (error) {
-        await recordPublishFailure(trx, ids, error instanceof Error ? error.message : String(error));
-        return { rows: [], error: new PublishError(error) };
+        await source.recordFailure(trx, rows, error instanceof Error ? error.message : String(error));
+        return { messages: [], error: new PublishError(error) };
       }
-      await markEventsPublished(trx, ids);
-      return { rows, error: undefined };
+      await source.markPublished(trx, rows);
+      return { messages, error: undefined };
     });
     if (outcome.error) throw outcome.error;
-    if (outcome.rows.length > 0) this.options.onPublished?.(outcome.rows);
-    return outcome.rows.length;
+    if (outcome.messages.length > 0) this.options.onPublished?.(outcome.messages);
+    return outcome.messages.length;
   }
 
   private async loop(): Promise<void> {
@@ -106,7 +102,7 @@ export class OutboxRelay {
         failures += 1;
         if (sqlState(error) === UNDEFINED_TABLE) {
           this.options.onFailure?.('outbox_missing');
-          const message = 'the outbox table does not exist yet (user-service creates it); waiting';
+          const message = 'the outbox table does not exist yet (its service creates it at start-up); waiting';
           if (failures === 1) logger.info(message);
           else logger.debug(message);
           await this.pauses.sleep(pollIntervalMs);

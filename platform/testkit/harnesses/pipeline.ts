@@ -36,6 +36,8 @@ export async function startPipeline(): Promise<Pipeline> {
     ...serviceCredentialsEnv('outbox-relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: '3',
+    // Money events need a topic of their own; the tests that read them turn them on (money-events harness).
+    MONEY_EVENTS_ENABLED: 'false',
     RELAY_POLL_INTERVAL_MS: '1000',
     RELAY_INITIAL_BACKOFF_MS: '100',
     RELAY_MAX_BACKOFF_MS: '1000',

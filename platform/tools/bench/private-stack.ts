@@ -106,6 +106,7 @@ export async function startPrivateStack(options: {
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
+    MONEY_EVENTS_ENABLED: 'false',
   };
   const userUrl = `http://127.0.0.1:${userPort}`;
   const txUrl = `http://127.0.0.1:${txPort}`;

@@ -197,7 +197,6 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
         await client.end();
       });
     assert.equal(await denied('user_service', PASSWORDS.user_service, 'wallet_transactions'), '42501');
-    assert.equal(await denied('outbox_relay', PASSWORDS.outbox_relay, 'wallet_transactions'), '42501');
     assert.equal(await denied('transaction_service', PASSWORDS.transaction_service, 'wallet_users'), '42501');
     assert.equal(await denied('wallet_users_owner', PASSWORDS.wallet_users_owner, 'wallet_transactions'), '42501');
     assert.equal(await denied('wallet_transactions_owner', PASSWORDS.wallet_transactions_owner, 'wallet_users'), '42501');
@@ -254,10 +253,11 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
     await as('transaction_service', 'wallet_transactions', async (c) => {
       await c.query("INSERT INTO users (user_id, balance_minor, created_at) VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91', 500, now())");
       await c.query(
-        `INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor)
-         VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d92', '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91', 'credit', 'add_money', 500, 500)`,
+        `INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor, sequence)
+         VALUES ('0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d92', '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91', 'credit', 'add_money', 500, 500, 1)`,
       );
-      await c.query("UPDATE users SET balance_minor = 500 WHERE user_id = '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91'");
+      await c.query("UPDATE users SET balance_minor = 500, last_sequence = 1 WHERE user_id = '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d91'");
+      await c.query("INSERT INTO money_events_pending (entry_seq) SELECT seq FROM transactions WHERE id = '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d92'");
       await c.query("INSERT INTO idempotency_keys (endpoint, idempotency_key, request_hash) VALUES ('add-money', 'k', 'h')");
       await c.query("DELETE FROM idempotency_keys WHERE idempotency_key = 'k'");
       for (const statement of [
@@ -281,6 +281,31 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
     await as('wallet_transactions_owner', 'wallet_transactions', async (c) => {
       assert.equal(await sqlStateOf(() => c.query('UPDATE transactions SET amount_minor = 1')), '42501');
       assert.equal(await sqlStateOf(() => c.query('DELETE FROM transactions')), '42501');
+    });
+  });
+
+  test("the outbox relay, in transaction-service's database, may only read the ledger and work the money outbox", async () => {
+    await as('outbox_relay', 'wallet_transactions', async (c) => {
+      await c.query('BEGIN');
+      const claimed = await c.query(
+        `WITH claimed AS (DELETE FROM money_events_pending RETURNING entry_seq)
+         SELECT t.amount_minor FROM claimed c JOIN transactions t ON t.seq = c.entry_seq`,
+      );
+      assert.equal(claimed.rowCount, 1, 'it takes the pending event and reads its ledger row');
+      await c.query('INSERT INTO money_events_pending (entry_seq) SELECT seq FROM transactions');
+      await c.query('COMMIT');
+      for (const statement of [
+        'UPDATE transactions SET amount_minor = 1',
+        "INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor, sequence) SELECT gen_random_uuid(), user_id, 'credit', 'add_money', 1, 1, 99 FROM users",
+        'SELECT balance_minor FROM users',
+        'UPDATE users SET balance_minor = 0',
+        'SELECT * FROM idempotency_keys',
+        'SELECT * FROM transfers',
+        'UPDATE money_events_pending SET created_at = now()',
+        'CREATE TABLE sneaky (id int)',
+      ]) {
+        assert.equal(await sqlStateOf(() => c.query(statement)), '42501', statement);
+      }
     });
   });
 
