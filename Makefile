@@ -35,7 +35,7 @@ DEPS := node_modules/.package-lock.json
 CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
-.PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox \
+.PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox replay-money-events \
         create-user add-money transfer balance history bench bench-db bench-compare bench-pipeline chaos reconcile dist
 
 help: ## list the targets
@@ -93,6 +93,11 @@ lint: $(DEPS) ## lint and type-check only
 
 replay-outbox: build ## republish outbox events: FROM_ID=/TO_ID= event ids, SINCE=/UNTIL= ISO times, or USER=<user id>
 	$(CREDENTIALS) exec outbox-relay node outbox-relay/dist/src/entry-points/replay-outbox.js \
+	  $${WALLET_FROM_ID:+--from-event-id "$$WALLET_FROM_ID"} $${WALLET_TO_ID:+--to-event-id "$$WALLET_TO_ID"} \
+	  $${WALLET_SINCE:+--since "$$WALLET_SINCE"} $${WALLET_UNTIL:+--until "$$WALLET_UNTIL"} $${WALLET_USER:+--user-id "$$WALLET_USER"}
+
+replay-money-events: build ## republish money events from the ledger: USER=<user id>, SINCE=/UNTIL= ISO times, or FROM_ID=/TO_ID= event ids
+	$(CREDENTIALS) exec outbox-relay node outbox-relay/dist/src/entry-points/replay-money-events.js \
 	  $${WALLET_FROM_ID:+--from-event-id "$$WALLET_FROM_ID"} $${WALLET_TO_ID:+--to-event-id "$$WALLET_TO_ID"} \
 	  $${WALLET_SINCE:+--since "$$WALLET_SINCE"} $${WALLET_UNTIL:+--until "$$WALLET_UNTIL"} $${WALLET_USER:+--user-id "$$WALLET_USER"}
 

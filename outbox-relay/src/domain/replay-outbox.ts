@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { uuidSchema, type Knex } from '@wallet/platform';
+import { findEntrySeqByEventId, requeueMoneyEvents } from '../data-access/money-events-repository';
 import {
   findOutboxIdByEventId,
   notifyRelays,
@@ -58,4 +59,22 @@ async function resolveEventId(knex: Knex, eventId: string): Promise<string> {
   const id = await findOutboxIdByEventId(knex, eventId);
   if (id === undefined) throw new ReplayRequestError(`no outbox event has the id ${eventId}`);
   return id;
+}
+
+/**
+ * Republishes money events: the selected ledger entries go back into the money outbox (ADR 10),
+ * and the running relay publishes them again, rebuilt from the ledger, so each is identical to the
+ * first time (same id); consumers drop what they have by id. Returns how many were requeued.
+ */
+export async function replayMoneyEvents(knex: Knex, selection: ReplaySelection): Promise<number> {
+  const seqOf = async (eventId: string): Promise<string> => {
+    const seq = await findEntrySeqByEventId(knex, eventId);
+    if (seq === undefined) throw new ReplayRequestError(`no money event (ledger entry) has the id ${eventId}`);
+    return seq;
+  };
+  const fromSeq = selection.fromEventId === undefined ? undefined : await seqOf(selection.fromEventId);
+  const toSeq = selection.toEventId === undefined ? undefined : await seqOf(selection.toEventId);
+  return knex.transaction((trx) =>
+    requeueMoneyEvents(trx, { fromSeq, toSeq, since: selection.since, until: selection.until, userId: selection.userId }),
+  );
 }

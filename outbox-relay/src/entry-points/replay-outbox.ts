@@ -1,5 +1,6 @@
 /**
- * Republishes already-published outbox events (`make replay-outbox`):
+ * Republishes already-published outbox events (`make replay-outbox`; money events with
+ * `make replay-money-events`, see replay-money-events.ts):
  *   replay-outbox --from-event-id X [--to-event-id Y]
  *   replay-outbox --since 2024-01-01T00:00:00Z [--until 2024-01-02T00:00:00Z]
  *   replay-outbox --user-id U
@@ -8,11 +9,23 @@
 import { parseArgs } from 'node:util';
 import { createKnex, createLogger, runCli } from '@wallet/platform';
 import { loadOutboxRelayConfig } from '../config';
-import { parseReplaySelection, replayOutbox, ReplayRequestError } from '../domain/replay-outbox';
+import { parseReplaySelection, replayMoneyEvents, replayOutbox, ReplayRequestError } from '../domain/replay-outbox';
 
-const USAGE =
-  'usage: replay-outbox [--from-event-id ID] [--to-event-id ID] [--since ISO] [--until ISO] [--user-id UUID]\n' +
-  '  at least one bound is required; DATABASE_URL names user-service\'s database\n';
+/** Which outbox to replay from: user-service's (user-created) or transaction-service's (money events). */
+export type ReplayTarget = 'user-created' | 'money-events';
+
+const TARGETS = {
+  'user-created': { name: 'replay-outbox', database: "DATABASE_URL names user-service's database", replay: replayOutbox },
+  'money-events': {
+    name: 'replay-money-events',
+    database: "MONEY_EVENTS_DATABASE_URL names transaction-service's database",
+    replay: replayMoneyEvents,
+  },
+} as const;
+
+const usage = (target: ReplayTarget): string =>
+  `usage: ${TARGETS[target].name} [--from-event-id ID] [--to-event-id ID] [--since ISO] [--until ISO] [--user-id UUID]\n` +
+  `  at least one bound is required; ${TARGETS[target].database}\n`;
 
 export interface CliOutput {
   out: (text: string) => void;
@@ -29,7 +42,9 @@ export async function runReplayCli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
   output: CliOutput = processOutput,
+  target: ReplayTarget = 'user-created',
 ): Promise<number> {
+  const { name, replay } = TARGETS[target];
   let selection;
   try {
     const { values } = parseArgs({
@@ -52,21 +67,22 @@ export async function runReplayCli(
       userId: values['user-id'],
     });
   } catch (error) {
-    output.err(`replay-outbox: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    output.err(`${name}: ${error instanceof Error ? error.message : String(error)}\n${usage(target)}`);
     return 2;
   }
 
   const config = loadOutboxRelayConfig(env);
   const logger = createLogger({ service: 'outbox-relay-replay', level: config.logLevel });
-  const knex = createKnex({ url: config.databaseUrl, poolMax: 2, applicationName: 'outbox-replay' });
+  const url = target === 'user-created' ? config.databaseUrl : config.moneyEventsDatabaseUrl;
+  const knex = createKnex({ url, poolMax: 2, applicationName: name });
   try {
-    const requeued = await replayOutbox(knex, selection);
-    logger.info({ requeued, selection }, 'outbox events requeued for publication');
+    const requeued = await replay(knex, selection);
+    logger.info({ requeued, selection, target }, 'outbox events requeued for publication');
     output.out(`requeued ${requeued} event(s) for republication\n`);
     return 0;
   } catch (error) {
     if (error instanceof ReplayRequestError) {
-      output.err(`replay-outbox: ${error.message}\n`);
+      output.err(`${name}: ${error.message}\n`);
       return 2;
     }
     throw error;
