@@ -113,9 +113,12 @@ function declareRelayMetrics(registry: MetricsRegistry, knex: Knex) {
     'Age of the oldest unpublished outbox event (0 when none)',
     async () => (await readBacklog())?.oldestAgeSeconds,
   );
+  const failures = metric.counter<'reason'>('outbox_relay_failures_total', 'Relay iterations that failed, by reason', ['reason']);
+  // Present at 0 from the start: the publish-failure alert's increase() needs a sample before the first one.
+  failures.inc({ reason: 'publish' }, 0);
   return {
     published: metric.counter('outbox_events_published_total', 'Outbox events published to Kafka (a replayed or re-sent event counts again)'),
-    failures: metric.counter('outbox_relay_failures_total', 'Relay iterations that failed, by reason', ['reason']),
+    failures,
     publishLag: metric.histogram(
       'outbox_publish_lag_seconds',
       'Time from the outbox insert to its publication on Kafka',
