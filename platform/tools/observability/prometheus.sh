@@ -43,7 +43,8 @@ start() {
   echo $! >"$PID_FILE"
   local i
   for ((i = 0; i < 300; i++)); do
-    curl -fsS "$URL/-/ready" >/dev/null 2>&1 && { log "ready: $URL/targets  $URL/alerts"; return; }
+    # Debian's package serves the classic UI only (/classic/...); upstream's serves /targets, /alerts.
+    curl -fsS "$URL/-/ready" >/dev/null 2>&1 && { log "ready: $URL/classic/targets  $URL/classic/alerts"; return; }
     ours_running || die "it exited; see .run/prometheus.log"
     sleep 0.1
   done
