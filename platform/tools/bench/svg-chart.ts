@@ -69,10 +69,13 @@ function frame(options: ChartOptions, xMin: number, xMax: number, yMax: number):
 }
 
 function legend(names: string[], f: Frame): string[] {
+  let lx = MARGIN.left;
   return names.map((name, i) => {
-    const lx = MARGIN.left + i * 150;
     const ly = f.height - 30;
-    return `<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${lx + 16}" y="${ly + 1}" font-size="11">${escapeXml(name)}</text>`;
+    const x = lx;
+    // About 6.5 px per character at font-size 11, then a gap: entries never overlap.
+    lx += 40 + name.length * 6.5;
+    return `<rect x="${x}" y="${ly - 9}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 16}" y="${ly + 1}" font-size="11">${escapeXml(name)}</text>`;
   });
 }
 
