@@ -5,6 +5,7 @@ SHELL := /bin/bash
 USER_URL ?= http://localhost:3001
 TX_URL ?= http://localhost:3002
 INFRA := platform/tools/infra/infra.sh
+PROMETHEUS := platform/tools/observability/prometheus.sh
 API := node platform/tools/infra/api-request.mjs
 # The request targets' variables reach their helper through the environment, read with $(value ...):
 # neither make nor the shell ever evaluates what they hold, so an email with an apostrophe (or a $,
@@ -35,7 +36,7 @@ DEPS := node_modules/.package-lock.json
 CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
-.PHONY: help setup build up down logs ps infra infra-down migrate run test lint replay-outbox replay-money-events \
+.PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
         create-user add-money transfer balance history bench bench-db bench-compare bench-pipeline chaos reconcile dist
 
 help: ## list the targets
@@ -53,15 +54,21 @@ build: $(DEPS) ## compile the TypeScript workspaces
 
 up: ## start the whole stack: Docker Compose when an engine runs, else natively in the background
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-	  $(CREDENTIALS) ensure && $(COMPOSE) up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs"; \
+	  $(CREDENTIALS) ensure && $(COMPOSE) up -d --build --wait && echo "user-service: $$WALLET_USER_URL  transaction-service: $$WALLET_TX_URL  docs: $$WALLET_USER_URL/docs $$WALLET_TX_URL/docs  prometheus: http://127.0.0.1:9090"; \
 	else \
 	  echo "no Docker engine: starting natively"; \
-	  $(MAKE) --no-print-directory infra build && bash platform/tools/infra/run.sh start; \
+	  $(MAKE) --no-print-directory infra build && bash platform/tools/infra/run.sh start && \
+	  if command -v prometheus >/dev/null 2>&1; then bash $(PROMETHEUS) start; \
+	  else echo "no prometheus binary: the stack runs unobserved (apt-get install prometheus, then make observe)"; fi; \
 	fi
 
 down: ## stop the whole stack (compose, or the native processes `make up` started)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) down; \
-	else bash platform/tools/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
+	else bash $(PROMETHEUS) stop; bash platform/tools/infra/run.sh stop; $(MAKE) --no-print-directory infra-down; fi
+
+observe: ## Prometheus with the alert rules on http://127.0.0.1:9090, scraping the running stack (make up starts it too)
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(CREDENTIALS) ensure && $(COMPOSE) up -d --wait prometheus; \
+	else bash $(PROMETHEUS) start; fi
 
 logs: ## follow the logs (compose, or the native log files)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) logs -f; \
@@ -69,7 +76,7 @@ logs: ## follow the logs (compose, or the native log files)
 
 ps: ## show what runs
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then $(COMPOSE) ps; \
-	else bash platform/tools/infra/run.sh status; fi
+	else bash platform/tools/infra/run.sh status; bash $(PROMETHEUS) status; fi
 
 infra: $(DEPS) ## make sure PostgreSQL, NATS and Kafka are up (starts only what is not reachable)
 	bash $(INFRA) up

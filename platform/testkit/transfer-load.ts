@@ -35,6 +35,8 @@ export interface TransferLoadOptions {
 export interface LatencySample {
   ms: number;
   status: number;
+  /** When the answer came (performance.now()): the bench's report bins samples into seconds of the run. */
+  at: number;
 }
 
 export interface TransferLoadResult {
@@ -50,6 +52,8 @@ export interface TransferLoadResult {
   /** Violations seen while running: duplicates that disagreed, invalid requests that were accepted, ... */
   violations: string[];
   elapsedMs: number;
+  /** performance.now() when the load started (the origin of the samples' `at`). */
+  startedAt: number;
 }
 
 export interface Attempt {
@@ -73,11 +77,13 @@ async function postJson(
       headers: { 'content-type': 'application/json', ...headers },
       timeoutMs: 30_000,
     });
-    samples.push({ ms: performance.now() - started, status: response.status });
+    const at = performance.now();
+    samples.push({ ms: at - started, status: response.status, at });
     const parsed = typeof response.body === 'object' && response.body !== null ? (response.body as Record<string, unknown>) : { raw: response.text };
     return { status: response.status, body: parsed, replayed: response.headers.get('idempotent-replayed') === 'true' };
   } catch {
-    samples.push({ ms: performance.now() - started, status: 0 });
+    const at = performance.now();
+    samples.push({ ms: at - started, status: 0, at });
     return undefined;
   }
 }
@@ -126,12 +132,14 @@ export async function runTransferLoad(options: TransferLoadOptions): Promise<Tra
     retries: 0,
     violations: [],
     elapsedMs: 0,
+    startedAt: 0,
   };
   const counters = { retries: 0 };
   const pick = (n: number): number => Math.floor(random() * n);
   let next = 0;
   let done = 0;
   const started = performance.now();
+  result.startedAt = started;
 
   const runOne = async (index: number): Promise<void> => {
     const url = `${urls[index % urls.length]}/transfer`;

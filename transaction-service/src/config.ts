@@ -65,6 +65,8 @@ export const transactionServiceConfig = defineConfig({
   },
   idempotencyTtlHours: { env: 'IDEMPOTENCY_TTL_HOURS', schema: Joi.number().integer().min(24).default(24) },
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
+  /** A scheduled reconciliation (its result is exported for the alert rules) every this long; 0: never. */
+  reconcileIntervalMs: { env: 'RECONCILE_INTERVAL_MS', schema: Joi.number().integer().min(0).default(3_600_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
   /** Money operations per batch (one database transaction); 1 = one transaction per operation. */
   moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },

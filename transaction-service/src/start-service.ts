@@ -35,7 +35,7 @@ import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletQueries } from './domain/wallet-queries';
 import { MoneyEngine } from './domain/transfers/money-engine';
 import { presentMoneyResult } from './entry-points/http/money-presenter';
-import { reconcileBalances } from './domain/reconcile-balances';
+import { startReconcileSchedule, type ReconcileRunner } from './domain/reconcile-schedule';
 import { parseAmount } from './domain/money';
 
 export interface RunningTransactionService {
@@ -80,12 +80,8 @@ export async function startTransactionService(
     maxBackoffMs: config.consumerMaxBackoffMs,
   });
 
-  const purge = startIdempotencyKeyPurge({
-    knex,
-    logger,
-    ttlHours: config.idempotencyTtlHours,
-    intervalMs: config.idempotencyPurgeIntervalMs,
-  });
+  const purge = startIdempotencyKeyPurge({ knex, logger, ttlHours: config.idempotencyTtlHours, intervalMs: config.idempotencyPurgeIntervalMs });
+  const reconcile = startReconcileSchedule({ knex, logger, metrics, intervalMs: config.reconcileIntervalMs });
 
   const readinessChecks = {
     postgres: () => checkDatabase(knex),
@@ -93,7 +89,7 @@ export async function startTransactionService(
     kafka: () => checkKafka(kafka),
     'kafka-consumer': () => consumer.check(),
   };
-  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, readinessChecks });
+  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, readinessChecks, reconcile });
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(http.server) },
@@ -102,6 +98,7 @@ export async function startTransactionService(
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },
     { name: 'idempotency-purge', run: () => purge.stop() },
+    { name: 'reconcile-schedule', run: () => reconcile.stop() },
     { name: 'nats', run: () => closeNats(nats) },
     { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy(), settleKnex.destroy()]).then(() => undefined) },
   ];
@@ -145,7 +142,7 @@ function startMoneyEngine(
 /** The public listener (the wallet API) and the operators' one (GET /internal/reconcile). */
 async function startHttp(
   config: TransactionServiceConfig,
-  deps: { logger: Logger; metrics: MetricsRegistry; knex: Knex; money: MoneyEngine; readinessChecks: Record<string, ReadinessCheck> },
+  deps: { logger: Logger; metrics: MetricsRegistry; knex: Knex; money: MoneyEngine; readinessChecks: Record<string, ReadinessCheck>; reconcile: ReconcileRunner },
 ): Promise<{ http: Listening; operator: Listening }> {
   const { logger, knex } = deps;
   const app = createHttpApp({
@@ -158,7 +155,7 @@ async function startHttp(
   });
   const http = await listenOn(app, config);
   const operator = await listenOn(
-    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => reconcileBalances(knex) }) }),
+    createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => deps.reconcile.run() }) }),
     { host: config.operatorHost, port: config.operatorPort },
   );
   logger.info({ host: config.host, port: http.port, operatorHost: config.operatorHost, operatorPort: operator.port }, 'transaction-service listening');

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { percentile, type BooksCheck, type TransferLoadResult } from '@wallet/platform/testkit';
+import { percentile, REPO_ROOT, type BooksCheck, type TransferLoadResult } from '@wallet/platform/testkit';
 
 export interface LoadSummary {
   elapsedSeconds: number;
@@ -95,4 +96,13 @@ export function evaluateTargets(summary: LoadSummary): TargetResult[] {
 
 export function formatTargets(targets: readonly TargetResult[]): string[] {
   return targets.map((t) => `  ${t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.detail}`);
+}
+
+/** The checked-out commit (with `+dirty` when the tree has changes), so a number names its code. */
+export function currentCommit(): string | undefined {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 5_000 });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return undefined;
+  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? '+dirty' : ''}`;
 }

@@ -20,6 +20,8 @@ export interface PrivateStack {
   txUrl: string;
   /** transaction-service's operators' listener (GET /internal/reconcile). */
   txOperatorUrl: string;
+  /** The relay's health and metrics listener. */
+  relayUrl: string;
   userDatabaseUrl: string;
   txDatabaseUrl: string;
   topic: string;
@@ -129,6 +131,7 @@ export async function startPrivateStack(options: {
     userUrl,
     txUrl,
     txOperatorUrl: `http://127.0.0.1:${txOperatorPort}`,
+    relayUrl: `http://127.0.0.1:${relayPort}`,
     userDatabaseUrl,
     txDatabaseUrl,
     topic,
@@ -173,7 +176,7 @@ export async function startPrivateStack(options: {
   try {
     // user-service first: it creates its database and the outbox the relay reads.
     await startOne('user-service', ENTRY.user, userEnv, `${userUrl}/healthz`);
-    await startOne('outbox-relay', ENTRY.relay, relayEnv, `http://127.0.0.1:${relayPort}/healthz`);
+    await startOne('outbox-relay', ENTRY.relay, relayEnv, `${stack.relayUrl}/healthz`);
     await stack.startTransactionService();
   } catch (error) {
     await stack.stop();

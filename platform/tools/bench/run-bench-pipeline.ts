@@ -28,7 +28,8 @@ import { connect } from 'nats';
 import pg from 'pg';
 import { defineConfig, OUTBOX_TABLE, natsInboxPrefix, sleep } from '@wallet/platform';
 import { metricValue, percentile, requestJson, scrapeMetrics, serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
-import { print, writeJsonFile } from './bench-report';
+import { currentCommit, print, writeJsonFile } from './bench-report';
+import { writeHtmlReport } from './html-report';
 import { startPrivateStack, type PrivateStack } from './private-stack';
 import { createUser, mapWithConcurrency, type BenchUser } from './wallet-client';
 
@@ -392,14 +393,21 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
   let minMembers = Number.POSITIVE_INFINITY;
   const groupStates = new Set<string>();
   const health: number[] = [];
+  // Over time, for the report: [seconds since the flood started, MB] every 250 ms, [seconds, ms] per /healthz.
+  const floodStarted = performance.now();
+  const sinceFlood = () => Math.round((performance.now() - floodStarted) / 100) / 10;
+  const rssTimeline: Array<[number, number]> = [];
+  const healthTimeline: Array<[number, number]> = [];
   let healthFailures = 0;
   let died = false;
   const samplers = [
     (async () => {
-      while (flooding) {
+      for (let n = 0; flooding; n += 1) {
         const pid = stack.transactionServicePid();
         if (pid === undefined) died = true;
-        maxRss = Math.max(maxRss, rssMb(pid));
+        const rss = rssMb(pid);
+        maxRss = Math.max(maxRss, rss);
+        if (n % 5 === 0) rssTimeline.push([sinceFlood(), Math.round(rss)]);
         await sleep(50);
       }
     })(),
@@ -425,6 +433,7 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
           healthFailures += 1;
         }
         health.push(performance.now() - started);
+        healthTimeline.push([sinceFlood(), Math.round(performance.now() - started)]);
         await sleep(200);
       }
     })(),
@@ -468,6 +477,8 @@ async function benchFlood(stack: PrivateStack, userIds: string[]) {
     healthz: { ...stats(health), failures: healthFailures },
     addMoneyBefore: before,
     addMoneyDuring: money,
+    rssTimeline,
+    healthTimeline,
   };
   print([
     `flood: ${result.messages} messages published in ${result.publishMs} ms; ${handled} handled by transaction-service in ${result.handledMs} ms; survived: ${result.survived}`,
@@ -511,8 +522,10 @@ async function main(): Promise<void> {
       await requestJson<unknown>(`${stack.txUrl}/users/${id}/balance`);
     });
     const flood = await benchFlood(stack, fundable);
-    const result = { runId, at: new Date().toISOString(), root: config.root, loadavg: loadavg(), users: usersResult, balances, replay, flood };
-    writeJsonFile(join(REPO_ROOT, '.run', 'bench-pipeline-result.json'), result);
+    const result = { runId, at: new Date().toISOString(), commit: currentCommit(), root: config.root, loadavg: loadavg(), users: usersResult, balances, replay, flood };
+    const resultFile = join(REPO_ROOT, '.run', 'bench-pipeline-result.json');
+    writeJsonFile(resultFile, result);
+    print(`result written to ${resultFile}, report to ${writeHtmlReport(resultFile, result)}`);
   } catch (error) {
     process.stderr.write(`${JSON.stringify(stack.outputs(), null, 1).slice(-6_000)}\n`);
     throw error;

@@ -14,9 +14,11 @@ import { cpus, totalmem } from 'node:os';
 import { runCli } from '@wallet/platform';
 import { checkBooks, requestJson, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
 import { loadBenchConfig, transferLoadOf, type BenchConfig } from './bench-config';
-import { evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
+import { currentCommit, evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
+import { writeHtmlReport } from './html-report';
 import { startPrivateStack } from './private-stack';
 import { startProgressLine } from './progress-line';
+import { perSecond, sampleMoneyBatches } from './timeline';
 import { checkUserServiceBalances, createUsers, fundUsers, runReconciliation, waitForArrival } from './wallet-client';
 
 async function assertUp(name: string, url: string): Promise<void> {
@@ -110,10 +112,13 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
   const progress = startProgressLine('transfers', config.transfers);
   // The load generator shares the machine with the system under test: say how much CPU it took.
   const clientCpuBefore = process.cpuUsage();
+  // The engine's batches each second, for the report (its own /metrics, as Prometheus would see them).
+  const batchSampler = sampleMoneyBatches(target.txUrl);
   const load = await runTransferLoad({
     ...transferLoadOf(config, target.txUrl, users.map((u) => u.userId)),
     onProgress: (done) => progress.update(done),
   });
+  const timeline = perSecond(load, await batchSampler.stop());
   progress.finish();
   const clientCpu = process.cpuUsage(clientCpuBefore);
   const clientCpuPercent = Math.round((100 * (clientCpu.user + clientCpu.system)) / 1000 / load.elapsedMs);
@@ -133,12 +138,11 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
   print(['', 'Result', ...formatLoadSummary(summary), `  load generator      ${clientCpuPercent}% of one core during the load phase`]);
   print(['', 'Invariants', ...formatChecks(checks), '', 'Targets']);
   print(formatTargets(targets));
-  print(['', ok ? 'all invariants hold' : 'INVARIANT VIOLATED', `result written to ${config.resultFile}`]);
-
-  writeJsonFile(config.resultFile, {
-    kind: 'bench',
+  const result = {
+    kind: 'bench' as const,
     run_id: runId,
     finished_at: new Date().toISOString(),
+    commit: currentCommit(),
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30) },
     config: {
       stack: config.privateStack ? 'private' : 'running',
@@ -158,7 +162,11 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
     invariants: checks,
     targets,
     ok,
-  });
+    timeline,
+  };
+  writeJsonFile(config.resultFile, result);
+  const html = writeHtmlReport(config.resultFile, result);
+  print(['', ok ? 'all invariants hold' : 'INVARIANT VIOLATED', `result written to ${config.resultFile}, report to ${html}`]);
   return ok ? 0 : 1;
 }
 

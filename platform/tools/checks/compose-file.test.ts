@@ -141,7 +141,7 @@ describe('docker-compose.yml', () => {
   test('pins every image and builds every service from an existing Dockerfile', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       if (service.image !== undefined) {
-        assert.match(service.image, /^[a-z0-9./-]+:\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/, `${name} pins its image version`);
+        assert.match(service.image, /^[a-z0-9./-]+:v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/, `${name} pins its image version`);
       } else {
         assert.ok(service.build, `${name} has an image or a build`);
         assert.equal(service.build.context, '.', `${name} builds from the workspace root`);
@@ -251,6 +251,41 @@ describe('docker-compose.yml', () => {
     for (const env of [tx, relay]) {
       assert.ok(kafka.KAFKA_ADVERTISED_LISTENERS?.split(',').some((l) => l.endsWith(`//${env.KAFKA_BROKERS}`)));
     }
+  });
+});
+
+describe('Prometheus in compose and natively', () => {
+  interface PrometheusConfig {
+    rule_files: string[];
+    scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+  }
+  const DIR = 'platform/tools/observability';
+  const prometheus = compose.services.prometheus;
+  const configOf = (file: string) => parseYaml(read(`${DIR}/${file}`)) as PrometheusConfig;
+  const targetsOf = (config: PrometheusConfig) =>
+    Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.static_configs.flatMap((c) => c.targets)]));
+
+  test('runs the repo config and rules, read-only, published on the host loopback only', () => {
+    assert.ok(prometheus, 'a prometheus service');
+    assert.deepEqual(prometheus.volumes?.filter((v) => v.startsWith('./')), [`./${DIR}:/etc/wallet-prometheus:ro`]);
+    assert.ok(prometheus.command?.includes('--config.file=/etc/wallet-prometheus/prometheus.compose.yml'));
+    assert.deepEqual(prometheus.ports, ['127.0.0.1:9090:9090']);
+    assert.ok(prometheus.healthcheck?.test.join(' ').includes('http://127.0.0.1:9090/-/ready'));
+    // The Debian package the native runner uses is 2.42: the same version, so the same rule language.
+    assert.match(prometheus.image ?? '', /^prom\/prometheus:v2\.42\./);
+    assert.deepEqual(Object.keys(prometheus.depends_on ?? {}).sort(), [...APP_SERVICE_NAMES].sort());
+  });
+
+  test('scrapes every application service on the port it listens on, as the native config does on the loopback', () => {
+    const composeConfig = configOf('prometheus.compose.yml');
+    const nativeConfig = configOf('prometheus.yml');
+    const expected = Object.fromEntries(APP_SERVICE_NAMES.map((name) => [name, [`${name}:${environmentOf(name).PORT}`]]));
+    assert.deepEqual(targetsOf(composeConfig), expected);
+    const native = Object.fromEntries(APP_SERVICE_NAMES.map((name) => [name, [`127.0.0.1:${environmentOf(name).PORT}`]]));
+    assert.deepEqual(targetsOf(nativeConfig), native);
+    assert.deepEqual(composeConfig.rule_files, ['alerts.yml']);
+    assert.deepEqual(nativeConfig.rule_files, composeConfig.rule_files, 'the same rules in both');
+    assert.ok(existsSync(join(REPO_ROOT, DIR, 'alerts.yml')));
   });
 });
 

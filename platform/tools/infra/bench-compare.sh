@@ -28,6 +28,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { log "BENCH_COMPARE_ROUNDS must be a positive integer" >&2; exit 1; }
 
 u_per=() u_batch=() h_per=() h_batch=() rows=()
+# The rates behind each ratio, for the HTML report's charts.
+ours_us=() per_us=() batch_us=() ours_hs=() per_hs=() batch_hs=()
 for ((round = 1; round <= ROUNDS; round++)); do
   log "round $round/$ROUNDS: make bench, uniform traffic"
   BENCH_HOT_PAIR_SHARE=0 BENCH_DUPLICATE_SHARE=0 BENCH_INVALID_SHARE=0 \
@@ -48,6 +50,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   per_h="$(json_field "$DB_RESULT" tps_bench_mix)"
   batch_h="$(json_field "$DB_RESULT" transfers_per_second_batch_hot)"
 
+  ours_us+=("$ours_u") per_us+=("$per_u") batch_us+=("$batch_u") ours_hs+=("$ours_h") per_hs+=("$per_h") batch_hs+=("$batch_h")
   u_per+=("$(ratio "$ours_u" "$per_u")"); u_batch+=("$(ratio "$ours_u" "$batch_u")")
   h_per+=("$(ratio "$ours_h" "$per_h")"); h_batch+=("$(ratio "$ours_h" "$batch_h")")
   rows+=("$(printf '  %5d  uniform  %9.1f  %9.1f  %9.1f  %6s  %6s' "$round" "$ours_u" "$per_u" "$batch_u" "${u_per[-1]}" "${u_batch[-1]}")")
@@ -67,7 +70,13 @@ awk -v a="$m_u_per" -v b="$m_u_batch" -v c="$m_h_per" -v d="$m_h_batch" 'BEGIN {
 }'
 
 mkdir -p "$ROOT/.run"
-printf '{"kind":"bench-compare","finished_at":"%s","rounds":%d,"uniform_per_transfer":[%s],"uniform_batch":[%s],"hot_per_transfer":[%s],"hot_batch":[%s],"median_uniform_per_transfer":%s,"median_uniform_batch":%s,"median_hot_per_transfer":%s,"median_hot_batch":%s}\n' \
-  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ROUNDS" "$(IFS=,; echo "${u_per[*]}")" "$(IFS=,; echo "${u_batch[*]}")" \
-  "$(IFS=,; echo "${h_per[*]}")" "$(IFS=,; echo "${h_batch[*]}")" "$m_u_per" "$m_u_batch" "$m_h_per" "$m_h_batch" >"$OUT_FILE"
+list() { local IFS=,; echo "$*"; }
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+printf '{"kind":"bench-compare","finished_at":"%s","commit":"%s","rounds":%d,"uniform_per_transfer":[%s],"uniform_batch":[%s],"hot_per_transfer":[%s],"hot_batch":[%s],"ours_uniform":[%s],"per_transfer_uniform":[%s],"batch_uniform":[%s],"ours_hot":[%s],"per_transfer_hot":[%s],"batch_hot":[%s],"median_uniform_per_transfer":%s,"median_uniform_batch":%s,"median_hot_per_transfer":%s,"median_hot_batch":%s}\n' \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$ROUNDS" "$(list "${u_per[@]}")" "$(list "${u_batch[@]}")" \
+  "$(list "${h_per[@]}")" "$(list "${h_batch[@]}")" "$(list "${ours_us[@]}")" "$(list "${per_us[@]}")" "$(list "${batch_us[@]}")" \
+  "$(list "${ours_hs[@]}")" "$(list "${per_hs[@]}")" "$(list "${batch_hs[@]}")" "$m_u_per" "$m_u_batch" "$m_h_per" "$m_h_batch" >"$OUT_FILE"
 log "result written to $OUT_FILE"
+# The self-contained HTML report beside it (.run/bench-compare-result.html).
+node "$ROOT/platform/dist/tools/bench/render-report.js" "$OUT_FILE"

@@ -85,8 +85,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type MoneyEngineMetrics = ReturnType<typeof declareMoneyEngineMetrics>;
 
 /** The engine's metrics; the queue depth is read from the queue itself at scrape time. */
-function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Waiting[]) {
+function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Waiting[], queueLimit: number) {
   const metric = declareMetrics(registry);
+  // Exported so an alert can compare the depth with the limit of the process it scrapes, whatever
+  // MONEY_QUEUE_LIMIT each one runs with.
+  metric.gaugeReading('wallet_money_queue_limit', 'MONEY_QUEUE_LIMIT: queued operations beyond which money requests are answered 503', () => queueLimit);
+  const ambiguous = metric.counter<'resolution'>(
+    'wallet_money_ambiguous_commits_total',
+    'COMMITs whose reply was lost, by what the batch marker showed',
+    ['resolution'],
+  );
+  // Present at 0 from the start: an alert on increase() needs a sample before the first one.
+  for (const resolution of ['committed', 'aborted'] satisfies BatchOutcome[]) ambiguous.inc({ resolution }, 0);
   return {
     operations: metric.counter('wallet_operations_total', 'Money operations by outcome (ok or the error code)', ['operation', 'outcome']),
     replays: metric.counter('wallet_idempotent_replays_total', 'Requests answered from a stored idempotent outcome', ['operation']),
@@ -100,11 +110,7 @@ function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Wa
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       ['stage'],
     ),
-    ambiguous: metric.counter(
-      'wallet_money_ambiguous_commits_total',
-      'COMMITs whose reply was lost, by what the batch marker showed',
-      ['resolution'],
-    ),
+    ambiguous,
     settleSeconds: metric.histogram(
       'wallet_money_commit_settle_seconds',
       'Time from a lost COMMIT reply to its settlement (its callers wait this long)',
@@ -143,7 +149,7 @@ export class MoneyEngine {
 
   constructor(private readonly options: MoneyEngineOptions) {
     this.maxAttempts = options.maxAttempts ?? 8;
-    this.metrics = declareMoneyEngineMetrics(options.metrics, this.queue);
+    this.metrics = declareMoneyEngineMetrics(options.metrics, this.queue, options.queueLimit);
   }
 
   /** Queues a validated operation; resolves with its response once its batch has committed. */
