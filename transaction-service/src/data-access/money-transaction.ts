@@ -21,6 +21,8 @@ export interface MoneyTransaction {
   trx: Knex.Transaction;
   batchId: string;
   backend: BatchBackend | undefined;
+  /** The pg client under trx: destroyed when its COMMIT gets no reply, so the pool does not keep it for ever. */
+  connection?: PgConnection;
 }
 
 export async function beginMoneyTransaction(knex: Knex, batchId: string): Promise<MoneyTransaction> {
@@ -28,7 +30,14 @@ export async function beginMoneyTransaction(knex: Knex, batchId: string): Promis
   // knex reports a failed COMMIT or a rollback on executionPromise, not on commit(); keep the
   // rejection handled here and read it in commitMoneyTransaction.
   trx.executionPromise.catch(() => undefined);
-  return { trx, batchId, backend: undefined };
+  // The transaction's own pg client (knex's transaction client hands back its one connection).
+  const connection = (await (trx.client as unknown as { acquireConnection(): Promise<unknown> }).acquireConnection()) as PgConnection;
+  return { trx, batchId, backend: undefined, connection };
+}
+
+/** The part of node-postgres' Client we need: its socket, to drop a connection we gave up on. */
+interface PgConnection {
+  connection?: { stream?: { destroy(): void } };
 }
 
 /**
@@ -37,9 +46,14 @@ export async function beginMoneyTransaction(knex: Knex, batchId: string): Promis
  * settlement ends it for sure (endBatchBackend), and the connection goes with it.
  */
 export async function commitMoneyTransaction(tx: MoneyTransaction, timeoutMs?: number): Promise<void> {
+  let answered = false;
   const committed = (async () => {
-    await tx.trx.commit();
-    await tx.trx.executionPromise;
+    try {
+      await tx.trx.commit();
+      await tx.trx.executionPromise;
+    } finally {
+      answered = true;
+    }
   })();
   if (timeoutMs === undefined) return committed;
   committed.catch(() => undefined); // its fate is learnt from the marker, not from this promise
@@ -49,6 +63,12 @@ export async function commitMoneyTransaction(tx: MoneyTransaction, timeoutMs?: n
   });
   try {
     await Promise.race([committed, timedOut]);
+  } catch (error) {
+    // We stop waiting: drop the socket. A half-open connection would otherwise never answer, the
+    // COMMIT promise never settle and knex never give the connection back (the pool leaks one
+    // connection per lost COMMIT). The outcome is settled from the marker either way.
+    if (!answered) tx.connection?.connection?.stream?.destroy();
+    throw error;
   } finally {
     clearTimeout(timer);
   }

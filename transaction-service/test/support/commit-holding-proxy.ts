@@ -75,8 +75,10 @@ export class CommitHoldingProxy {
     });
     const close = (side: 'client' | 'server') => () => {
       this.sockets.delete(side === 'client' ? client : server);
-      // While held, the server side may die (a crash) without the client learning of it.
-      if (holdingThis && side === 'server') return;
+      // While held, neither side learns of the other's end (a half-open connection): the server
+      // side may die (a crash) without the client learning of it, and a client that gives up on
+      // the COMMIT (and drops its socket) leaves the server's backend running. cut() ends both.
+      if (holdingThis) return;
       client.destroy();
       server.destroy();
     };

@@ -231,16 +231,18 @@ export class MoneyEngine {
   /** Releases a committed batch's answers; items set aside on held rows wait or get 503. */
   private answer(batch: Waiting[], result: BatchResult): void {
     this.learnHeldUsers(result);
+    const setAside: Array<{ waiting: Waiting; error: AppError }> = [];
     batch.forEach((waiting, index) => {
       const answer = result.answers[index]!;
       if (!answer.ok && answer.setAside) {
-        this.retryLater(waiting, answer.error);
+        setAside.push({ waiting, error: answer.error });
         return;
       }
       this.countOutcome(waiting.item, answer);
       if (answer.ok) waiting.resolve(answer.outcome);
       else waiting.reject(answer.error);
     });
+    if (setAside.length > 0) this.retryLater(setAside);
   }
 
   private fail(waiting: Waiting, error: unknown): void {
@@ -306,18 +308,24 @@ export class MoneyEngine {
     }
   }
 
-  /** An item set aside on a held row: tried again after lockTimeoutMs, at most maxLockRetries times, then 503. */
-  private retryLater(waiting: Waiting, error: AppError): void {
-    waiting.setAsides += 1;
-    this.metrics.retries.inc({ reason: 'row_held' });
-    if (waiting.setAsides > (this.options.maxLockRetries ?? 2)) {
-      this.fail(waiting, error);
-      return;
+  /**
+   * Items set aside on held rows (in arrival order): tried again together after lockTimeoutMs, at
+   * most maxLockRetries times each, then 503. They go back to the front of the queue as ONE block,
+   * so they keep their arrival order (one unshift per item would reverse them).
+   */
+  private retryLater(setAside: Array<{ waiting: Waiting; error: AppError }>): void {
+    const again: Waiting[] = [];
+    for (const { waiting, error } of setAside) {
+      waiting.setAsides += 1;
+      this.metrics.retries.inc({ reason: 'row_held' });
+      if (waiting.setAsides > (this.options.maxLockRetries ?? 2)) this.fail(waiting, error);
+      else again.push(waiting);
     }
-    this.parked += 1;
+    if (again.length === 0) return;
+    this.parked += again.length;
     setTimeout(() => {
-      this.parked -= 1;
-      this.queue.unshift(waiting);
+      this.parked -= again.length;
+      this.queue.unshift(...again);
       this.pump();
     }, this.options.lockTimeoutMs ?? 1_000);
   }

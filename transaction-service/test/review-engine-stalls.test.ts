@@ -1,0 +1,173 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { v7 as uuidv7 } from 'uuid';
+import pg from 'pg';
+import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
+import { createTestDatabase, type TestDatabase, waitFor } from '@wallet/platform/testkit';
+import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
+import type { OperationOutcome } from '../src/domain/idempotency';
+import { MoneyEngine } from '../src/domain/transfers/money-engine';
+import type { KeyedCommand } from '../src/domain/transfers/money-command';
+import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
+import { parseAddMoneyRequest } from '../src/entry-points/http/money-requests';
+import { BlackholeProxy } from './support/blackhole-proxy';
+
+/**
+ * Review (issue 17 fix): the engine's and the settler's connections have no client-side bound.
+ * A connection that goes half-open (host crash, failover, a middlebox dropping state) while a
+ * statement or a COMMIT is in flight never answers and never errors.
+ */
+let database: TestDatabase;
+let db: Knex;
+const MAX = 100_000_000_00n;
+
+before(async () => {
+  database = await createTestDatabase('review');
+  db = createKnex({ url: database.url, poolMax: 3, applicationName: 'review-fixtures' });
+  await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
+});
+after(async () => {
+  await db.destroy();
+  await database.drop();
+});
+
+const addMoney = (userId: string, amount: string, key?: string): KeyedCommand => parseAddMoneyRequest({ user_id: userId, amount }, key, MAX);
+
+async function users(n: number, balanceMinor = 0n): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => uuidv7());
+  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date(), balance_minor: balanceMinor.toString() })));
+  return ids;
+}
+
+/** Resolves with the outcome (or the error) or 'no answer' after ms. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | Error | 'no answer'> {
+  return Promise.race([p.catch((e: unknown) => e as Error), new Promise<'no answer'>((r) => setTimeout(() => r('no answer'), ms).unref())]);
+}
+
+/** As production (start-service.ts createMoneyPools): money pool = in-flight + 1, settle pool 2. */
+async function rig(options: { batchesViaProxy: boolean; settleViaProxy: boolean }) {
+  const asService = new URL(await database.urlAs('transaction_service'));
+  const proxy = new BlackholeProxy({ host: asService.hostname, port: Number(asService.port || 5432) });
+  const viaProxy = new URL(asService);
+  viaProxy.host = await proxy.start();
+  const common = { statementTimeoutMs: 30_000, lockTimeoutMs: 1_000 };
+  const knex = createKnex({ ...common, url: (options.batchesViaProxy ? viaProxy : asService).toString(), poolMax: 2, applicationName: 'review-money' });
+  const settleKnex = createKnex({
+    ...common,
+    url: (options.settleViaProxy ? viaProxy : asService).toString(),
+    poolMax: 2,
+    applicationName: 'review-settle',
+    acquireTimeoutMs: 5_000,
+  });
+  const metrics = createMetricsRegistry('review');
+  const engine = new MoneyEngine({
+    knex,
+    settleKnex,
+    present: presentMoneyResult,
+    logger: createLogger({ service: 'review', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics,
+    maxBatchSize: 500,
+    maxBatchesInFlight: 1,
+    queueLimit: 10_000,
+    lockTimeoutMs: 1_000,
+    commitTimeoutMs: 500,
+  });
+  return {
+    engine,
+    knex,
+    proxy,
+    metrics,
+    async close() {
+      await proxy.stop(); // ends every half-open connection, so the engine can drain
+      await within(engine.stop(), 60_000);
+      await within(Promise.all([knex.destroy(), settleKnex.destroy()]), 5_000);
+    },
+  };
+}
+
+test('privileges: transaction_service reads backend_xid of its own backends and may pg_terminate_backend them', async () => {
+  const url = await database.urlAs('transaction_service');
+  const victim = new pg.Client({ connectionString: url });
+  const settler = new pg.Client({ connectionString: url });
+  await victim.connect();
+  await settler.connect();
+  victim.on('error', () => undefined);
+  try {
+    await victim.query('BEGIN');
+    const mine = await victim.query<{ pid: number; xid: string }>('SELECT pg_backend_pid() AS pid, (pg_current_xact_id()::text::bigint & 4294967295)::text AS xid');
+    const { pid, xid } = mine.rows[0]!;
+    const seen = await settler.query<{ backend_xid: string | null; who: string }>('SELECT backend_xid::text, current_user AS who FROM pg_stat_activity WHERE pid = $1', [pid]);
+    assert.equal(seen.rows[0]?.backend_xid, xid, 'backend_xid visible to the same role');
+    const ended = await settler.query<{ ended: boolean }>(
+      'SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity WHERE pid = $1 AND backend_xid = ($2)::text::xid',
+      [pid, xid],
+    );
+    assert.equal(ended.rows[0]?.ended, true);
+  } finally {
+    await victim.end().catch(() => undefined);
+    await settler.end();
+  }
+});
+
+test('two COMMITs lost in half-open connections do not leak the money pool\'s connections: an unrelated request is still answered', async () => {
+  const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
+  try {
+    const [a, b, c] = await users(3);
+    const first = Date.now();
+    r.proxy.arm('COMMIT;', 'request');
+    const outcomeA = await within(r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`)), 15_000);
+    // Settled (aborted: the backend was ended), re-run on the pool's other connection, answered.
+    assert.equal((outcomeA as OperationOutcome).status, 200, `first lost COMMIT settled and answered: ${JSON.stringify(outcomeA)}`);
+    const pool = (r.knex.client as { pool: { numUsed(): number; numFree(): number } }).pool;
+    const backends = await db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_stat_activity WHERE application_name = 'review-money'");
+    process.stderr.write(`after the first: pool used ${pool.numUsed()} free ${pool.numFree()}, live money backends ${backends.rows.length}, ${Date.now() - first} ms\n`);
+    r.proxy.arm('COMMIT;', 'request');
+    const outcomeB = await within(r.engine.submit(addMoney(b!, '1.00', `k-${uuidv7()}`)), 15_000);
+    process.stderr.write(`second lost COMMIT: ${outcomeB instanceof Error ? outcomeB.message : JSON.stringify(outcomeB)}; pool used ${pool.numUsed()}\n`);
+    const started = performance.now();
+    const unrelated = await within(r.engine.submit(addMoney(c!, '1.00')), 10_000);
+    const ms = Math.round(performance.now() - started);
+    assert.equal(
+      (unrelated as OperationOutcome).status,
+      200,
+      `an unrelated add-money after two settled lost COMMITs: ${unrelated instanceof Error ? unrelated.message : JSON.stringify(unrelated)} after ${ms} ms`,
+    );
+  } finally {
+    await r.close();
+  }
+});
+
+// Not fixed on this branch (see the review report): these two hang for ever, so they run only on request.
+const unfixed = process.env.REVIEW_STALLS === '1' ? {} : { skip: 'unfixed stall; run with REVIEW_STALLS=1' };
+
+test('the reply of the batch write statement lost in a half-open connection stalls the engine (and stop()) for ever', unfixed, async () => {
+  const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
+  try {
+    const [a, b] = await users(2);
+    r.proxy.arm('WITH moved AS', 'reply');
+    const stuck = r.engine.submit(addMoney(a!, '1.00'));
+    stuck.catch(() => undefined);
+    await waitFor(() => Promise.resolve(r.proxy.holes === 1 ? true : undefined), { what: 'the write to be black-holed' });
+    const unrelated = await within(r.engine.submit(addMoney(b!, '1.00')), 10_000);
+    assert.equal((unrelated as OperationOutcome).status, 200, `an unrelated add-money while one write's reply is lost: ${JSON.stringify(unrelated)}`);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a settle whose own connection goes half-open never finishes: its batch is never answered', unfixed, async () => {
+  const r = await rig({ batchesViaProxy: true, settleViaProxy: true });
+  try {
+    const [a] = await users(1);
+    // The batch's COMMIT reaches the server and commits; its reply is lost (timeout 500 ms).
+    r.proxy.arm('COMMIT;', 'reply');
+    const held = r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`));
+    await waitFor(() => Promise.resolve(r.proxy.holes === 1 ? true : undefined), { what: 'the COMMIT reply to be black-holed' });
+    // The settler's INSERT reaches the server (and commits nothing new: conflict), its reply is lost.
+    r.proxy.arm("'aborted')", 'reply');
+    const outcome = await within(held, 20_000);
+    assert.notEqual(outcome, 'no answer', 'settled within 20 s (lock + statement timeouts bound each attempt, says ADR 6)');
+  } finally {
+    await r.close();
+  }
+});
