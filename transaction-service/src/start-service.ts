@@ -34,6 +34,7 @@ import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletQueries } from './domain/wallet-queries';
 import { MoneyEngine } from './domain/transfers/money-engine';
+import { connectionPerAttemptSettler } from './data-access/money-transaction';
 import { presentMoneyResult } from './entry-points/http/money-presenter';
 import { startReconcileSchedule, type ReconcileRunner } from './domain/reconcile-schedule';
 import { parseAmount } from './domain/money';
@@ -61,7 +62,7 @@ export async function startTransactionService(
 
   const metrics = createMetricsRegistry('transaction-service');
   registerPoolMetrics(knex, metrics);
-  const { money, moneyKnex, settleKnex } = startMoneyEngine(config, { logger, metrics });
+  const { money, moneyKnex } = startMoneyEngine(config, { logger, metrics });
 
   const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
@@ -100,7 +101,7 @@ export async function startTransactionService(
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'reconcile-schedule', run: () => reconcile.stop() },
     { name: 'nats', run: () => closeNats(nats) },
-    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy(), settleKnex.destroy()]).then(() => undefined) },
+    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
   ];
   return {
     server: http.server,
@@ -111,6 +112,12 @@ export async function startTransactionService(
   };
 }
 
+/** Beyond the server-side timeouts, what the client-side deadlines allow for connecting and round trips. */
+const SETTLE_ATTEMPT_MARGIN_MS = 5_000;
+const BATCH_DEADLINE_MARGIN_MS = 5_000;
+/** No engine transaction idles between its statements for more than milliseconds. */
+const MONEY_IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000;
+
 /**
  * The money engine has connections of its own, so batches never wait behind HTTP reads, each with
  * a lock_timeout so one held row cannot stall them; and a separate small pool settles COMMITs
@@ -119,13 +126,27 @@ export async function startTransactionService(
 function startMoneyEngine(
   config: TransactionServiceConfig,
   deps: { logger: Logger; metrics: MetricsRegistry },
-): { money: MoneyEngine; moneyKnex: Knex; settleKnex: Knex } {
-  const common = { url: config.databaseUrl, statementTimeoutMs: config.dbStatementTimeoutMs, lockTimeoutMs: config.moneyLockTimeoutMs };
-  const moneyKnex = createKnex({ ...common, poolMax: config.moneyBatchesInFlight + 1, applicationName: 'transaction-service-money' });
-  const settleKnex = createKnex({ ...common, poolMax: 2, applicationName: 'transaction-service-settle', acquireTimeoutMs: 5_000 });
+): { money: MoneyEngine; moneyKnex: Knex } {
+  const moneyKnex = createKnex({
+    url: config.databaseUrl,
+    poolMax: config.moneyBatchesInFlight + 1,
+    applicationName: 'transaction-service-money',
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.moneyLockTimeoutMs,
+    // A batch's backend orphaned by a half-open connection releases its row locks by itself.
+    idleInTransactionTimeoutMs: MONEY_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  });
+  const settler = connectionPerAttemptSettler({
+    url: config.databaseUrl,
+    applicationName: 'transaction-service-settle',
+    lockTimeoutMs: config.moneyLockTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    attemptTimeoutMs: config.moneyLockTimeoutMs + SETTLE_ATTEMPT_MARGIN_MS,
+  });
   const money = new MoneyEngine({
     knex: moneyKnex,
-    settleKnex,
+    settler,
+    batchDeadlineMs: config.dbStatementTimeoutMs + BATCH_DEADLINE_MARGIN_MS,
     lockTimeoutMs: config.moneyLockTimeoutMs,
     maxLockRetries: config.moneyLockRetries,
     commitTimeoutMs: config.moneyCommitTimeoutMs,
@@ -136,7 +157,7 @@ function startMoneyEngine(
     maxBatchesInFlight: config.moneyBatchesInFlight,
     queueLimit: config.moneyQueueLimit,
   });
-  return { money, moneyKnex, settleKnex };
+  return { money, moneyKnex };
 }
 
 /** The public listener (the wallet API) and the operators' one (GET /internal/reconcile). */

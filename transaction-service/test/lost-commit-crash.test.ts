@@ -9,6 +9,7 @@ import { MoneyEngine } from '../src/domain/transfers/money-engine';
 import type { KeyedCommand } from '../src/domain/transfers/money-command';
 import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
 import { parseAddMoneyRequest, parseTransferRequest } from '../src/entry-points/http/money-requests';
+import { connectionPerAttemptSettler } from '../src/data-access/money-transaction';
 import { CommitHoldingProxy, type HoldMode } from './support/commit-holding-proxy';
 import { privatePostgresAvailability, startPrivatePostgres, type PrivatePostgres } from './support/private-postgres';
 
@@ -64,11 +65,17 @@ async function startRig(): Promise<Rig> {
   const viaProxy = new URL(walletUrl);
   viaProxy.host = await proxy.start();
   const knex = createKnex({ url: viaProxy.toString(), poolMax: 2, applicationName: 'engine-under-test' });
-  const settleKnex = createKnex({ url: walletUrl, poolMax: 1, applicationName: 'engine-settle', lockTimeoutMs: 1_000, acquireTimeoutMs: 5_000 });
+  const settler = connectionPerAttemptSettler({
+    url: walletUrl,
+    applicationName: 'engine-settle',
+    lockTimeoutMs: 1_000,
+    statementTimeoutMs: 10_000,
+    attemptTimeoutMs: 6_000,
+  });
   const metrics = createMetricsRegistry('crash-test');
   const engine = new MoneyEngine({
     knex,
-    settleKnex,
+    settler,
     present: presentMoneyResult,
     logger: createLogger({ service: 'crash-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics,
@@ -85,7 +92,7 @@ async function startRig(): Promise<Rig> {
     close: async () => {
       await engine.stop();
       await proxy.stop();
-      await Promise.all([knex.destroy(), settleKnex.destroy()]);
+      await knex.destroy();
     },
   };
 }

@@ -9,6 +9,7 @@ import { MoneyEngine } from '../src/domain/transfers/money-engine';
 import type { KeyedCommand } from '../src/domain/transfers/money-command';
 import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
 import { parseAddMoneyRequest } from '../src/entry-points/http/money-requests';
+import { connectionPerAttemptSettler } from '../src/data-access/money-transaction';
 import { CommitHoldingProxy } from './support/commit-holding-proxy';
 
 /**
@@ -47,11 +48,17 @@ test('a held COMMIT is settled off the batch slot: another user is answered with
   const viaProxy = new URL(asService);
   viaProxy.host = await proxy.start();
   const knex = createKnex({ url: viaProxy.toString(), poolMax: 2, applicationName: 'engine-under-test', lockTimeoutMs: 1_000 });
-  const settleKnex = createKnex({ url: asService.toString(), poolMax: 1, applicationName: 'engine-settle', lockTimeoutMs: 1_000 });
+  const settler = connectionPerAttemptSettler({
+    url: asService.toString(),
+    applicationName: 'engine-settle',
+    lockTimeoutMs: 1_000,
+    statementTimeoutMs: 10_000,
+    attemptTimeoutMs: 6_000,
+  });
   const metrics = createMetricsRegistry('settle-test');
   const engine = new MoneyEngine({
     knex,
-    settleKnex,
+    settler,
     present: presentMoneyResult,
     logger: createLogger({ service: 'settle-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics,
@@ -107,6 +114,6 @@ test('a held COMMIT is settled off the batch slot: another user is answered with
     await engine.stop();
     proxy.cut();
     await proxy.stop();
-    await Promise.all([knex.destroy(), settleKnex.destroy()]);
+    await knex.destroy();
   }
 });

@@ -16,6 +16,8 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** Lock timeout in ms: a transaction waits at most this long for one row lock, then fails 55P03. */
   lockTimeoutMs?: number;
+  /** The server ends a session idle inside a transaction for this long (idle_in_transaction_session_timeout). */
+  idleInTransactionTimeoutMs?: number;
   /** How long to wait for a connection (a new one or a free one from the pool); 30 s by default. */
   acquireTimeoutMs?: number;
 }
@@ -28,6 +30,7 @@ export function createKnex(options: DatabaseOptions): Knex {
       application_name: options.applicationName,
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       ...(options.lockTimeoutMs ? { lock_timeout: options.lockTimeoutMs } : {}),
+      ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     },
     pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: options.acquireTimeoutMs ?? 30_000 },
     acquireConnectionTimeout: options.acquireTimeoutMs ?? 30_000,

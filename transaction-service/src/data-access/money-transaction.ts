@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Knex } from '@wallet/platform';
 
 /**
@@ -67,11 +68,16 @@ export async function commitMoneyTransaction(tx: MoneyTransaction, timeoutMs?: n
     // We stop waiting: drop the socket. A half-open connection would otherwise never answer, the
     // COMMIT promise never settle and knex never give the connection back (the pool leaks one
     // connection per lost COMMIT). The outcome is settled from the marker either way.
-    if (!answered) tx.connection?.connection?.stream?.destroy();
+    if (!answered) dropConnection(tx);
     throw error;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Destroys the transaction's socket: its pending statement fails at once as a lost connection. */
+export function dropConnection(tx: MoneyTransaction): void {
+  tx.connection?.connection?.stream?.destroy();
 }
 
 export async function rollbackQuietly(tx: MoneyTransaction): Promise<void> {
@@ -85,6 +91,15 @@ export async function rollbackQuietly(tx: MoneyTransaction): Promise<void> {
 
 export type BatchOutcome = 'committed' | 'aborted';
 
+const SETTLE_SQL = `INSERT INTO money_batches (batch_id, outcome) VALUES ($1, 'aborted')
+  ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id`;
+const OUTCOME_SQL = 'SELECT outcome FROM money_batches WHERE batch_id = $1';
+const END_BACKEND_SQL = `SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity
+  WHERE pid = $1 AND backend_xid = ($2)::text::xid`;
+
+/** Runs one statement; how a settler reaches the database (a pool, or a fresh connection per attempt). */
+type Run = <Row>(sql: string, values: unknown[]) => Promise<Row[]>;
+
 /**
  * Settles a batch from its marker. INSERT ... ON CONFLICT waits while the batch's own marker is
  * uncommitted (the batch is still open or still committing), up to the connection's lock_timeout
@@ -94,18 +109,12 @@ export type BatchOutcome = 'committed' | 'aborted';
  *    tombstone commits in this statement's own transaction, so a retry of a settle whose reply was
  *    lost finds it and answers 'aborted' again.
  */
-export async function settleBatchOutcome(knex: Knex, batchId: string): Promise<BatchOutcome> {
-  const inserted = await knex.raw<{ rows: unknown[] }>(
-    `INSERT INTO money_batches (batch_id, outcome) VALUES (?, 'aborted')
-     ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id`,
-    [batchId],
-  );
-  if (inserted.rows.length === 1) return 'aborted';
+async function settleWith(run: Run, batchId: string): Promise<BatchOutcome> {
+  const inserted = await run(SETTLE_SQL, [batchId]);
+  if (inserted.length === 1) return 'aborted';
   // A new statement, so a new snapshot: it sees the marker whose commit the INSERT waited for.
-  const found = await knex.raw<{ rows: Array<{ outcome: BatchOutcome }> }>('SELECT outcome FROM money_batches WHERE batch_id = ?', [
-    batchId,
-  ]);
-  const outcome = found.rows[0]?.outcome;
+  const found = await run<{ outcome: BatchOutcome }>(OUTCOME_SQL, [batchId]);
+  const outcome = found[0]?.outcome;
   if (!outcome) throw new Error(`the marker of money batch ${batchId} conflicted but cannot be read`);
   return outcome;
 }
@@ -115,13 +124,79 @@ export async function settleBatchOutcome(knex: Knex, batchId: string): Promise<B
  * its transaction then rolls back and its row locks go. Run as the service's own role, which may
  * signal its own backends. A pid reused after a crash restart runs another xid and is left alone.
  */
-export async function endBatchBackend(knex: Knex, backend: BatchBackend): Promise<boolean> {
-  const result = await knex.raw<{ rows: Array<{ ended: boolean }> }>(
-    `SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity
-      WHERE pid = ? AND backend_xid = (?)::text::xid`,
-    [backend.pid, backend.xid],
-  );
-  return result.rows[0]?.ended === true;
+async function endBackendWith(run: Run, backend: BatchBackend): Promise<boolean> {
+  const rows = await run<{ ended: boolean }>(END_BACKEND_SQL, [backend.pid, backend.xid]);
+  return rows[0]?.ended === true;
+}
+
+/** What the engine needs to settle a lost COMMIT. */
+export interface BatchSettler {
+  outcome(batchId: string): Promise<BatchOutcome>;
+  endBackend(backend: BatchBackend): Promise<boolean>;
+}
+
+/** A settler on a pool: for tests and tools whose connections cannot go half-open. */
+export function poolSettler(knex: Knex): BatchSettler {
+  const run: Run = async <Row>(sql: string, values: unknown[]) => {
+    const result = await knex.raw<{ rows: Row[] }>(sql.replace(/\$\d+/g, '?'), values as Knex.RawBinding[]);
+    return result.rows;
+  };
+  return { outcome: (batchId) => settleWith(run, batchId), endBackend: (backend) => endBackendWith(run, backend) };
+}
+
+export interface SettlerOptions {
+  url: string;
+  applicationName: string;
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** The whole attempt (connect, statements, end): past it the socket is destroyed and the attempt fails. */
+  attemptTimeoutMs: number;
+}
+
+/**
+ * The production settler: every attempt on a fresh connection with a hard client-side deadline.
+ * A settle must end even when its own connection goes half-open (the database host died without a
+ * reset): then no server-side timeout can answer, so the deadline destroys the socket and the
+ * engine retries. Settling is idempotent, so a retry after an attempt we gave up on is safe.
+ */
+export function connectionPerAttemptSettler(options: SettlerOptions): BatchSettler {
+  const attempt = <T>(work: (run: Run) => Promise<T>): Promise<T> => withDeadlinedClient(options, work);
+  return {
+    outcome: (batchId) => attempt((run) => settleWith(run, batchId)),
+    endBackend: (backend) => attempt((run) => endBackendWith(run, backend)),
+  };
+}
+
+async function withDeadlinedClient<T>(options: SettlerOptions, work: (run: Run) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: options.url,
+    application_name: options.applicationName,
+    lock_timeout: options.lockTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    connectionTimeoutMillis: options.attemptTimeoutMs,
+  });
+  // Without an 'error' listener a dropped connection would crash the process.
+  client.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      reject(new Error(`a settle attempt got no answer within ${options.attemptTimeoutMs} ms`));
+    }, options.attemptTimeoutMs);
+  });
+  const run: Run = async <Row>(sql: string, values: unknown[]) => (await client.query<Row & pg.QueryResultRow>(sql, values)).rows;
+  try {
+    return await Promise.race([
+      (async () => {
+        await client.connect();
+        return work(run);
+      })(),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    void client.end().catch(() => undefined);
+  }
 }
 
 /** Deletes batch markers older than the retention, in slices so a large purge never holds locks long. */

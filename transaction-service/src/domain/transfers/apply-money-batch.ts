@@ -14,6 +14,7 @@ import {
 import {
   beginMoneyTransaction,
   commitMoneyTransaction,
+  dropConnection,
   rollbackQuietly,
   type BatchBackend,
   type MoneyTransaction,
@@ -75,6 +76,8 @@ export interface BatchOptions {
   lockMode: LockMode;
   /** A COMMIT with no reply within this long is treated as lost, and settled. */
   commitTimeoutMs?: number;
+  /** The statements before COMMIT must be done within this long, or the connection is dropped (and the batch re-run). */
+  deadlineMs?: number;
   observe?: StageObserver;
 }
 
@@ -94,6 +97,7 @@ export async function applyMoneyBatch(
   const tx = await beginMoneyTransaction(knex, uuidv7());
   lap('begin');
   let result: BatchResult;
+  const deadline = dropConnectionAfter(tx, options.deadlineMs);
   try {
     const keys = await claimKeys(tx, items, leaders);
     lap('claim');
@@ -107,10 +111,21 @@ export async function applyMoneyBatch(
   } catch (error) {
     await rollbackQuietly(tx);
     throw error;
+  } finally {
+    clearTimeout(deadline);
   }
   await commitOrUnknown(tx, result, options.commitTimeoutMs);
   lap('commit');
   return result;
+}
+
+/**
+ * A statement whose reply never comes (a half-open connection) would hold the batch slot for ever:
+ * no server-side timeout can answer it. Past the deadline the socket is dropped; the statement then
+ * fails as a lost connection and the batch re-runs, which is safe because COMMIT was not sent.
+ */
+function dropConnectionAfter(tx: MoneyTransaction, deadlineMs: number | undefined): NodeJS.Timeout | undefined {
+  return deadlineMs === undefined ? undefined : setTimeout(() => dropConnection(tx), deadlineMs);
 }
 
 function stageClock(observe: StageObserver = () => undefined): (stage: Stage) => void {

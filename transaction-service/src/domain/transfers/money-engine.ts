@@ -12,7 +12,7 @@ import {
   type MetricsRegistry,
 } from '@wallet/platform';
 import type { LockMode } from '../../data-access/money-batch-repository';
-import { endBatchBackend, settleBatchOutcome, type BatchOutcome } from '../../data-access/money-transaction';
+import { poolSettler, type BatchOutcome, type BatchSettler } from '../../data-access/money-transaction';
 import type { OperationOutcome } from '../idempotency';
 import { applyMoneyBatch, CommitOutcomeUnknown, type BatchResult, type ItemAnswer, type Presenter } from './apply-money-batch';
 import { endpointOf, type KeyedCommand } from './money-command';
@@ -33,10 +33,17 @@ export interface MoneyEngineOptions {
   /** Attempts of one batch after deadlocks, serialization failures, timeouts or a lost connection. */
   maxAttempts?: number;
   /**
-   * Connections that settle a lost COMMIT reply, apart from the batches' (so settling never waits
-   * for a batch slot); their lock_timeout bounds each wait for the unsettled batch. Default: knex.
+   * How a lost COMMIT is settled, on connections apart from the batches' (so settling never waits
+   * for a batch slot); their lock_timeout bounds each wait for the unsettled batch, and each attempt
+   * has a deadline of its own (connectionPerAttemptSettler). Default: a settler on knex's pool.
    */
-  settleKnex?: Knex;
+  settler?: BatchSettler;
+  /**
+   * Client-side deadline of a batch's statements before COMMIT: past it the connection is dropped
+   * and the batch re-runs (nothing was committed). Guards a connection gone half-open, which no
+   * server-side timeout can answer. Default 35 s (the statement timeout, 30 s, and a margin).
+   */
+  batchDeadlineMs?: number;
   /**
    * The batches' lock_timeout (set on knex's connections): after one, the batch re-runs skipping
    * held rows, and an item set aside waits this long before it is tried again.
@@ -61,8 +68,11 @@ interface Waiting {
 /** How long a user found holding a lock is skipped rather than waited for, and how many are remembered. */
 const HELD_USER_MEMORY_MS = 60_000;
 const HELD_USERS_MAX = 10_000;
-/** A lost COMMIT is settled within the marker's retention (>= 24 h, with the idempotency keys). */
-const SETTLE_MAX_MS = 24 * 3_600_000;
+/**
+ * A lost COMMIT is settled within the marker's retention (>= 24 h from the batch's start, with the
+ * idempotency keys), less a margin: a settle must never look for a marker the purge may have taken.
+ */
+const SETTLE_MAX_MS = 23 * 3_600_000;
 
 /**
  * Beyond what every transaction retries (deadlock, serialization failure: runInTransaction's rule),
@@ -146,9 +156,11 @@ export class MoneyEngine {
   private readonly metrics: MoneyEngineMetrics;
   /** Users whose rows were found held elsewhere, and when: their batches skip held rows. */
   private readonly heldUsers = new Map<string, number>();
+  private readonly settler: BatchSettler;
 
   constructor(private readonly options: MoneyEngineOptions) {
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.settler = options.settler ?? poolSettler(options.knex);
     this.metrics = declareMoneyEngineMetrics(options.metrics, this.queue, options.queueLimit);
   }
 
@@ -262,6 +274,7 @@ export class MoneyEngine {
         return await applyMoneyBatch(this.options.knex, items, this.options.present, {
           lockMode,
           commitTimeoutMs: this.options.commitTimeoutMs,
+          deadlineMs: this.options.batchDeadlineMs ?? 35_000,
           observe: (stage, seconds) => this.metrics.stages.observe({ stage }, seconds),
         });
       } catch (error) {
@@ -366,16 +379,16 @@ export class MoneyEngine {
    * by the settle connection's lock and statement timeouts.
    */
   private async settleCommit(unknown: CommitOutcomeUnknown): Promise<BatchOutcome> {
-    const knex = this.options.settleKnex ?? this.options.knex;
+    const settler = this.settler;
     const started = performance.now();
     for (let attempt = 1; performance.now() - started < SETTLE_MAX_MS; attempt += 1) {
       try {
-        const outcome = await settleBatchOutcome(knex, unknown.batchId);
+        const outcome = await settler.outcome(unknown.batchId);
         this.reportSettled(unknown, outcome, (performance.now() - started) / 1_000, attempt);
         return outcome;
       } catch (error) {
         if (sqlState(error) === LOCK_TIMEOUT && unknown.backend) {
-          const ended = await endBatchBackend(knex, unknown.backend).catch(() => false);
+          const ended = await settler.endBackend(unknown.backend).catch(() => false);
           this.options.logger.warn({ batchId: unknown.batchId, backend: unknown.backend, ended }, 'lost COMMIT still open; ended its backend');
           continue;
         }
