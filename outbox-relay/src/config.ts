@@ -4,6 +4,7 @@ import {
   databaseSettings,
   defineConfig,
   httpListenerSettings,
+  moneyEventsKafkaSettings,
   userCreatedKafkaSettings,
   type ConfigOf,
 } from '@wallet/platform';
@@ -11,8 +12,10 @@ import {
 export const outboxRelayConfig = defineConfig({
   // user-service's database, where the outbox table lives.
   ...databaseSettings({ role: 'outbox_relay', database: 'wallet_users', poolMax: 4 }),
-  // Its Kafka principal may write the user-created topic only.
+  // Its Kafka principal may write the user-created topic...
   ...userCreatedKafkaSettings('outbox-relay'),
+  // ...and the money-events topic (the same login: WRITE there too, nothing else).
+  ...moneyEventsKafkaSettings(),
   batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(500) },
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
   initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },
