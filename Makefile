@@ -37,7 +37,7 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer balance history bench bench-db bench-compare bench-pipeline chaos reconcile dist
+        create-user add-money transfer balance history tail-events bench bench-db bench-compare bench-pipeline chaos reconcile dist
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -122,6 +122,9 @@ balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co
 
 history: ## GET a user's transactions: make history USER=<id>
 	@$(API) history
+
+tail-events: $(DEPS) ## print money events as they arrive, as money-events-reader (FROM=beginning: from the oldest)
+	@$(CREDENTIALS) exec money-events-reader node platform/tools/infra/tail-events.mjs
 
 bench: build ## load + books check against a running stack (see BENCHMARKS.md)
 	node platform/dist/tools/bench/run-bench.js

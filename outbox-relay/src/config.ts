@@ -5,7 +5,7 @@ import {
   defineConfig,
   httpListenerSettings,
   localPostgresUrl,
-  MONEY_EVENTS_TOPIC,
+  moneyEventsKafkaSettings,
   userCreatedKafkaSettings,
   type ConfigOf,
 } from '@wallet/platform';
@@ -13,7 +13,7 @@ import {
 export const outboxRelayConfig = defineConfig({
   // user-service's database, where the outbox table lives.
   ...databaseSettings({ role: 'outbox_relay', database: 'wallet_users', poolMax: 4 }),
-  // Its Kafka principal may write the user-created topic only.
+  // Its Kafka principal may write the user-created topic...
   ...userCreatedKafkaSettings('outbox-relay'),
   /**
    * transaction-service's database, where the money outbox lives (ADR 10): the relay's own
@@ -24,7 +24,8 @@ export const outboxRelayConfig = defineConfig({
     env: 'MONEY_EVENTS_DATABASE_URL',
     schema: configFields.postgresUrl(localPostgresUrl('outbox_relay', 'wallet_transactions')),
   },
-  moneyEventsTopic: { env: 'KAFKA_TOPIC_MONEY_EVENTS', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(MONEY_EVENTS_TOPIC) },
+  // ...and the money-events topic (the same login: WRITE there too, nothing else).
+  ...moneyEventsKafkaSettings(),
   batchSize: { env: 'RELAY_BATCH_SIZE', schema: Joi.number().integer().min(1).max(1_000).default(500) },
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
   initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },

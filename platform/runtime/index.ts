@@ -22,6 +22,7 @@ export * from './metrics/create-metrics';
 export * from './kafka/create-kafka';
 export * from './nats/connect-nats';
 export * from './contracts/user-created-event';
+export * from './contracts/money-events-topic';
 export * from './contracts/balance-request';
 export * from './contracts/transaction-history';
 export * from './contracts/outbox';

@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
-import { dropDatabase, ensureDatabaseExists, LOCAL_KAFKA_BROKERS, LOCAL_NATS_URL, localPostgresUrl, natsCredentials, sqlState, type Knex } from '@wallet/platform';
+import {
+  dropDatabase,
+  ensureDatabaseExists,
+  LOCAL_KAFKA_BROKERS,
+  LOCAL_NATS_URL,
+  localPostgresUrl,
+  MONEY_EVENTS_GROUP_PREFIX,
+  natsCredentials,
+  sqlState,
+  type Knex,
+} from '@wallet/platform';
 import { REPO_ROOT } from './repo-root';
 
 /** Server the integration tests use; each test file gets its own databases and topics on it. */
@@ -44,7 +54,8 @@ function credential(name: string): string {
 }
 
 export type NatsUser = 'user-service' | 'transaction-service';
-export type KafkaUser = 'admin' | 'outbox-relay' | 'transaction-service';
+/** The Kafka principals; money-events-reader is no service's: it is the downstream consumers' read-only login. */
+export type KafkaUser = 'admin' | 'outbox-relay' | 'transaction-service' | 'money-events-reader';
 
 const NATS_PASSWORD_VARIABLE: Record<NatsUser, string> = {
   'user-service': 'NATS_USER_SERVICE_PASSWORD',
@@ -54,6 +65,7 @@ const KAFKA_PASSWORD_VARIABLE: Record<KafkaUser, string> = {
   admin: 'KAFKA_ADMIN_PASSWORD',
   'outbox-relay': 'KAFKA_OUTBOX_RELAY_PASSWORD',
   'transaction-service': 'KAFKA_TRANSACTION_SERVICE_PASSWORD',
+  'money-events-reader': 'KAFKA_MONEY_EVENTS_READER_PASSWORD',
 };
 
 /** nats.js connect options that log in as one of the services (with its own inbox prefix). */
@@ -91,6 +103,8 @@ export function testKafka(clientId: string, user: KafkaUser): Kafka {
 interface KafkaSetupModule {
   setupPipeline(options: { topic: string; partitions: number; group: string; brokers: string; password: string }): Promise<void>;
   teardownPipeline(options: { topic: string; group: string; brokers: string; password: string }): Promise<void>;
+  setupMoneyEvents(options: { topic: string; partitions: number; brokers: string; password: string }): Promise<void>;
+  teardownMoneyEvents(options: { topic: string; brokers: string; password: string }): Promise<void>;
 }
 
 /** The infrastructure step's own code (platform/tools/infra/kafka-setup.mjs), not a copy of it. */
@@ -110,6 +124,30 @@ export async function setupTestPipeline(options: { topic: string; partitions: nu
 /** Deletes a test's topic and its ACLs. */
 export async function teardownTestPipeline(options: { topic: string; group: string }): Promise<void> {
   await (await kafkaSetup()).teardownPipeline({ ...options, brokers: TEST_KAFKA_BROKERS, password: credential('KAFKA_ADMIN_PASSWORD') });
+}
+
+/**
+ * What `make infra` does for money-events, for a test's own topic: the admin creates it and grants
+ * outbox-relay WRITE and money-events-reader READ, with any consumer group starting with
+ * `money-events-` (testMoneyEventsGroup() names one). Name the topic with uniqueName(...).
+ */
+export async function setupTestMoneyEvents(options: { topic: string; partitions: number }): Promise<void> {
+  await (await kafkaSetup()).setupMoneyEvents({ ...options, brokers: TEST_KAFKA_BROKERS, password: credential('KAFKA_ADMIN_PASSWORD') });
+}
+
+/** Deletes a test's money-events topic and its ACLs (the reader's group prefix is shared and stays). */
+export async function teardownTestMoneyEvents(options: { topic: string }): Promise<void> {
+  await (await kafkaSetup()).teardownMoneyEvents({ ...options, brokers: TEST_KAFKA_BROKERS, password: credential('KAFKA_ADMIN_PASSWORD') });
+}
+
+/** A kafkajs client logged in as money-events-reader: it may only consume money-events topics. */
+export function testMoneyEventsReader(clientId = 'test-money-events-reader'): Kafka {
+  return testKafka(clientId, 'money-events-reader');
+}
+
+/** A consumer group of a test's own that money-events-reader may use (its name starts with `money-events-`). */
+export function testMoneyEventsGroup(): string {
+  return uniqueName(`${MONEY_EVENTS_GROUP_PREFIX}test`);
 }
 
 export function uniqueName(prefix: string): string {

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { BALANCE_SUBJECT } from '../contracts/balance-request';
+import { MONEY_EVENTS_TOPIC } from '../contracts/money-events-topic';
 import { USER_CREATED_TOPIC } from '../contracts/user-created-event';
 import { configFields, type ConfigSpec } from './load-config';
 import { localPostgresUrl } from './local-infrastructure';
@@ -102,5 +103,16 @@ export function userCreatedKafkaSettings(defaultUser: string): ConfigSpec<UserCr
     kafkaSsl: { env: 'KAFKA_SSL', schema: Joi.boolean().default(false) },
     userCreatedTopic: { env: 'KAFKA_TOPIC_USER_CREATED', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(USER_CREATED_TOPIC) },
     userCreatedTopicPartitions: { env: 'KAFKA_TOPIC_PARTITIONS', schema: Joi.number().integer().min(1).max(1_000).default(6) },
+  };
+}
+
+/** The money-events topic (created by the infrastructure step with KAFKA_TOPIC_PARTITIONS partitions). */
+export interface MoneyEventsKafkaSettings {
+  moneyEventsTopic: string;
+}
+
+export function moneyEventsKafkaSettings(): ConfigSpec<MoneyEventsKafkaSettings> {
+  return {
+    moneyEventsTopic: { env: 'KAFKA_TOPIC_MONEY_EVENTS', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(MONEY_EVENTS_TOPIC) },
   };
 }

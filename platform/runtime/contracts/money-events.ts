@@ -6,9 +6,6 @@
  * this file (money-events.schema.json) and the tests validate messages taken off Kafka against them.
  */
 
-/** The Kafka topic of money events (KAFKA_TOPIC_MONEY_EVENTS). */
-export const MONEY_EVENTS_TOPIC = 'money-events';
-
 /** PostgreSQL NOTIFY channel signalled by every money batch that wrote ledger rows (and by a replay). */
 export const MONEY_EVENTS_NOTIFY_CHANNEL = 'wallet_money_events';
 /** The money outbox: one row per ledger row still to be published. */

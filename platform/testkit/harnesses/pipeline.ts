@@ -1,7 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createLogger, type Knex } from '@wallet/platform';
-import { countRows, serviceCredentialsEnv, testKafka, uniqueName, waitFor, type TestDatabase } from '../test-resources';
+import {
+  countRows,
+  serviceCredentialsEnv,
+  setupTestMoneyEvents,
+  teardownTestMoneyEvents,
+  testKafka,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '../test-resources';
 import { requestJson } from '../api-client';
 import { REPO_ROOT } from '../repo-root';
 import { runToCompletion, type CompletedProcess } from '../spawn-process';
@@ -16,6 +25,8 @@ export interface Pipeline {
   users: UserServiceHarness;
   tx: TransactionServiceHarness;
   topic: string;
+  /** The relay's own money-events topic (KAFKA_TOPIC_MONEY_EVENTS), readable with testMoneyEventsReader(). */
+  moneyEventsTopic: string;
   /** The relay's environment for this pipeline (database, brokers, topic), for in-process or child relays. */
   relayEnv: Record<string, string>;
   startRelay(overrides?: Record<string, string>, database?: TestDatabase): Promise<RunningOutboxRelay>;
@@ -24,6 +35,9 @@ export interface Pipeline {
 
 export async function startPipeline(): Promise<Pipeline> {
   const topic = uniqueName('test-user-created');
+  const moneyEventsTopic = uniqueName('test-money-events');
+  // As `make infra` does for the real one: the relay has no Create permission.
+  await setupTestMoneyEvents({ topic: moneyEventsTopic, partitions: 3 });
   const users = await startUserServiceHarness();
   const tx = await startTransactionServiceHarness({
     KAFKA_TOPIC_USER_CREATED: topic,
@@ -33,11 +47,12 @@ export async function startPipeline(): Promise<Pipeline> {
   const relayEnv: Record<string, string> = {
     // The relay's own login: it may only read the outbox and mark rows published.
     DATABASE_URL: await users.database.urlAs('outbox_relay'),
+    // ...and its own login in transaction-service's database: the money outbox (ADR 10).
+    MONEY_EVENTS_DATABASE_URL: await tx.database.urlAs('outbox_relay'),
     ...serviceCredentialsEnv('outbox-relay'),
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: '3',
-    // Money events need a topic of their own; the tests that read them turn them on (money-events harness).
-    MONEY_EVENTS_ENABLED: 'false',
+    KAFKA_TOPIC_MONEY_EVENTS: moneyEventsTopic,
     RELAY_POLL_INTERVAL_MS: '1000',
     RELAY_INITIAL_BACKOFF_MS: '100',
     RELAY_MAX_BACKOFF_MS: '1000',
@@ -49,6 +64,7 @@ export async function startPipeline(): Promise<Pipeline> {
     users,
     tx,
     topic,
+    moneyEventsTopic,
     relayEnv,
     async startRelay(overrides = {}, database) {
       const env = { ...relayEnv, ...(database ? { DATABASE_URL: await database.urlAs('outbox_relay') } : {}), ...overrides };
@@ -68,6 +84,7 @@ export async function startPipeline(): Promise<Pipeline> {
       await Promise.all([...relays].map((r) => r.stop()));
       await tx.stop();
       await users.stop();
+      await teardownTestMoneyEvents({ topic: moneyEventsTopic });
     },
   };
 }

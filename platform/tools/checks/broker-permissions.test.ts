@@ -1,7 +1,7 @@
 /**
  * Trust nothing on the wire: the real NATS and Kafka the stack runs on (platform/tools/infra/infra.sh,
  * the repo's nats-server.conf and Kafka's SCRAM users and ACLs) refuse anonymous clients and give
- * each service's credentials exactly its part. Every refusal is paired with the same client doing
+ * each service's credentials (and money-events' read-only principal) exactly its part. Every refusal is paired with the same client doing
  * what it is allowed to, so a refusal can only come from the permissions, not a broken setup.
  */
 import { after, before, describe, test } from 'node:test';
@@ -9,8 +9,23 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import { connect, type NatsConnection, type NatsError } from 'nats';
-import { BALANCE_QUEUE_GROUP, BALANCE_SUBJECT } from '@wallet/platform';
-import { setupTestPipeline, teardownTestPipeline, TEST_KAFKA_BROKERS, TEST_NATS_URL, testKafka, testKafkaSasl, testNatsLogin, uniqueName, waitFor } from '@wallet/platform/testkit';
+import { BALANCE_QUEUE_GROUP, BALANCE_SUBJECT, MONEY_EVENTS_GROUP_PREFIX } from '@wallet/platform';
+import {
+  type KafkaUser,
+  setupTestMoneyEvents,
+  setupTestPipeline,
+  teardownTestMoneyEvents,
+  teardownTestPipeline,
+  TEST_KAFKA_BROKERS,
+  TEST_NATS_URL,
+  testKafka,
+  testKafkaSasl,
+  testMoneyEventsGroup,
+  testMoneyEventsReader,
+  testNatsLogin,
+  uniqueName,
+  waitFor,
+} from '@wallet/platform/testkit';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -242,10 +257,86 @@ describe('NATS: no anonymous access, each service its own part', () => {
   });
 });
 
+/** Kafka clients a describe block opens, disconnected in its after(). */
+type KafkaClients = Array<{ disconnect(): Promise<void> }>;
+
+interface ConsumeOutcome {
+  message?: string;
+  error?: string;
+}
+
+/** Runs a consumer of `topic` and resolves with the first message it reads, or the error that stopped it. */
+async function tryToConsume(kafka: Kafka, topic: string, groupId: string, clients: KafkaClients): Promise<ConsumeOutcome> {
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    retry: { retries: 0, restartOnFailure: () => Promise.resolve(false) },
+    // Disconnecting waits for the fetch in flight: a short long-poll keeps each read from costing 5 s.
+    maxWaitTimeInMs: 250,
+  });
+  clients.push(consumer);
+  let outcome: ConsumeOutcome | undefined;
+  consumer.on(consumer.events.CRASH, (event) => {
+    outcome ??= { error: `${event.payload.error.name}: ${event.payload.error.message}` };
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        outcome ??= { message: message.value?.toString() ?? '' };
+        return Promise.resolve();
+      },
+    });
+  } catch (error) {
+    outcome ??= { error: String(error) };
+  }
+  try {
+    return await waitFor(() => Promise.resolve(outcome), { timeoutMs: 30_000, what: `a message or an error for group ${groupId}` });
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * A client whose protocol errors are kept: kafkajs reports a group it may not use as "Failed to
+ * find group coordinator" and keeps the broker's GROUP_AUTHORIZATION_FAILED in its debug log.
+ */
+function observedKafka(clientId: string, user: Exclude<KafkaUser, 'admin'>): { kafka: Kafka; errors: string[] } {
+  const errors: string[] = [];
+  const kafka = new Kafka({
+    clientId,
+    brokers: TEST_KAFKA_BROKERS.split(','),
+    sasl: testKafkaSasl(user),
+    logLevel: logLevel.DEBUG,
+    logCreator:
+      () =>
+      ({ log }: LogEntry) => {
+        const error = (log as { error?: unknown }).error;
+        if (!error) return;
+        const { type, message } = error as { type?: string; message?: string };
+        errors.push(typeof error === 'string' ? error : `${type ?? ''} ${message ?? ''}`);
+      },
+  });
+  return { kafka, errors };
+}
+
+const GROUP_REFUSED = /GROUP_AUTHORIZATION_FAILED|Not authorized to access group/;
+const TOPIC_REFUSED = /TOPIC_AUTHORIZATION_FAILED|Not authorized to access topics/i;
+
+/** Asserts that a consumer read nothing and that the broker's ACLs (`refusal`) stopped it. */
+function assertRefused(outcome: ConsumeOutcome, errors: string[], refusal: RegExp, what: string): void {
+  assert.equal(outcome.message, undefined, `${what}: read a message`);
+  assert.ok(outcome.error, `${what}: the consumer stopped`);
+  assert.ok(
+    refusal.test(outcome.error) || errors.some((e) => refusal.test(e)),
+    `${what}: refused by the broker's ACLs (${outcome.error}; ${errors.join(' | ')})`,
+  );
+}
+
 describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service reads the topic', () => {
   const topic = uniqueName('test-user-created');
   const group = uniqueName('test-tx');
-  const clients: Array<{ disconnect(): Promise<void> }> = [];
+  const clients: KafkaClients = [];
   let relayProducer: Producer;
 
   before(async () => {
@@ -260,40 +351,12 @@ describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service re
     await teardownTestPipeline({ topic, group });
   });
 
-  /** Runs a consumer and resolves with the first message it reads, or the error that stopped it. */
-  async function tryToConsume(kafka: Kafka, groupId: string): Promise<{ message?: string; error?: string }> {
-    const consumer: Consumer = kafka.consumer({
-      groupId,
-      retry: { retries: 0, restartOnFailure: () => Promise.resolve(false) },
-    });
-    clients.push(consumer);
-    let outcome: { message?: string; error?: string } | undefined;
-    consumer.on(consumer.events.CRASH, (event) => {
-      outcome ??= { error: `${event.payload.error.name}: ${event.payload.error.message}` };
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({
-        eachMessage: ({ message }) => {
-          outcome ??= { message: message.value?.toString() ?? '' };
-          return Promise.resolve();
-        },
-      });
-    } catch (error) {
-      outcome ??= { error: String(error) };
-    }
-    try {
-      return await waitFor(() => Promise.resolve(outcome), { timeoutMs: 30_000, what: `a message or an error for group ${groupId}` });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-    }
-  }
+  const consume = (kafka: Kafka, groupId: string) => tryToConsume(kafka, topic, groupId, clients);
 
   test('outbox-relay may write the topic; transaction-service reads it with its own group', async () => {
     const value = `hello ${randomUUID()}`;
     await relayProducer.send({ topic, acks: -1, messages: [{ key: 'k', value }] });
-    const read = await tryToConsume(testKafka('permissions-tx', 'transaction-service'), group);
+    const read = await consume(testKafka('permissions-tx', 'transaction-service'), group);
     assert.deepEqual(read, { message: value });
   });
 
@@ -316,33 +379,10 @@ describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service re
     await assert.rejects(consumer.connect().then(() => consumer.subscribe({ topics: [topic], fromBeginning: true })));
   });
 
-  /**
-   * A client whose protocol errors are kept: kafkajs reports a group it may not use as "Failed to
-   * find group coordinator" and keeps the broker's GROUP_AUTHORIZATION_FAILED in its debug log.
-   */
-  function observedKafka(clientId: string, user: 'outbox-relay' | 'transaction-service'): { kafka: Kafka; errors: string[] } {
-    const errors: string[] = [];
-    const kafka = new Kafka({
-      clientId,
-      brokers: TEST_KAFKA_BROKERS.split(','),
-      sasl: testKafkaSasl(user),
-      logLevel: logLevel.DEBUG,
-      logCreator:
-        () =>
-        ({ log }: LogEntry) => {
-          const error = (log as { error?: unknown }).error;
-          if (!error) return;
-          const { type, message } = error as { type?: string; message?: string };
-          errors.push(typeof error === 'string' ? error : `${type ?? ''} ${message ?? ''}`);
-        },
-    });
-    return { kafka, errors };
-  }
-
   test("the relay's credentials cannot read the topic: no group may be joined", async () => {
     for (const groupId of [group, uniqueName('relay-own-group')]) {
       const relay = observedKafka('permissions-relay-reader', 'outbox-relay');
-      const outcome = await tryToConsume(relay.kafka, groupId);
+      const outcome = await consume(relay.kafka, groupId);
       assert.equal(outcome.message, undefined, `read as group ${groupId}`);
       assert.ok(outcome.error, `group ${groupId}: the consumer stopped`);
       assert.ok(
@@ -381,11 +421,113 @@ describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service re
     );
 
     const observed = observedKafka('permissions-tx-other-group', 'transaction-service');
-    const outcome = await tryToConsume(observed.kafka, uniqueName('another-group'));
+    const outcome = await consume(observed.kafka, uniqueName('another-group'));
     assert.equal(outcome.message, undefined);
     assert.ok(
       observed.errors.some((e) => /GROUP_AUTHORIZATION_FAILED|Not authorized to access group/.test(e)),
       `refused by the broker's ACLs (${outcome.error}; ${observed.errors.join(' | ')})`,
     );
+  });
+});
+
+describe('Kafka money-events: outbox-relay writes it, money-events-reader only reads it with a money-events-* group', () => {
+  const moneyEvents = uniqueName('test-money-events');
+  // A user-created-like pipeline beside it: a topic the reader must not read, and a group transaction-service may use.
+  const userCreated = uniqueName('test-user-created');
+  const txGroup = uniqueName('test-tx');
+  const clients: KafkaClients = [];
+  const written: Record<string, string> = {};
+
+  before(async () => {
+    // Exactly what `make infra` does for money-events and user-created, on this file's own topics.
+    await setupTestMoneyEvents({ topic: moneyEvents, partitions: 1 });
+    await setupTestPipeline({ topic: userCreated, partitions: 1, group: txGroup });
+    const relay = testKafka('permissions-money-relay', 'outbox-relay').producer({ idempotent: true, maxInFlightRequests: 1 });
+    clients.push(relay);
+    await relay.connect();
+    for (const topic of [moneyEvents, userCreated]) {
+      written[topic] = `event ${randomUUID()}`;
+      await relay.send({ topic, acks: -1, messages: [{ key: randomUUID(), value: written[topic] }] });
+    }
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.disconnect().catch(() => undefined)));
+    await teardownTestMoneyEvents({ topic: moneyEvents });
+    await teardownTestPipeline({ topic: userCreated, group: txGroup });
+  });
+
+  /** The reader consumes money-events with a group of its own: what every refusal below is paired with. */
+  async function readerReadsMoneyEvents(): Promise<void> {
+    const groupId = testMoneyEventsGroup();
+    assert.ok(groupId.startsWith(MONEY_EVENTS_GROUP_PREFIX), groupId);
+    const read = await tryToConsume(testMoneyEventsReader('permissions-reader'), moneyEvents, groupId, clients);
+    assert.deepEqual(read, { message: written[moneyEvents] }, `the reader reads money-events as ${groupId}`);
+  }
+
+  test('outbox-relay writes money-events (idempotently, in before()); money-events-reader consumes it with a money-events-* group', async () => {
+    await readerReadsMoneyEvents();
+    // The shared prefix ACL covers every such group, e.g. `money-events-x` (on this file's topic).
+    const read = await tryToConsume(testMoneyEventsReader('permissions-reader-x'), moneyEvents, `${MONEY_EVENTS_GROUP_PREFIX}x`, clients);
+    assert.deepEqual(read, { message: written[moneyEvents] });
+  });
+
+  test('money-events-reader cannot produce to money-events', async () => {
+    const producer = testMoneyEventsReader('permissions-reader-writer').producer({ retry: { retries: 0 } });
+    clients.push(producer);
+    await producer.connect();
+    await assert.rejects(producer.send({ topic: moneyEvents, acks: -1, messages: [{ key: 'forged', value: '{"type":"forged"}' }] }), (error: Error & { type?: string }) => {
+      assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
+      return true;
+    });
+    await readerReadsMoneyEvents();
+  });
+
+  test('money-events-reader cannot read user-created, even with a money-events-* group', async () => {
+    const observed = observedKafka('permissions-reader-user-created', 'money-events-reader');
+    const outcome = await tryToConsume(observed.kafka, userCreated, testMoneyEventsGroup(), clients);
+    assertRefused(outcome, observed.errors, TOPIC_REFUSED, 'the reader on user-created');
+    // transaction-service, whose topic it is, does read it.
+    const read = await tryToConsume(testKafka('permissions-tx-user-created', 'transaction-service'), userCreated, txGroup, clients);
+    assert.deepEqual(read, { message: written[userCreated] });
+  });
+
+  test('money-events-reader cannot use a consumer group not starting with money-events-', async () => {
+    // `money-events_…` has the prefix's letters but not its dash; the others are other principals' groups.
+    for (const groupId of [uniqueName('reader-group'), uniqueName('money-events'), txGroup, 'transaction-service']) {
+      const observed = observedKafka('permissions-reader-other-group', 'money-events-reader');
+      const outcome = await tryToConsume(observed.kafka, moneyEvents, groupId, clients);
+      assertRefused(outcome, observed.errors, GROUP_REFUSED, `group ${groupId}`);
+    }
+    await readerReadsMoneyEvents();
+  });
+
+  test('money-events-reader cannot create or delete topics (it may describe money-events)', async () => {
+    const admin = testMoneyEventsReader('permissions-reader-admin').admin({ retry: { retries: 0 } });
+    clients.push(admin);
+    await admin.connect();
+    await assert.rejects(
+      admin.createTopics({ topics: [{ topic: uniqueName('reader-made-topic') }], validateOnly: false }),
+      (error: Error & { errors?: Array<{ type?: string }> }) => {
+        assert.deepEqual(error.errors?.map((e) => e.type), ['TOPIC_AUTHORIZATION_FAILED'], String(error));
+        return true;
+      },
+    );
+    await assert.rejects(admin.deleteTopics({ topics: [moneyEvents], timeout: 5_000 }), (error: Error & { type?: string }) => {
+      assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
+      return true;
+    });
+    // It does see money-events (DESCRIBE), which is still there.
+    const metadata = await admin.fetchTopicMetadata({ topics: [moneyEvents] });
+    assert.deepEqual(metadata.topics.map((t) => t.name), [moneyEvents]);
+    await readerReadsMoneyEvents();
+  });
+
+  test('transaction-service cannot read money-events, even with the group it may use', async () => {
+    for (const groupId of [txGroup, testMoneyEventsGroup()]) {
+      const observed = observedKafka('permissions-tx-money-events', 'transaction-service');
+      const outcome = await tryToConsume(observed.kafka, moneyEvents, groupId, clients);
+      assertRefused(outcome, observed.errors, TOPIC_REFUSED, `transaction-service as ${groupId}`);
+    }
+    await readerReadsMoneyEvents();
   });
 });

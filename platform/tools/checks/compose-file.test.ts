@@ -11,7 +11,16 @@ import { dirname, join } from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { BALANCE_REPLY_PREFIX, LOCAL_KAFKA_BROKERS, LOCAL_NATS_PORT, LOCAL_POSTGRES_HOST, LOCAL_POSTGRES_PORT, natsInboxPrefix } from '@wallet/platform';
+import {
+  BALANCE_REPLY_PREFIX,
+  LOCAL_KAFKA_BROKERS,
+  LOCAL_NATS_PORT,
+  LOCAL_POSTGRES_HOST,
+  LOCAL_POSTGRES_PORT,
+  MONEY_EVENTS_GROUP_PREFIX,
+  MONEY_EVENTS_TOPIC,
+  natsInboxPrefix,
+} from '@wallet/platform';
 import { REPO_ROOT } from '@wallet/platform/testkit';
 import { SERVICE_CONFIGS } from './service-modules';
 
@@ -247,6 +256,7 @@ describe('docker-compose.yml', () => {
     assert.equal(tx.NATS_URL, 'nats://nats:4222');
     assert.equal(relay.KAFKA_TOPIC_USER_CREATED, tx.KAFKA_TOPIC_USER_CREATED);
     assert.equal(relay.KAFKA_TOPIC_PARTITIONS, tx.KAFKA_TOPIC_PARTITIONS);
+    assert.equal(relay.KAFKA_TOPIC_MONEY_EVENTS, MONEY_EVENTS_TOPIC);
     const kafka = environmentOf('kafka');
     for (const env of [tx, relay]) {
       assert.ok(kafka.KAFKA_ADVERTISED_LISTENERS?.split(',').some((l) => l.endsWith(`//${env.KAFKA_BROKERS}`)));
@@ -457,10 +467,20 @@ describe('broker credentials and permissions: compose and the native runner use 
     const native = scramUsers(infra);
     assert.deepEqual(native, [
       'admin=KAFKA_ADMIN_PASSWORD',
+      'money-events-reader=KAFKA_MONEY_EVENTS_READER_PASSWORD',
       'outbox-relay=KAFKA_OUTBOX_RELAY_PASSWORD',
       'transaction-service=KAFKA_TRANSACTION_SERVICE_PASSWORD',
     ]);
-    assert.deepEqual(scramUsers(read('platform/tools/infra/kafka/compose-kafka.sh')), native);
+    const composeKafka = read('platform/tools/infra/kafka/compose-kafka.sh');
+    assert.deepEqual(scramUsers(composeKafka), native);
+    // The kafka service is given exactly the passwords it formats in, and removes them before Kafka starts.
+    const passwords = native.map((entry) => entry.split('=')[1] ?? '').sort();
+    assert.deepEqual(Object.keys(rawEnvironmentOf('kafka')).filter((name) => name.endsWith('_PASSWORD')).sort(), passwords);
+    assert.match(composeKafka, new RegExp(`^unset ${passwords.map((p) => `(?=.*\\b${p}\\b)`).join('')}`, 'm'));
+    // The reader is no service's login: no process is given its password.
+    for (const service of APP_SERVICE_NAMES) {
+      assert.ok(!Object.values(rawEnvironmentOf(service)).some((v) => v.includes('KAFKA_MONEY_EVENTS_READER_PASSWORD')), service);
+    }
     assert.ok(compose.services.kafka?.volumes?.includes('./platform/tools/infra/kafka/compose-kafka.sh:/opt/wallet/compose-kafka.sh:ro'));
     assert.deepEqual(compose.services.kafka?.command, ['bash', '/opt/wallet/compose-kafka.sh']);
     for (const [service, user] of [['outbox-relay', 'outbox-relay'], ['transaction-service', 'transaction-service']] as const) {
@@ -472,9 +492,10 @@ describe('broker credentials and permissions: compose and the native runner use 
     assert.equal(rawEnvironmentOf('user-service').KAFKA_SASL_PASSWORD, undefined, 'user-service has no Kafka login');
   });
 
-  test('Kafka: kafka-setup creates the topic and grants the ACLs for what the services use', () => {
+  test('Kafka: kafka-setup creates the topics and grants the ACLs for what the services use', () => {
     const setup = environmentOf('kafka-setup');
     const tx = environmentOf('transaction-service');
+    const relay = environmentOf('outbox-relay');
     // Absolute: the image's working directory is the service's own folder.
     assert.deepEqual(compose.services['kafka-setup']?.command, ['node', '/app/platform/tools/infra/kafka-setup.mjs', 'setup']);
     assert.ok(compose.services['kafka-setup']?.volumes?.includes('./platform/tools/infra/kafka-setup.mjs:/app/platform/tools/infra/kafka-setup.mjs:ro'));
@@ -482,6 +503,13 @@ describe('broker credentials and permissions: compose and the native runner use 
     assert.equal(setup.KAFKA_TOPIC_USER_CREATED, tx.KAFKA_TOPIC_USER_CREATED);
     assert.equal(setup.KAFKA_TOPIC_PARTITIONS, tx.KAFKA_TOPIC_PARTITIONS);
     assert.equal(setup.KAFKA_CONSUMER_GROUP, tx.KAFKA_CONSUMER_GROUP);
+    // money-events: the topic the relay writes, created with user-created's partition count.
+    assert.equal(setup.KAFKA_TOPIC_MONEY_EVENTS, relay.KAFKA_TOPIC_MONEY_EVENTS);
+    assert.equal(setup.KAFKA_TOPIC_PARTITIONS, relay.KAFKA_TOPIC_PARTITIONS);
+    // kafka-setup.mjs runs without the TypeScript build: its defaults must spell the runtime's constants.
+    const script = read('platform/tools/infra/kafka-setup.mjs');
+    assert.match(script, new RegExp(`process\\.env\\.KAFKA_TOPIC_MONEY_EVENTS \\?\\? '${MONEY_EVENTS_TOPIC}'`));
+    assert.match(script, new RegExp(`^export const MONEY_EVENTS_GROUP_PREFIX = '${MONEY_EVENTS_GROUP_PREFIX}';$`, 'm'));
     // Natively the same script runs after Kafka is ready.
     assert.match(infra, /kafka_admin setup/);
   });

@@ -61,6 +61,9 @@ describe('credentials.sh', () => {
       KAFKA_SASL_PASSWORD: all.KAFKA_TRANSACTION_SERVICE_PASSWORD,
     });
     assert.deepEqual(envOf('outbox-relay'), { KAFKA_SASL_PASSWORD: all.KAFKA_OUTBOX_RELAY_PASSWORD });
+    // money-events' read-only login (make tail-events), handed out the same way.
+    assert.match(all.KAFKA_MONEY_EVENTS_READER_PASSWORD ?? '', /^[0-9a-f]{48}$/);
+    assert.deepEqual(envOf('money-events-reader'), { KAFKA_SASL_PASSWORD: all.KAFKA_MONEY_EVENTS_READER_PASSWORD });
     // exec adds them to the command's environment, and nothing else from the file.
     const seen = run('exec', 'outbox-relay', 'env');
     assert.match(seen, new RegExp(`^KAFKA_SASL_PASSWORD=${all.KAFKA_OUTBOX_RELAY_PASSWORD}$`, 'm'));

@@ -5,6 +5,7 @@
 #   credentials.sh ensure   create the file, or add the variables it lacks (existing values are kept)
 #   credentials.sh path     print the file's path
 #   credentials.sh env SERVICE         print SERVICE's own settings (NAME=value lines), nobody else's
+#                                      (SERVICE: a process, or the read-only login money-events-reader)
 #   credentials.sh exec SERVICE CMD..  run CMD with only SERVICE's own credentials added to its environment
 # Rotation: README, "Security model". Values are hex, so they are safe in URLs, shells and configs.
 set -euo pipefail
@@ -27,6 +28,7 @@ VARIABLES=(
   KAFKA_CONTROLLER_PASSWORD
   KAFKA_OUTBOX_RELAY_PASSWORD
   KAFKA_TRANSACTION_SERVICE_PASSWORD
+  KAFKA_MONEY_EVENTS_READER_PASSWORD
 )
 
 random_secret() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
@@ -56,6 +58,8 @@ service_env() {
       printf 'KAFKA_SASL_PASSWORD=%s\n' "$KAFKA_TRANSACTION_SERVICE_PASSWORD"
       ;;
     outbox-relay) printf 'KAFKA_SASL_PASSWORD=%s\n' "$KAFKA_OUTBOX_RELAY_PASSWORD" ;;
+    # Not a service: the read-only login of money-events' consumers (make tail-events).
+    money-events-reader) printf 'KAFKA_SASL_PASSWORD=%s\n' "$KAFKA_MONEY_EVENTS_READER_PASSWORD" ;;
     *) echo "unknown service: $1" >&2; exit 2 ;;
   esac
 }

@@ -139,7 +139,9 @@ write_kafka_config() {
 
 # The SCRAM users live in the KRaft metadata, written once at storage format. Data formatted with
 # other credentials (or none: before SASL) cannot be logged into, so it is formatted anew; a dev
-# broker's events can be republished from the outbox (make replay-outbox).
+# broker's events can be republished from the outbox (make replay-outbox). money-events-reader is
+# formatted in too, but is not in the fingerprint: it came later, and ensure_kafka_reader adds it to
+# (or sets its password on) data formatted without it, so its arrival costs no one their broker's data.
 format_kafka_storage() {
   local fingerprint_file="$KAFKA_HOME/credentials.sha256" fingerprint
   fingerprint="$(printf '%s\n' "$KAFKA_ADMIN_PASSWORD" "$KAFKA_CONTROLLER_PASSWORD" "$KAFKA_OUTBOX_RELAY_PASSWORD" \
@@ -153,12 +155,53 @@ format_kafka_storage() {
     --add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=outbox-relay,password=$KAFKA_OUTBOX_RELAY_PASSWORD]" \
     --add-scram "SCRAM-SHA-512=[name=transaction-service,password=$KAFKA_TRANSACTION_SERVICE_PASSWORD]" \
+    --add-scram "SCRAM-SHA-512=[name=money-events-reader,password=$KAFKA_MONEY_EVENTS_READER_PASSWORD]" \
     >"$KAFKA_HOME/format.log" 2>&1 || { cat "$KAFKA_HOME/format.log" >&2; die "formatting Kafka storage failed"; }
   echo "$fingerprint" >"$fingerprint_file"
 }
 
 kafka_admin() { KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" KAFKA_ADMIN_PASSWORD="$KAFKA_ADMIN_PASSWORD" node "$ROOT/platform/tools/infra/kafka-setup.mjs" "$@"; }
 kafka_ready() { kafka_admin wait "$1"; }
+
+# Exit 0 when the reader's password from .credentials.env logs in, 3 when the broker refuses it.
+reader_logs_in() { KAFKA_LOGIN_PASSWORD="$KAFKA_MONEY_EVENTS_READER_PASSWORD" kafka_admin login money-events-reader "${1:-0}"; }
+
+# Sets a SCRAM-SHA-512 password on the running broker (AlterUserScramCredentials, as the admin, with
+# kafka's own ConfigCommand from the jars): no restart, no reformat. Both passwords go in files of a
+# private folder, not on command lines, which every local user can read (ps).
+set_scram_password() { # user password
+  local dir status=0
+  dir="$(umask 077 && mktemp -d)"
+  printf '%s\n' 'security.protocol=SASL_PLAINTEXT' 'sasl.mechanism=SCRAM-SHA-512' \
+    "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$KAFKA_ADMIN_PASSWORD\";" \
+    >"$dir/admin.properties"
+  # A file's value is taken as written: no [brackets] around it, unlike --add-config's.
+  printf 'SCRAM-SHA-512=password=%s\n' "$2" >"$dir/credential.properties"
+  java -Xmx256m "-Dlog4j.configuration=file:$ROOT/platform/tools/infra/kafka/log4j.properties" -cp "$KAFKA_LIBS/*" \
+    kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --command-config "$dir/admin.properties" \
+    --alter --entity-type users --entity-name "$1" --add-config-file "$dir/credential.properties" >"$dir/output.log" 2>&1 || status=$?
+  # Its errors can quote the credential: shown without it.
+  [ "$status" -eq 0 ] || grep -v INFO "$dir/output.log" | grep -vF -e "$2" -e "$KAFKA_ADMIN_PASSWORD" | tail -n 5 >&2
+  rm -rf "$dir"
+  [ "$status" -eq 0 ] || die "setting the SCRAM password of $1 failed"
+}
+
+# money-events' read-only principal. A fresh broker has it from the format; one formatted before it
+# existed (or with an older password) gets it here, while it runs, which keeps `make infra` a no-op
+# on a machine that already has it and never formats other checkouts' data anew for it.
+ensure_kafka_reader() {
+  local status=0
+  reader_logs_in || status=$?
+  [ "$status" -eq 0 ] && return
+  [ "$status" -eq 3 ] || die "Kafka on 127.0.0.1:$KAFKA_PORT did not answer a login as money-events-reader"
+  if [ ! -f "$KAFKA_LIBS/.complete" ]; then
+    docker_engine && die "Kafka's SCRAM user money-events-reader is missing: recreate the compose broker (docker compose --env-file .credentials.env up -d --force-recreate kafka)"
+    ensure_kafka_jars
+  fi
+  log "adding Kafka's SCRAM user money-events-reader to the running broker (no restart)"
+  set_scram_password money-events-reader "$KAFKA_MONEY_EVENTS_READER_PASSWORD"
+  reader_logs_in 15 || die "money-events-reader still cannot log in to Kafka 15 s after its password was set"
+}
 
 ensure_kafka() {
   if port_open 127.0.0.1 "$KAFKA_PORT"; then
@@ -180,7 +223,8 @@ ensure_kafka() {
   fi
   kafka_ready 90 || { tail -n 40 "$KAFKA_HOME/kafka.log" >&2 2>/dev/null || true; die "Kafka did not become ready"; }
   log "Kafka is ready"
-  # The topic is created here, by the admin principal: the services hold no Create permission.
+  ensure_kafka_reader
+  # The topics are created here, by the admin principal: the services hold no Create permission.
   kafka_admin setup
 }
 

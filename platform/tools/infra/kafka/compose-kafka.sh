@@ -2,11 +2,13 @@
 # docker-compose.yml's kafka service starts here (mounted read-only into apache/kafka), then hands over
 # to the image's own start script. Two things that image cannot do from its environment alone:
 #  1. bootstrap the SCRAM users into the KRaft metadata when the storage is formatted (as
-#     platform/tools/infra/infra.sh does natively); the image's own format step then finds it formatted;
+#     platform/tools/infra/infra.sh does natively); the image's own format step then finds it formatted.
+#     The storage lives in the container, and a new password variable changes the service, so compose
+#     recreates the broker and every user (money-events-reader too) is there from the format;
 #  2. write the admin's client settings the healthcheck logs in with (/tmp/admin-client.properties).
 # Passwords come from the environment (compose interpolates them from .credentials.env).
 set -euo pipefail
-: "${KAFKA_ADMIN_PASSWORD:?}" "${KAFKA_OUTBOX_RELAY_PASSWORD:?}" "${KAFKA_TRANSACTION_SERVICE_PASSWORD:?}"
+: "${KAFKA_ADMIN_PASSWORD:?}" "${KAFKA_OUTBOX_RELAY_PASSWORD:?}" "${KAFKA_TRANSACTION_SERVICE_PASSWORD:?}" "${KAFKA_MONEY_EVENTS_READER_PASSWORD:?}"
 KAFKA_STORAGE="${KAFKA_STORAGE:-/opt/kafka/bin/kafka-storage.sh}"
 FORMAT_PROPERTIES="$(mktemp)"
 cat >"$FORMAT_PROPERTIES" <<PROPERTIES
@@ -27,7 +29,8 @@ PROPERTIES
 $KAFKA_STORAGE format -t "${CLUSTER_ID}" -c "$FORMAT_PROPERTIES" --ignore-formatted \
   --add-scram "SCRAM-SHA-512=[name=admin,password=${KAFKA_ADMIN_PASSWORD}]" \
   --add-scram "SCRAM-SHA-512=[name=outbox-relay,password=${KAFKA_OUTBOX_RELAY_PASSWORD}]" \
-  --add-scram "SCRAM-SHA-512=[name=transaction-service,password=${KAFKA_TRANSACTION_SERVICE_PASSWORD}]"
+  --add-scram "SCRAM-SHA-512=[name=transaction-service,password=${KAFKA_TRANSACTION_SERVICE_PASSWORD}]" \
+  --add-scram "SCRAM-SHA-512=[name=money-events-reader,password=${KAFKA_MONEY_EVENTS_READER_PASSWORD}]"
 rm -f "$FORMAT_PROPERTIES"
 
 (umask 077 && cat >/tmp/admin-client.properties <<PROPERTIES
@@ -37,5 +40,5 @@ sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule require
 PROPERTIES
 )
 # The admin password is a broker setting (the inter-broker login), not something the image needs in its env.
-unset KAFKA_ADMIN_PASSWORD KAFKA_OUTBOX_RELAY_PASSWORD KAFKA_TRANSACTION_SERVICE_PASSWORD
+unset KAFKA_ADMIN_PASSWORD KAFKA_OUTBOX_RELAY_PASSWORD KAFKA_TRANSACTION_SERVICE_PASSWORD KAFKA_MONEY_EVENTS_READER_PASSWORD
 exec /etc/kafka/docker/run
