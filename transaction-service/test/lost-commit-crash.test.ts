@@ -205,6 +205,15 @@ describe('a batch whose COMMIT was in flight when PostgreSQL crashed', { skip: a
         assert.equal(retried.body.transaction_id, added.body.transaction_id);
         assert.deepEqual(await balances([a]), ['1001']);
         await assertBooksExact([a, b, blocker]);
+        // Money events (ADR 10): one outbox row per ledger row that committed, none for the lost attempt.
+        const { rows } = await db.raw<{ rows: Array<{ entries: string; events: string }> }>(
+          `SELECT count(t.seq)::text AS entries, count(p.entry_seq)::text AS events
+             FROM transactions t LEFT JOIN money_events_pending p ON p.entry_seq = t.seq
+            WHERE t.user_id = ANY(?::uuid[])`,
+          [[a, b, blocker]],
+        );
+        assert.equal(rows[0]!.events, rows[0]!.entries, 'one money event per committed change');
+        assert.equal(rows[0]!.entries, '5', 'a: 6.01, 5.00, -1.00; b: +1.00; blocker: +0.01');
       } finally {
         await rig.close();
       }

@@ -111,6 +111,30 @@ async function park(engine: MoneyEngine, userId: string) {
   };
 }
 
+/**
+ * The money outbox (ADR 10) against the ledger for these users: exactly one pending event per
+ * ledger row (no relay runs here), none for anything that did not commit, and per user the
+ * sequence is 1..N with last_sequence = N.
+ */
+async function assertOneEventPerChange(userIds: string[]): Promise<void> {
+  const { rows } = await db.raw<{ rows: Array<{ user_id: string; entries: string; events: string; max_sequence: string | null; last_sequence: string }> }>(
+    `SELECT u.user_id, count(t.seq)::text AS entries, count(p.entry_seq)::text AS events,
+            max(t.sequence)::text AS max_sequence, u.last_sequence::text
+       FROM users u
+       LEFT JOIN transactions t ON t.user_id = u.user_id
+       LEFT JOIN money_events_pending p ON p.entry_seq = t.seq
+      WHERE u.user_id = ANY(?::uuid[])
+      GROUP BY u.user_id, u.last_sequence`,
+    [userIds],
+  );
+  assert.equal(rows.length, userIds.length);
+  for (const row of rows) {
+    assert.equal(row.events, row.entries, `${row.user_id}: one event per ledger row`);
+    assert.equal(row.max_sequence ?? '0', row.entries, `${row.user_id}: sequence 1..N`);
+    assert.equal(row.last_sequence, row.entries, `${row.user_id}: last_sequence = N`);
+  }
+}
+
 async function transfersCreatedAt(ids: string[]): Promise<Set<string>> {
   const rows = (await db('transfers').select('created_at').whereIn('transfer_id', ids)) as Array<{ created_at: Date }>;
   return new Set(rows.map((r) => r.created_at.toISOString()));
@@ -263,6 +287,7 @@ describe('failures', () => {
       assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 600 + 50), String(600 - 50)]);
       const splits = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'split' });
       assert.ok(splits !== undefined && splits >= 1, `split retries: ${splits}`);
+      await assertOneEventPerChange([a, b, blocker]);
     } finally {
       await removeTrigger();
     }
@@ -295,6 +320,7 @@ describe('failures', () => {
       assert.equal(metricValue(text, 'wallet_money_batch_retries_total', { reason: '40001' }), 1);
       const ledger = await db('transactions').whereIn('user_id', [a, b]).andWhere({ kind: 'transfer' }).count<{ count: string }[]>('* as count');
       assert.equal(ledger[0]!.count, '6');
+      await assertOneEventPerChange([a, b, blocker]);
     } finally {
       await removeTrigger();
     }
@@ -318,6 +344,7 @@ describe('failures', () => {
     assert.equal(await balanceOf(blocker), '1');
     const reruns = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'connection' });
     assert.ok(reruns !== undefined && reruns >= 1, `connection retries: ${reruns}`);
+    await assertOneEventPerChange([a, b, blocker]);
   });
 
   for (const mode of ['after-commit', 'before-commit'] as const) {
@@ -341,6 +368,7 @@ describe('failures', () => {
         const text = await metrics.metrics();
         const resolution = mode === 'after-commit' ? 'committed' : 'aborted';
         assert.equal(metricValue(text, 'wallet_money_ambiguous_commits_total', { resolution }), 1);
+        await assertOneEventPerChange([a, b]);
       } finally {
         await proxy.stop();
       }
