@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
 import { createTestDatabase, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
-import type { OperationOutcome } from '../src/domain/idempotency';
+import type { OperationOutcome } from '../src/entry-points/http/stored-response';
 import { MoneyEngine } from '../src/domain/transfers/money-engine';
 import type { KeyedCommand } from '../src/domain/transfers/money-command';
 import { presentMoneyResult } from '../src/entry-points/http/money-presenter';

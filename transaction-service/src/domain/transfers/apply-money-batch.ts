@@ -19,12 +19,19 @@ import {
   type BatchBackend,
   type MoneyTransaction,
 } from '../../data-access/money-transaction';
-import type { OperationOutcome, StoredResponse } from '../idempotency';
-import { endpointOf, type KeyedCommand, type MoneyResult, type SequencedLeg, type TransferRow } from './money-command';
+import {
+  endpointOf,
+  type AnsweredOutcome,
+  type KeyedCommand,
+  type MoneyResult,
+  type PresentedAnswer,
+  type SequencedLeg,
+  type TransferRow,
+} from './money-command';
 import { applyDecision, decide, usersOf } from './money-rules';
 
 /** Shapes a result into the response a client sees; that exact response is what a key stores. */
-export type Presenter = (result: MoneyResult) => StoredResponse;
+export type Presenter = (result: MoneyResult) => PresentedAnswer;
 
 /**
  * Each item's own answer: a response (fresh or replayed), a refusal that is not stored, or — only
@@ -32,7 +39,7 @@ export type Presenter = (result: MoneyResult) => StoredResponse;
  * of it happened and its key was given back, so the engine may run it again later.
  */
 export type ItemAnswer =
-  | { ok: true; outcome: OperationOutcome; code: OutcomeCode; result?: MoneyResult }
+  | { ok: true; outcome: AnsweredOutcome; code: OutcomeCode; result?: MoneyResult }
   | { ok: false; error: AppError; setAside?: true };
 
 /** The domain's code of an outcome: 'ok', or the refusal's error code ('unknown' for a key stored before codes were kept). */
@@ -207,7 +214,7 @@ interface DecidedBatch {
   legs: SequencedLeg[];
   outcomes: StoredOutcome[];
   /** The running items' own responses, by item index. */
-  fresh: Map<number, { response: StoredResponse; result: MoneyResult }>;
+  fresh: Map<number, { response: PresentedAnswer; result: MoneyResult }>;
   /** Balances after every decided item. */
   after: Map<string, bigint>;
   /** Last sequence numbers after every decided item. */

@@ -1,5 +1,4 @@
 import type { AppError } from '@wallet/platform';
-import type { IdempotentEndpoint } from '../idempotency';
 import type { Minor } from '../money';
 
 /**
@@ -18,8 +17,25 @@ export interface KeyedCommand {
   fingerprint: string;
 }
 
-export function endpointOf(command: MoneyCommand): IdempotentEndpoint {
+/** The kind of a money operation; an Idempotency-Key is scoped to it (one key may be used once per kind). */
+export type OperationKind = MoneyCommand['op'];
+
+export function endpointOf(command: MoneyCommand): OperationKind {
   return command.op;
+}
+
+/**
+ * What the presenter rendered for a result (the edge's response: entry-points/http/stored-response.ts).
+ * The domain never looks inside: it stores it with the key, verbatim, and hands it back on a replay.
+ */
+export interface PresentedAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** A presented answer, and whether it is a replay of a stored one. */
+export interface AnsweredOutcome extends PresentedAnswer {
+  replayed: boolean;
 }
 
 /** What one command did: its own outcome, independent of the others in its batch. */

@@ -13,9 +13,8 @@ import {
 } from '@wallet/platform';
 import type { LockMode } from '../../data-access/money-batch-repository';
 import { poolSettler, type BatchOutcome, type BatchSettler } from '../../data-access/money-transaction';
-import type { OperationOutcome } from '../idempotency';
 import { applyMoneyBatch, CommitOutcomeUnknown, type BatchResult, type ItemAnswer, type Presenter } from './apply-money-batch';
-import { endpointOf, type KeyedCommand } from './money-command';
+import { endpointOf, type AnsweredOutcome, type KeyedCommand } from './money-command';
 import { usersOf } from './money-rules';
 
 export interface MoneyEngineOptions {
@@ -57,7 +56,7 @@ export interface MoneyEngineOptions {
 
 interface Waiting {
   item: KeyedCommand;
-  resolve: (outcome: OperationOutcome) => void;
+  resolve: (outcome: AnsweredOutcome) => void;
   reject: (error: unknown) => void;
   /** Re-runs after its batch was settled as aborted. */
   reruns: number;
@@ -165,7 +164,7 @@ export class MoneyEngine {
   }
 
   /** Queues a validated operation; resolves with its response once its batch has committed. */
-  submit(item: KeyedCommand): Promise<OperationOutcome> {
+  submit(item: KeyedCommand): Promise<AnsweredOutcome> {
     if (this.stopping) {
       return Promise.reject(new AppError('service_unavailable', 'The service is shutting down; retry shortly'));
     }
@@ -175,7 +174,7 @@ export class MoneyEngine {
         new AppError('service_unavailable', 'Too many money operations are waiting; retry shortly (with the same Idempotency-Key)'),
       );
     }
-    return new Promise<OperationOutcome>((resolve, reject) => {
+    return new Promise<AnsweredOutcome>((resolve, reject) => {
       this.queue.push({ item, resolve, reject, reruns: 0, setAsides: 0 });
       this.pump();
     });

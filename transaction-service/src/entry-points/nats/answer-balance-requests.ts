@@ -13,7 +13,7 @@ import {
   type NatsConnection,
 } from '@wallet/platform';
 import type { Msg } from 'nats';
-import { readBalances } from '../../domain/read-balances';
+import { readBalances } from '../../domain/wallet-queries';
 
 const requestSchema = Joi.object<{ user_id: string }>({
   user_id: uuidSchema().required(),
