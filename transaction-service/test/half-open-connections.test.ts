@@ -2,43 +2,27 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import pg from 'pg';
-import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
-import { createTestDatabase, type TestDatabase, waitFor } from '@wallet/platform/testkit';
-import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
+import { createKnex, type Knex } from '@wallet/platform';
+import { waitFor } from '@wallet/platform/testkit';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
-import { connectionPerAttemptSettler } from '../src/data-access/money-transaction';
-import { MoneyEngine } from '../src/domain/transfers/money-engine';
-import type { KeyedCommand } from '../src/domain/transfers/money-command';
-import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
-import { parseAddMoneyRequest } from '../src/entry-points/http/money-requests';
-import { BlackholeProxy } from './support/blackhole-proxy';
+import { PostgresFaultProxy } from './support/postgres-fault-proxy';
+import { addMoney, createMoneyEngine, createUsers, testSettler, walletTestDatabase, type WalletTestDatabase } from './support/engine-rig';
 
 /**
  * Review (issue 17 fix): the engine's and the settler's connections have no client-side bound.
  * A connection that goes half-open (host crash, failover, a middlebox dropping state) while a
  * statement or a COMMIT is in flight never answers and never errors.
  */
-let database: TestDatabase;
+let wallet: WalletTestDatabase;
 let db: Knex;
-const MAX = 100_000_000_00n;
 
 before(async () => {
-  database = await createTestDatabase('review');
-  db = createKnex({ url: database.url, poolMax: 3, applicationName: 'review-fixtures' });
-  await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
+  wallet = await walletTestDatabase('review', 'review-fixtures', 3);
+  db = wallet.db;
 });
 after(async () => {
-  await db.destroy();
-  await database.drop();
+  await wallet.drop();
 });
-
-const addMoney = (userId: string, amount: string, key?: string): KeyedCommand => parseAddMoneyRequest({ user_id: userId, amount }, key, MAX);
-
-async function users(n: number, balanceMinor = 0n): Promise<string[]> {
-  const ids = Array.from({ length: n }, () => uuidv7());
-  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date(), balance_minor: balanceMinor.toString() })));
-  return ids;
-}
 
 /** Resolves with the outcome (or the error) or 'no answer' after ms. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | Error | 'no answer'> {
@@ -47,38 +31,26 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | Error | 'no answer'> 
 
 /** As production (start-service.ts startMoneyEngine): money pool = in-flight + 1, a settler with a deadline per attempt. */
 async function rig(options: { batchesViaProxy: boolean; settleViaProxy: boolean }) {
-  const asService = new URL(await database.urlAs('transaction_service'));
-  const proxy = new BlackholeProxy({ host: asService.hostname, port: Number(asService.port || 5432) });
-  const viaProxy = new URL(asService);
-  viaProxy.host = await proxy.start();
-  const common = { statementTimeoutMs: 30_000, lockTimeoutMs: 1_000 };
+  const asService = await wallet.database.urlAs('transaction_service');
+  const proxy = await PostgresFaultProxy.inFrontOf(asService);
   // As production, the server ends a session left idle in a transaction (here after 2 s): the
   // backend orphaned by a half-open connection gives its row locks back by itself.
   const knex = createKnex({
-    ...common,
-    url: (options.batchesViaProxy ? viaProxy : asService).toString(),
+    statementTimeoutMs: 30_000,
+    lockTimeoutMs: 1_000,
+    url: options.batchesViaProxy ? proxy.url : asService,
     poolMax: 2,
     applicationName: 'review-money',
     idleInTransactionTimeoutMs: 2_000,
   });
-  const settler = connectionPerAttemptSettler({
-    url: (options.settleViaProxy ? viaProxy : asService).toString(),
+  const settler = testSettler(options.settleViaProxy ? proxy.url : asService, {
     applicationName: 'review-settle',
-    lockTimeoutMs: 1_000,
     statementTimeoutMs: 30_000,
     attemptTimeoutMs: 3_000,
   });
-  const metrics = createMetricsRegistry('review');
-  const engine = new MoneyEngine({
-    knex,
+  const { engine, metrics } = createMoneyEngine(knex, 'review', {
     settler,
     batchDeadlineMs: 3_000,
-    present: presentMoneyResult,
-    logger: createLogger({ service: 'review', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics,
-    maxBatchSize: 500,
-    maxBatchesInFlight: 1,
-    queueLimit: 10_000,
     lockTimeoutMs: 1_000,
     maxLockRetries: 5,
     commitTimeoutMs: 500,
@@ -97,7 +69,7 @@ async function rig(options: { batchesViaProxy: boolean; settleViaProxy: boolean 
 }
 
 test('privileges: transaction_service reads backend_xid of its own backends and may pg_terminate_backend them', async () => {
-  const url = await database.urlAs('transaction_service');
+  const url = await wallet.database.urlAs('transaction_service');
   const victim = new pg.Client({ connectionString: url });
   const settler = new pg.Client({ connectionString: url });
   await victim.connect();
@@ -123,16 +95,16 @@ test('privileges: transaction_service reads backend_xid of its own backends and 
 test('two COMMITs lost in half-open connections do not leak the money pool\'s connections: an unrelated request is still answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
   try {
-    const [a, b, c] = await users(3);
+    const [a, b, c] = await createUsers(db, 3);
     const first = Date.now();
-    r.proxy.arm('COMMIT;', 'request');
+    r.proxy.arm('hold-request', 'COMMIT;');
     const outcomeA = await within(r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`)), 15_000);
     // Settled (aborted: the backend was ended), re-run on the pool's other connection, answered.
     assert.equal((outcomeA as OperationOutcome).status, 200, `first lost COMMIT settled and answered: ${JSON.stringify(outcomeA)}`);
     const pool = (r.knex.client as { pool: { numUsed(): number; numFree(): number } }).pool;
     const backends = await db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_stat_activity WHERE application_name = 'review-money'");
     process.stderr.write(`after the first: pool used ${pool.numUsed()} free ${pool.numFree()}, live money backends ${backends.rows.length}, ${Date.now() - first} ms\n`);
-    r.proxy.arm('COMMIT;', 'request');
+    r.proxy.arm('hold-request', 'COMMIT;');
     const outcomeB = await within(r.engine.submit(addMoney(b!, '1.00', `k-${uuidv7()}`)), 15_000);
     process.stderr.write(`second lost COMMIT: ${outcomeB instanceof Error ? outcomeB.message : JSON.stringify(outcomeB)}; pool used ${pool.numUsed()}\n`);
     const started = performance.now();
@@ -151,11 +123,11 @@ test('two COMMITs lost in half-open connections do not leak the money pool\'s co
 test('the reply of the batch write statement lost in a half-open connection: the batch deadline drops it, the batch re-runs, everyone is answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
   try {
-    const [a, b] = await users(2);
-    r.proxy.arm('WITH moved AS', 'reply');
+    const [a, b] = await createUsers(db, 2);
+    r.proxy.arm('hold-reply', 'WITH moved AS');
     const stuck = r.engine.submit(addMoney(a!, '1.00'));
     stuck.catch(() => undefined);
-    await waitFor(() => Promise.resolve(r.proxy.holes === 1 ? true : undefined), { what: 'the write to be black-holed' });
+    await waitFor(() => Promise.resolve(r.proxy.faults === 1 ? true : undefined), { what: 'the write to be black-holed' });
     const unrelated = await within(r.engine.submit(addMoney(b!, '1.00')), 10_000);
     assert.equal((unrelated as OperationOutcome).status, 200, `an unrelated add-money while one write's reply is lost: ${JSON.stringify(unrelated)}`);
     const rerun = await within(stuck, 10_000);
@@ -170,13 +142,13 @@ test('the reply of the batch write statement lost in a half-open connection: the
 test('a settle whose own connection goes half-open: the attempt deadline gives up on it, the next attempt settles, the batch is answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: true });
   try {
-    const [a] = await users(1);
+    const [a] = await createUsers(db, 1);
     // The batch's COMMIT reaches the server and commits; its reply is lost (timeout 500 ms).
-    r.proxy.arm('COMMIT;', 'reply');
+    r.proxy.arm('hold-reply', 'COMMIT;');
     const held = r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`));
-    await waitFor(() => Promise.resolve(r.proxy.holes === 1 ? true : undefined), { what: 'the COMMIT reply to be black-holed' });
+    await waitFor(() => Promise.resolve(r.proxy.faults === 1 ? true : undefined), { what: 'the COMMIT reply to be black-holed' });
     // The settler's INSERT reaches the server (and commits nothing new: conflict), its reply is lost.
-    r.proxy.arm("'aborted')", 'reply');
+    r.proxy.arm('hold-reply', "'aborted')");
     const outcome = await within(held, 20_000);
     assert.notEqual(outcome, 'no answer', 'settled within 20 s (each attempt has a client-side deadline)');
     assert.equal((outcome as OperationOutcome).status, 200, JSON.stringify(outcome));

@@ -1,16 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, createLogger, createMetricsRegistry, ensureDatabaseExists, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
+import { createKnex, ensureDatabaseExists, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
 import { waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
-import { MoneyEngine } from '../src/domain/transfers/money-engine';
-import type { KeyedCommand } from '../src/domain/transfers/money-command';
-import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
-import { parseAddMoneyRequest, parseTransferRequest } from '../src/entry-points/http/money-requests';
-import { connectionPerAttemptSettler } from '../src/data-access/money-transaction';
-import { CommitHoldingProxy, type HoldMode } from './support/commit-holding-proxy';
+import type { MoneyEngine } from '../src/domain/transfers/money-engine';
+import { PostgresFaultProxy } from './support/postgres-fault-proxy';
+import { addMoney, balances, createMoneyEngine, createUsers, ENGINE_APPLICATION_NAME, metricOf, park, testSettler, transfer } from './support/engine-rig';
 import { privatePostgresAvailability, startPrivatePostgres, type PrivatePostgres } from './support/private-postgres';
 
 /**
@@ -22,7 +19,6 @@ import { privatePostgresAvailability, startPrivatePostgres, type PrivatePostgres
  * The cluster is the test's own (private-postgres.ts), so the crash touches nothing else.
  */
 const availability = privatePostgresAvailability();
-const MAX = 100_000_000_00n;
 
 let pg: PrivatePostgres;
 let walletUrl: string;
@@ -47,41 +43,19 @@ function fixtureKnex(): Knex {
   return createKnex({ url: walletUrl, poolMax: 2, applicationName: 'crash-test-fixtures' });
 }
 
-const transfer = (from: string, to: string, amount: string, key?: string): KeyedCommand =>
-  parseTransferRequest({ from_user_id: from, to_user_id: to, amount_to_transfer: amount }, key, MAX);
-const addMoney = (userId: string, amount: string, key?: string): KeyedCommand =>
-  parseAddMoneyRequest({ user_id: userId, amount }, key, MAX);
-
 interface Rig {
   engine: MoneyEngine;
   metrics: MetricsRegistry;
-  proxy: CommitHoldingProxy;
+  proxy: PostgresFaultProxy;
   close(): Promise<void>;
 }
 
-/** An engine whose batches go through the holding proxy; settling connects directly. */
+/** An engine whose batches go through the fault proxy; settling connects directly. */
 async function startRig(): Promise<Rig> {
-  const proxy = new CommitHoldingProxy({ host: '127.0.0.1', port: pg.port });
-  const viaProxy = new URL(walletUrl);
-  viaProxy.host = await proxy.start();
-  const knex = createKnex({ url: viaProxy.toString(), poolMax: 2, applicationName: 'engine-under-test' });
-  const settler = connectionPerAttemptSettler({
-    url: walletUrl,
-    applicationName: 'engine-settle',
-    lockTimeoutMs: 1_000,
-    statementTimeoutMs: 10_000,
-    attemptTimeoutMs: 6_000,
-  });
-  const metrics = createMetricsRegistry('crash-test');
-  const engine = new MoneyEngine({
-    knex,
-    settler,
-    present: presentMoneyResult,
-    logger: createLogger({ service: 'crash-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics,
-    maxBatchSize: 500,
-    maxBatchesInFlight: 1,
-    queueLimit: 10_000,
+  const proxy = await PostgresFaultProxy.inFrontOf(walletUrl);
+  const knex = createKnex({ url: proxy.url, poolMax: 2, applicationName: ENGINE_APPLICATION_NAME });
+  const { engine, metrics } = createMoneyEngine(knex, 'crash-test', {
+    settler: testSettler(walletUrl),
     // The test decides when the held connection breaks; the engine must not give up first.
     commitTimeoutMs: 120_000,
   });
@@ -97,41 +71,10 @@ async function startRig(): Promise<Rig> {
   };
 }
 
-async function createUsers(count: number): Promise<string[]> {
-  const ids = Array.from({ length: count }, () => uuidv7());
-  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
-  return ids;
-}
-
-/**
- * Parks the engine on a row lock the fixture holds, so that the items submitted next form one
- * batch; `release` lets the parked batch commit.
- */
-async function park(engine: MoneyEngine, blocker: string) {
-  const gate = await db.transaction();
-  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [blocker]);
-  const parked = engine.submit(addMoney(blocker, '0.01'));
-  await waitFor(
-    async () => {
-      const rows = await db.raw<{ rows: unknown[] }>(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'engine-under-test' AND wait_event_type = 'Lock'",
-      );
-      return rows.rows.length > 0 ? true : undefined;
-    },
-    { what: 'the engine to wait on the test row lock' },
-  );
-  return { parked, release: () => gate.commit() };
-}
-
 /** Commits many small transactions, so the crashed batch's transaction id is handed out again. */
 async function burnTransactionIds(knex: Knex, count: number): Promise<void> {
   await knex.raw('CREATE TABLE IF NOT EXISTS xid_burner (n integer)');
   for (let i = 0; i < count; i += 1) await knex.raw('INSERT INTO xid_burner VALUES (?)', [i]);
-}
-
-async function balances(ids: string[]): Promise<string[]> {
-  const rows = (await db('users').select('user_id', 'balance_minor').whereIn('user_id', ids)) as Array<{ user_id: string; balance_minor: string }>;
-  return ids.map((id) => rows.find((r) => r.user_id === id)!.balance_minor);
 }
 
 /** Each user's balance equals its ledger: the sum of its credits less its debits. */
@@ -146,14 +89,7 @@ async function assertBooksExact(ids: string[]): Promise<void> {
   for (const row of rows) assert.equal(row.balance_minor, row.ledger, `user ${row.user_id}: balance = ledger`);
 }
 
-function ambiguousCount(metrics: MetricsRegistry, resolution: string): Promise<number> {
-  return metrics
-    .getSingleMetric('wallet_money_ambiguous_commits_total')!
-    .get()
-    .then((m) => m.values.filter((v) => v.labels.resolution === resolution).reduce((sum, v) => sum + v.value, 0));
-}
-
-const CASES: Array<{ mode: HoldMode; expected: 'committed' | 'aborted'; title: string }> = [
+const CASES: Array<{ mode: 'hold-request' | 'hold-reply'; expected: 'committed' | 'aborted'; title: string }> = [
   { mode: 'hold-request', expected: 'aborted', title: 'a COMMIT that never reached PostgreSQL before the crash is not reported as done; the batch runs once after' },
   { mode: 'hold-reply', expected: 'committed', title: 'a COMMIT that reached disk before the crash is reported committed, with its own answers' },
 ];
@@ -163,21 +99,19 @@ describe('a batch whose COMMIT was in flight when PostgreSQL crashed', { skip: a
     test(title, async () => {
       const rig = await startRig();
       try {
-        const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+        const [a, b, blocker] = (await createUsers(db, 3)) as [string, string, string];
         await rig.engine.submit(addMoney(a, '6.01'));
         const key = `crash-${uuidv7()}`;
 
         // One batch: a keyed add-money of 5.00 and an unkeyed transfer of 1.00.
-        const gate = await park(rig.engine, blocker);
+        const gate = await park(db, rig.engine, blocker);
         const pending: Array<Promise<OperationOutcome>> = [rig.engine.submit(addMoney(a, '5.00', key)), rig.engine.submit(transfer(a, b, '1.00'))];
         const caught = pending.map((p) => p.catch((error: unknown) => error));
         await gate.release();
-        await gate.parked;
         // The parked batch has committed; the next COMMIT on the engine's connections is ours.
-        rig.proxy.arm(mode);
-        await rig.proxy.holding;
+        await rig.proxy.arm(mode);
         if (mode === 'hold-reply') {
-          await waitFor(async () => ((await balances([b]))[0] === '100' ? true : undefined), { what: 'the held batch to commit' });
+          await waitFor(async () => ((await balances(db, [b]))[0] === '100' ? true : undefined), { what: 'the held batch to commit' });
         }
 
         pg.crash();
@@ -191,19 +125,19 @@ describe('a batch whose COMMIT was in flight when PostgreSQL crashed', { skip: a
         const [added, moved] = (await Promise.all(caught)) as [OperationOutcome, OperationOutcome];
         assert.equal(added.status, 200, JSON.stringify(added));
         assert.equal(moved.status, 201, JSON.stringify(moved));
-        assert.deepEqual(await balances([a, b]), ['1001', '100'], 'a: 6.01 + 5.00 - 1.00; b: 1.00');
+        assert.deepEqual(await balances(db, [a, b]), ['1001', '100'], 'a: 6.01 + 5.00 - 1.00; b: 1.00');
         // What the callers were told is what the database holds.
         assert.equal(added.body.updated_balance, '11.01', 'the add-money ran before the transfer, as submitted');
         const ledger = (await db.raw<{ rows: Array<{ amount_minor: string }> }>('SELECT amount_minor FROM transactions WHERE id = ?', [String(added.body.transaction_id)])).rows;
         assert.deepEqual(ledger.map((r) => r.amount_minor), ['500'], 'the answered add-money is in the ledger, once');
         const transfers = (await db('transfers').where({ from_user_id: a })) as unknown[];
         assert.equal(transfers.length, 1, 'the unkeyed transfer ran exactly once');
-        assert.equal(await ambiguousCount(rig.metrics, expected), 1, `settled as ${expected}`);
+        assert.equal(await metricOf(rig.metrics, 'wallet_money_ambiguous_commits_total', { resolution: expected }), 1, `settled as ${expected}`);
 
         const retried = await rig.engine.submit(addMoney(a, '5.00', key));
         assert.equal(retried.replayed, true, 'a retry with the same key replays');
         assert.equal(retried.body.transaction_id, added.body.transaction_id);
-        assert.deepEqual(await balances([a]), ['1001']);
+        assert.deepEqual(await balances(db, [a]), ['1001']);
         await assertBooksExact([a, b, blocker]);
         // Money events (ADR 10): one outbox row per ledger row that committed, none for the lost attempt.
         const { rows } = await db.raw<{ rows: Array<{ entries: string; events: string }> }>(

@@ -1,30 +1,37 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
-import { AppError, createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex } from '@wallet/platform';
-import { createTestDatabase, installTestTrigger, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
-import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
+import { AppError, createKnex, type Knex } from '@wallet/platform';
+import { installTestTrigger, waitFor } from '@wallet/platform/testkit';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
-import { MoneyEngine } from '../src/domain/transfers/money-engine';
-import type { KeyedCommand } from '../src/domain/transfers/money-command';
-import { presentMoneyResult } from '../src/entry-points/http/money-presenter';
-import { parseAddMoneyRequest, parseTransferRequest } from '../src/entry-points/http/money-requests';
-import { CommitDroppingProxy } from './support/commit-dropping-proxy';
+import type { MoneyEngine, MoneyEngineOptions } from '../src/domain/transfers/money-engine';
+import { PostgresFaultProxy } from './support/postgres-fault-proxy';
+import {
+  addMoney,
+  balanceOf,
+  balances,
+  createMoneyEngine,
+  createUsers,
+  ENGINE_APPLICATION_NAME,
+  metricOf,
+  park,
+  transfer,
+  walletTestDatabase,
+  type WalletTestDatabase,
+} from './support/engine-rig';
 
 /**
  * The group-commit engine against the real PostgreSQL, driven directly so that which items share
  * a batch is decided by the test: a row lock the test holds parks the engine's current batch,
  * and everything submitted meanwhile forms the next one, in submission order.
  */
-let database: TestDatabase;
+let wallet: WalletTestDatabase;
 let db: Knex;
 const engines: Array<{ engine: MoneyEngine; knex: Knex }> = [];
-const MAX = 100_000_000_00n;
 
 before(async () => {
-  database = await createTestDatabase('engine');
-  db = createKnex({ url: database.url, poolMax: 4, applicationName: 'engine-test-fixtures' });
-  await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
+  wallet = await walletTestDatabase('engine', 'engine-test-fixtures', 4);
+  db = wallet.db;
 });
 
 after(async () => {
@@ -32,83 +39,31 @@ after(async () => {
     await engine.stop();
     await knex.destroy();
   }
-  await db.destroy();
-  await database.drop();
+  await wallet.drop();
 });
 
-function startEngine(options: { url?: string; maxBatchSize?: number } = {}) {
-  const knex = createKnex({ url: options.url ?? database.url, poolMax: 2, applicationName: 'engine-under-test' });
-  const metrics = createMetricsRegistry('engine-test');
-  const engine = new MoneyEngine({
-    knex,
-    present: presentMoneyResult,
-    logger: createLogger({ service: 'engine-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics,
-    maxBatchSize: options.maxBatchSize ?? 500,
-    maxBatchesInFlight: 1,
-    queueLimit: 10_000,
-  });
-  engines.push({ engine, knex });
-  return { engine, metrics };
-}
-
-const transfer = (from: string, to: string, amount: string, key?: string): KeyedCommand =>
-  parseTransferRequest({ from_user_id: from, to_user_id: to, amount_to_transfer: amount }, key, MAX);
-const addMoney = (userId: string, amount: string, key?: string): KeyedCommand =>
-  parseAddMoneyRequest({ user_id: userId, amount }, key, MAX);
-
-async function createUsers(count: number): Promise<string[]> {
-  const ids = Array.from({ length: count }, () => uuidv7());
-  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
-  return ids;
+function startEngine(options: { url?: string } & Partial<Pick<MoneyEngineOptions, 'maxBatchSize' | 'queueLimit'>> = {}) {
+  const { url, ...engineOptions } = options;
+  const knex = createKnex({ url: url ?? wallet.database.url, poolMax: 2, applicationName: ENGINE_APPLICATION_NAME });
+  const started = createMoneyEngine(knex, 'engine-test', engineOptions);
+  engines.push({ engine: started.engine, knex });
+  return started;
 }
 
 /**
  * A fresh engine and three users: `a` (funded with `fundA`, when given), `b`, and `blocker`, whose
  * row the test locks to park the engine while the next batch gathers.
  */
-async function engineAndUsers(fundA?: string) {
-  const started = startEngine();
-  const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
+async function engineAndUsers(fundA?: string, options: Partial<Pick<MoneyEngineOptions, 'maxBatchSize' | 'queueLimit'>> = {}) {
+  const started = startEngine(options);
+  const [a, b, blocker] = (await createUsers(db, 3)) as [string, string, string];
   if (fundA !== undefined) await started.engine.submit(addMoney(a, fundA));
   return { ...started, a, b, blocker };
-}
-
-async function balanceOf(userId: string): Promise<string> {
-  const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as { balance_minor: string };
-  return row.balance_minor;
 }
 
 /** Settles every promise, keeping each item's own outcome or error. */
 function outcomes(promises: Array<Promise<OperationOutcome>>) {
   return Promise.allSettled(promises);
-}
-
-/**
- * Parks the engine: a batch crediting `userId` waits on a row lock the test holds. Returns the
- * parked item's promise and a release.
- */
-async function park(engine: MoneyEngine, userId: string) {
-  const gate = await db.transaction();
-  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [userId]);
-  const parked = engine.submit(addMoney(userId, '0.01'));
-  await waitFor(
-    async () => {
-      const rows = await db.raw<{ rows: unknown[] }>(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'engine-under-test' AND wait_event_type = 'Lock'",
-      );
-      return rows.rows.length > 0 ? true : undefined;
-    },
-    { what: 'the engine to wait on the test row lock' },
-  );
-  return {
-    parked,
-    commit: () => gate.commit(),
-    release: async () => {
-      await gate.commit();
-      await parked;
-    },
-  };
 }
 
 /**
@@ -143,10 +98,10 @@ async function transfersCreatedAt(ids: string[]): Promise<Set<string>> {
 describe('one batch behaves as its items one after another, in arrival order', () => {
   test('B starts at 0.00: A->B 10.00 then B->C 10.00 both succeed; in the reverse order the first is refused', async () => {
     const { engine } = startEngine();
-    const [a, b, c, blocker] = (await createUsers(4)) as [string, string, string, string];
+    const [a, b, c, blocker] = (await createUsers(db, 4)) as [string, string, string, string];
     await engine.submit(addMoney(a, '20.00'));
 
-    let gate = await park(engine, blocker);
+    let gate = await park(db, engine, blocker);
     const forward = [engine.submit(transfer(a, b, '10.00')), engine.submit(transfer(b, c, '10.00'))];
     await gate.release();
     const [ab, bc] = await Promise.all(forward);
@@ -157,7 +112,7 @@ describe('one batch behaves as its items one after another, in arrival order', (
     assert.equal((await transfersCreatedAt([String(ab!.body.transfer_id), String(bc!.body.transfer_id)])).size, 1);
 
     // Now A 10.00, B 0.00, C 10.00. Reverse order: B->C first must be refused.
-    gate = await park(engine, blocker);
+    gate = await park(db, engine, blocker);
     const reverse = [engine.submit(transfer(b, c, '10.00')), engine.submit(transfer(a, b, '10.00'))];
     await gate.release();
     const [bc2, ab2] = await Promise.all(reverse);
@@ -165,13 +120,13 @@ describe('one batch behaves as its items one after another, in arrival order', (
     assert.equal(bc2!.body.code, 'insufficient_funds');
     assert.equal(bc2!.body.detail, "The sender's balance is 0.00");
     assert.equal(ab2!.status, 201);
-    assert.deepEqual([await balanceOf(a), await balanceOf(b), await balanceOf(c)], ['0', '1000', '1000']);
+    assert.deepEqual(await balances(db, [a, b, c]), ['0', '1000', '1000']);
   });
 
   test('each item has its own outcome: unknown users, overdraft and limit refusals do not abort the batch', async () => {
     const { engine, a, b, blocker } = await engineAndUsers('5.00');
     const ghost = uuidv7();
-    const gate = await park(engine, blocker);
+    const gate = await park(db, engine, blocker);
     const pending = [
       engine.submit(transfer(a, ghost, '1.00')),
       engine.submit(addMoney(ghost, '1.00')),
@@ -191,7 +146,7 @@ describe('one batch behaves as its items one after another, in arrival order', (
         [200, 'ok'],
       ],
     );
-    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['0', '501']);
+    assert.deepEqual(await balances(db, [a, b]), ['0', '501']);
   });
 });
 
@@ -199,7 +154,7 @@ describe('idempotency keys inside one batch', () => {
   test('copies of one key: one execution; identical copies replay it, a different payload is 422', async () => {
     const { engine, a, b, blocker } = await engineAndUsers('100.00');
     const key = `copies-${uuidv7()}`;
-    const gate = await park(engine, blocker);
+    const gate = await park(db, engine, blocker);
     const pending = outcomes([
       engine.submit(transfer(a, b, '7.00', key)),
       engine.submit(transfer(a, b, '7.00', key)),
@@ -234,7 +189,7 @@ describe('idempotency keys inside one batch', () => {
     assert.equal((other).value.status, 200);
     const moved = await db('transfers').where({ from_user_id: a }).count<{ count: string }[]>('* as count');
     assert.equal(moved[0]!.count, '1');
-    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['9300', '800']);
+    assert.deepEqual(await balances(db, [a, b]), ['9300', '800']);
 
     // A later batch with the key replays the stored outcome byte for byte.
     const later = await engine.submit(transfer(a, b, '7.00', key));
@@ -248,14 +203,14 @@ describe('idempotency keys inside one batch', () => {
     const refused = await engine.submit(transfer(a, b, '1.00', key));
     assert.equal(refused.status, 422);
     await engine.submit(addMoney(a, '10.00'));
-    const gate = await park(engine, blocker);
+    const gate = await park(db, engine, blocker);
     const pending = [engine.submit(transfer(a, b, '1.00', key)), engine.submit(transfer(a, b, '1.00', key))];
     await gate.release();
     for (const r of await Promise.all(pending)) {
       assert.equal(r.status, 422);
       assert.equal(r.replayed, true);
     }
-    assert.equal(await balanceOf(a), '1000');
+    assert.equal(await balanceOf(db, a), '1000');
   });
 });
 
@@ -269,7 +224,7 @@ describe('failures', () => {
       body: "IF NEW.amount_minor = 1337 THEN RAISE EXCEPTION 'refused by test' USING ERRCODE = 'P0001'; END IF; RETURN NEW;",
     });
     try {
-      const gate = await park(engine, blocker);
+      const gate = await park(db, engine, blocker);
       const pending = outcomes([
         engine.submit(transfer(a, b, '1.00')),
         engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`)),
@@ -284,8 +239,8 @@ describe('failures', () => {
         ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
       );
       assert.ok(!(((results[2] as PromiseRejectedResult).reason) instanceof AppError), 'the failing item is a 500');
-      assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 600 + 50), String(600 - 50)]);
-      const splits = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'split' });
+      assert.deepEqual(await balances(db, [a, b]), [String(10_000 - 600 + 50), String(600 - 50)]);
+      const splits = await metricOf(metrics, 'wallet_money_batch_retries_total', { reason: 'split' });
       assert.ok(splits !== undefined && splits >= 1, `split retries: ${splits}`);
       await assertOneEventPerChange([a, b, blocker]);
     } finally {
@@ -305,7 +260,7 @@ describe('failures', () => {
              RETURN NULL;`,
     });
     try {
-      const gate = await park(engine, blocker);
+      const gate = await park(db, engine, blocker);
       const pending = [
         engine.submit(transfer(a, b, '1.00')),
         engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`)),
@@ -314,10 +269,9 @@ describe('failures', () => {
       await gate.release();
       const results = await Promise.all(pending);
       assert.deepEqual(results.map((r) => r.status), [201, 201, 201]);
-      assert.deepEqual([await balanceOf(a), await balanceOf(b)], [String(10_000 - 300 + 25), String(300 - 25)]);
-      const text = await metrics.metrics();
-      assert.equal(metricValue(text, 'wallet_money_batch_retries_total', { reason: '40P01' }), 1);
-      assert.equal(metricValue(text, 'wallet_money_batch_retries_total', { reason: '40001' }), 1);
+      assert.deepEqual(await balances(db, [a, b]), [String(10_000 - 300 + 25), String(300 - 25)]);
+      assert.equal(await metricOf(metrics, 'wallet_money_batch_retries_total', { reason: '40P01' }), 1);
+      assert.equal(await metricOf(metrics, 'wallet_money_batch_retries_total', { reason: '40001' }), 1);
       const ledger = await db('transactions').whereIn('user_id', [a, b]).andWhere({ kind: 'transfer' }).count<{ count: string }[]>('* as count');
       assert.equal(ledger[0]!.count, '6');
       await assertOneEventPerChange([a, b, blocker]);
@@ -328,46 +282,42 @@ describe('failures', () => {
 
   test('a connection killed in the middle of a batch re-runs the batch: answered once, applied once', async () => {
     const { engine, metrics, a, b, blocker } = await engineAndUsers('10.00');
-    const gate = await park(engine, blocker);
+    const gate = await park(db, engine, blocker);
     const pending = [engine.submit(transfer(a, b, '1.00')), engine.submit(transfer(a, b, '2.00', `k-${uuidv7()}`))];
     // The parked batch's connection is killed while it waits: the batch, with the two behind it,
     // must be re-run, not answered 500.
-    await db.raw(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'engine-under-test' AND wait_event_type = 'Lock'",
-    );
+    await db.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'", [
+      ENGINE_APPLICATION_NAME,
+    ]);
     await gate.commit();
     const parkedOutcome: unknown = await gate.parked.catch((error: unknown) => error);
     assert.equal((parkedOutcome as OperationOutcome).status, 200, String(parkedOutcome));
     const results = await Promise.all(pending);
     assert.deepEqual(results.map((r) => r.status), [201, 201]);
-    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
-    assert.equal(await balanceOf(blocker), '1');
-    const reruns = metricValue(await metrics.metrics(), 'wallet_money_batch_retries_total', { reason: 'connection' });
+    assert.deepEqual(await balances(db, [a, b]), ['700', '300']);
+    assert.equal(await balanceOf(db, blocker), '1');
+    const reruns = await metricOf(metrics, 'wallet_money_batch_retries_total', { reason: 'connection' });
     assert.ok(reruns !== undefined && reruns >= 1, `connection retries: ${reruns}`);
     await assertOneEventPerChange([a, b, blocker]);
   });
 
   for (const mode of ['after-commit', 'before-commit'] as const) {
     test(`a connection lost ${mode === 'after-commit' ? 'after COMMIT was sent (ambiguous)' : 'before COMMIT'}: an unkeyed transfer runs exactly once`, async () => {
-      const proxy = new CommitDroppingProxy({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
-      const hostPort = await proxy.start();
+      const proxy = await PostgresFaultProxy.inFrontOf(wallet.database.url);
       try {
-        const viaProxy = new URL(database.url);
-        viaProxy.host = hostPort;
-        const { engine, metrics } = startEngine({ url: viaProxy.toString() });
-        const [a, b] = (await createUsers(2)) as [string, string];
+        const { engine, metrics } = startEngine({ url: proxy.url });
+        const [a, b] = (await createUsers(db, 2)) as [string, string];
         await engine.submit(addMoney(a, '10.00'));
 
-        proxy.arm(mode);
+        proxy.arm(mode === 'after-commit' ? 'drop-after' : 'drop-before');
         const result = await engine.submit(transfer(a, b, '4.00'));
-        assert.equal(proxy.dropped, 1, 'the proxy dropped a connection at COMMIT');
+        assert.equal(proxy.faults, 1, 'the proxy dropped a connection at COMMIT');
         assert.equal(result.status, 201);
         const moved = await db('transfers').where({ from_user_id: a }).count<{ count: string }[]>('* as count');
         assert.equal(moved[0]!.count, '1', 'the transfer ran exactly once');
-        assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['600', '400']);
-        const text = await metrics.metrics();
+        assert.deepEqual(await balances(db, [a, b]), ['600', '400']);
         const resolution = mode === 'after-commit' ? 'committed' : 'aborted';
-        assert.equal(metricValue(text, 'wallet_money_ambiguous_commits_total', { resolution }), 1);
+        assert.equal(await metricOf(metrics, 'wallet_money_ambiguous_commits_total', { resolution }), 1);
         await assertOneEventPerChange([a, b]);
       } finally {
         await proxy.stop();
@@ -378,20 +328,8 @@ describe('failures', () => {
 
 describe('bounds', () => {
   test('a full queue refuses at once with 503, and what it refused never moves', async () => {
-    const knex = createKnex({ url: database.url, poolMax: 2, applicationName: 'engine-under-test' });
-    const engine = new MoneyEngine({
-      knex,
-      present: presentMoneyResult,
-      logger: createLogger({ service: 'engine-test', level: 'silent' }),
-      metrics: createMetricsRegistry('engine-test'),
-      maxBatchSize: 500,
-      maxBatchesInFlight: 1,
-      queueLimit: 3,
-    });
-    engines.push({ engine, knex });
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '10.00'));
-    const gate = await park(engine, blocker);
+    const { engine, a, b, blocker } = await engineAndUsers('10.00', { queueLimit: 3 });
+    const gate = await park(db, engine, blocker);
     // Each item records whether it settled while the engine was still parked.
     let gateOpen = false;
     const settledWhileParked: boolean[] = [];
@@ -419,20 +357,18 @@ describe('bounds', () => {
     results.forEach((r, i) =>
       assert.equal(settledWhileParked[i], r.status === 'rejected', `item ${i} (${r.status}) settled ${settledWhileParked[i] ? 'before' : 'after'} the gate opened`),
     );
-    assert.deepEqual([await balanceOf(a), await balanceOf(b)], ['700', '300']);
+    assert.deepEqual(await balances(db, [a, b]), ['700', '300']);
   });
 
   test('a batch maximum of 1 runs every operation in its own transaction', async () => {
-    const { engine, metrics } = startEngine({ maxBatchSize: 1 });
-    const [a, b, blocker] = (await createUsers(3)) as [string, string, string];
-    await engine.submit(addMoney(a, '10.00'));
-    const gate = await park(engine, blocker);
+    const { engine, metrics, a, b, blocker } = await engineAndUsers('10.00', { maxBatchSize: 1 });
+    const gate = await park(db, engine, blocker);
     const pending = [engine.submit(transfer(a, b, '1.00')), engine.submit(transfer(a, b, '1.00'))];
     await gate.release();
     const results = await Promise.all(pending);
     assert.equal((await transfersCreatedAt(results.map((r) => String(r.body.transfer_id)))).size, 2);
     // Four batches of one: the funding, the parked credit and each transfer on its own.
-    assert.equal(metricValue(await metrics.metrics(), 'wallet_money_batch_size_bucket', { le: '1' }), 4);
-    assert.equal(metricValue(await metrics.metrics(), 'wallet_money_batch_size_count'), 4);
+    assert.equal(await metricOf(metrics, 'wallet_money_batch_size_bucket', { le: '1' }), 4);
+    assert.equal(await metricOf(metrics, 'wallet_money_batch_size_count'), 4);
   });
 });

@@ -1,0 +1,156 @@
+import { v7 as uuidv7 } from 'uuid';
+import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
+import { createTestDatabase, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
+import { migrations, MIGRATION_LOCK_KEY } from '../../src/data-access/migrations/001-create-wallet-schema';
+import { connectionPerAttemptSettler, type BatchSettler, type SettlerOptions } from '../../src/data-access/money-transaction';
+import { MoneyEngine, type MoneyEngineOptions } from '../../src/domain/transfers/money-engine';
+import type { KeyedCommand } from '../../src/domain/transfers/money-command';
+import { presentMoneyResult } from '../../src/entry-points/http/money-presenter';
+import { parseAddMoneyRequest, parseTransferRequest } from '../../src/entry-points/http/money-requests';
+
+/**
+ * What the tests that drive the group-commit engine directly share: the engine as production
+ * builds it (present, logger, metrics), users inserted directly, commands as the HTTP edge parses
+ * them, a row lock that parks the engine, balance and metric reads. Every helper takes the
+ * fixture knex (`db`) it reads and writes through, so a test may replace it (after a crash).
+ */
+
+/** The most one request may move (minor units), as the service's default. */
+export const MAX_AMOUNT_MINOR = 100_000_000_00n;
+
+/** The engine's connections' application_name unless a test names them otherwise. */
+export const ENGINE_APPLICATION_NAME = 'engine-under-test';
+/** testSettler's connections' application_name unless a test names them otherwise. */
+export const SETTLER_APPLICATION_NAME = 'engine-settle';
+
+export const transfer = (from: string, to: string, amount: string, key?: string): KeyedCommand =>
+  parseTransferRequest({ from_user_id: from, to_user_id: to, amount_to_transfer: amount }, key, MAX_AMOUNT_MINOR);
+export const addMoney = (userId: string, amount: string, key?: string): KeyedCommand =>
+  parseAddMoneyRequest({ user_id: userId, amount }, key, MAX_AMOUNT_MINOR);
+
+export interface WalletTestDatabase {
+  database: TestDatabase;
+  /** The fixture connections (`applicationName`), as the database's owner. */
+  db: Knex;
+  drop(): Promise<void>;
+}
+
+/** A test database with the wallet schema, and a fixture knex on it. */
+export async function walletTestDatabase(name: string, applicationName: string, poolMax = 2): Promise<WalletTestDatabase> {
+  const database = await createTestDatabase(name);
+  const db = createKnex({ url: database.url, poolMax, applicationName });
+  await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
+  return {
+    database,
+    db,
+    drop: async () => {
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * A MoneyEngine on `knex` as production builds it, with one batch in flight; `service` names its
+ * metrics registry and logger (level TEST_LOG_LEVEL, silent by default). `options` override.
+ */
+export function createMoneyEngine(
+  knex: Knex,
+  service: string,
+  options: Partial<Omit<MoneyEngineOptions, 'knex' | 'metrics' | 'logger'>> = {},
+): { engine: MoneyEngine; metrics: MetricsRegistry } {
+  const metrics = createMetricsRegistry(service);
+  const engine = new MoneyEngine({
+    knex,
+    present: presentMoneyResult,
+    logger: createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics,
+    maxBatchSize: 500,
+    maxBatchesInFlight: 1,
+    queueLimit: 10_000,
+    ...options,
+  });
+  return { engine, metrics };
+}
+
+/** The production settler (a fresh connection and a deadline per attempt) on `url`; `options` override. */
+export function testSettler(url: string, options: Partial<Omit<SettlerOptions, 'url'>> = {}): BatchSettler {
+  return connectionPerAttemptSettler({
+    url,
+    applicationName: SETTLER_APPLICATION_NAME,
+    lockTimeoutMs: 1_000,
+    statementTimeoutMs: 10_000,
+    attemptTimeoutMs: 6_000,
+    ...options,
+  });
+}
+
+/** Inserts `count` users (balance `balanceMinor`, default 0) directly; their ids, in order. */
+export async function createUsers(db: Knex, count: number, balanceMinor = 0n): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => uuidv7());
+  await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date(), balance_minor: balanceMinor.toString() })));
+  return ids;
+}
+
+/** The balances (minor units, as text) of `ids`, in their order. */
+export async function balances(db: Knex, ids: string[]): Promise<string[]> {
+  const rows = (await db('users').select('user_id', 'balance_minor').whereIn('user_id', ids)) as Array<{ user_id: string; balance_minor: string }>;
+  return ids.map((id) => {
+    const row = rows.find((r) => r.user_id === id);
+    if (!row) throw new Error(`no user ${id}`);
+    return row.balance_minor;
+  });
+}
+
+export async function balanceOf(db: Knex, userId: string): Promise<string> {
+  return (await balances(db, [userId]))[0]!;
+}
+
+/** metricValue of the registry's current text: the sum of the matching series, undefined if none. */
+export async function metricOf(metrics: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  return metricValue(await metrics.metrics(), name, labels);
+}
+
+/** Holds `userId`'s row lock in a transaction of `db` (one of its connections) until `release` (once or more). */
+export async function holdRowLock(db: Knex, userId: string): Promise<{ release(): Promise<void> }> {
+  const gate = await db.transaction();
+  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [userId]);
+  return {
+    release: async () => {
+      if (!gate.isCompleted()) await gate.commit();
+    },
+  };
+}
+
+/** Waits until a backend named `applicationName` waits on a lock. */
+export async function waitUntilWaitingOnLock(db: Knex, applicationName: string, what: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const rows = await db.raw<{ rows: unknown[] }>(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'",
+        [applicationName],
+      );
+      return rows.rows.length > 0 ? true : undefined;
+    },
+    { what },
+  );
+}
+
+/**
+ * Parks the engine: a batch crediting `blocker` 0.01 waits on a row lock the fixture holds, so the
+ * items submitted next form one batch, in submission order. `commit` lets the parked batch go on;
+ * `release` commits and waits for the parked item's outcome.
+ */
+export async function park(db: Knex, engine: MoneyEngine, blocker: string, applicationName = ENGINE_APPLICATION_NAME) {
+  const lock = await holdRowLock(db, blocker);
+  const parked = engine.submit(addMoney(blocker, '0.01'));
+  await waitUntilWaitingOnLock(db, applicationName, 'the engine to wait on the test row lock');
+  return {
+    parked,
+    commit: () => lock.release(),
+    release: async () => {
+      await lock.release();
+      await parked;
+    },
+  };
+}
