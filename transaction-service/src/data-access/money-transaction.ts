@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Knex } from '@wallet/platform';
+import { deleteOlderThan } from './delete-older-than';
 
 /**
  * Transaction control for money batches: BEGIN, COMMIT, ROLLBACK, and the settlement of a COMMIT
@@ -200,17 +201,6 @@ async function withDeadlinedClient<T>(options: SettlerOptions, work: (run: Run) 
 }
 
 /** Deletes batch markers older than the retention, in slices so a large purge never holds locks long. */
-export async function purgeBatchMarkers(knex: Knex, olderThanHours: number, sliceSize = 5_000, maxSlices = 1_000): Promise<number> {
-  let total = 0;
-  for (let slice = 0; slice < maxSlices; slice += 1) {
-    const result = await knex.raw<{ rowCount: number }>(
-      `DELETE FROM money_batches WHERE ctid IN (
-         SELECT ctid FROM money_batches WHERE created_at < now() - make_interval(hours => ?) LIMIT ?
-       )`,
-      [olderThanHours, sliceSize],
-    );
-    total += result.rowCount;
-    if (result.rowCount < sliceSize) break;
-  }
-  return total;
+export function purgeBatchMarkers(knex: Knex, olderThanHours: number, sliceSize = 5_000, maxSlices = 1_000): Promise<number> {
+  return deleteOlderThan(knex, 'money_batches', olderThanHours, sliceSize, maxSlices);
 }
