@@ -1,28 +1,19 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import pg from 'pg';
-import { createKnex, type Knex } from '@wallet/platform';
+import { createKnex } from '@wallet/platform';
 import { waitFor } from '@wallet/platform/testkit';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
 import { PostgresFaultProxy } from './support/postgres-fault-proxy';
-import { addMoney, createMoneyEngine, createUsers, testSettler, walletTestDatabase, type WalletTestDatabase } from './support/engine-rig';
+import { addMoney, createMoneyEngine, createUsers, testSettler, walletTestDatabaseForFile } from './support/engine-rig';
 
 /**
  * Review (issue 17 fix): the engine's and the settler's connections have no client-side bound.
  * A connection that goes half-open (host crash, failover, a middlebox dropping state) while a
  * statement or a COMMIT is in flight never answers and never errors.
  */
-let wallet: WalletTestDatabase;
-let db: Knex;
-
-before(async () => {
-  wallet = await walletTestDatabase('review', 'review-fixtures', 3);
-  db = wallet.db;
-});
-after(async () => {
-  await wallet.drop();
-});
+const wallet = walletTestDatabaseForFile('review', 'review-fixtures', 3);
 
 /** Resolves with the outcome (or the error) or 'no answer' after ms. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | Error | 'no answer'> {
@@ -95,14 +86,14 @@ test('privileges: transaction_service reads backend_xid of its own backends and 
 test('two COMMITs lost in half-open connections do not leak the money pool\'s connections: an unrelated request is still answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
   try {
-    const [a, b, c] = await createUsers(db, 3);
+    const [a, b, c] = await createUsers(wallet.db, 3);
     const first = Date.now();
     r.proxy.arm('hold-request', 'COMMIT;');
     const outcomeA = await within(r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`)), 15_000);
     // Settled (aborted: the backend was ended), re-run on the pool's other connection, answered.
     assert.equal((outcomeA as OperationOutcome).status, 200, `first lost COMMIT settled and answered: ${JSON.stringify(outcomeA)}`);
     const pool = (r.knex.client as { pool: { numUsed(): number; numFree(): number } }).pool;
-    const backends = await db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_stat_activity WHERE application_name = 'review-money'");
+    const backends = await wallet.db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_stat_activity WHERE application_name = 'review-money'");
     process.stderr.write(`after the first: pool used ${pool.numUsed()} free ${pool.numFree()}, live money backends ${backends.rows.length}, ${Date.now() - first} ms\n`);
     r.proxy.arm('hold-request', 'COMMIT;');
     const outcomeB = await within(r.engine.submit(addMoney(b!, '1.00', `k-${uuidv7()}`)), 15_000);
@@ -123,7 +114,7 @@ test('two COMMITs lost in half-open connections do not leak the money pool\'s co
 test('the reply of the batch write statement lost in a half-open connection: the batch deadline drops it, the batch re-runs, everyone is answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: false });
   try {
-    const [a, b] = await createUsers(db, 2);
+    const [a, b] = await createUsers(wallet.db, 2);
     r.proxy.arm('hold-reply', 'WITH moved AS');
     const stuck = r.engine.submit(addMoney(a!, '1.00'));
     stuck.catch(() => undefined);
@@ -132,7 +123,7 @@ test('the reply of the batch write statement lost in a half-open connection: the
     assert.equal((unrelated as OperationOutcome).status, 200, `an unrelated add-money while one write's reply is lost: ${JSON.stringify(unrelated)}`);
     const rerun = await within(stuck, 10_000);
     assert.equal((rerun as OperationOutcome).status, 200, `the batch whose reply was lost, re-run: ${JSON.stringify(rerun)}`);
-    const ledger = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM transactions WHERE user_id = ?', [a!]);
+    const ledger = await wallet.db.raw<{ rows: unknown[] }>('SELECT 1 FROM transactions WHERE user_id = ?', [a!]);
     assert.equal(ledger.rows.length, 1, 'applied exactly once');
   } finally {
     await r.close();
@@ -142,7 +133,7 @@ test('the reply of the batch write statement lost in a half-open connection: the
 test('a settle whose own connection goes half-open: the attempt deadline gives up on it, the next attempt settles, the batch is answered', async () => {
   const r = await rig({ batchesViaProxy: true, settleViaProxy: true });
   try {
-    const [a] = await createUsers(db, 1);
+    const [a] = await createUsers(wallet.db, 1);
     // The batch's COMMIT reaches the server and commits; its reply is lost (timeout 500 ms).
     r.proxy.arm('hold-reply', 'COMMIT;');
     const held = r.engine.submit(addMoney(a!, '1.00', `k-${uuidv7()}`));
@@ -152,7 +143,7 @@ test('a settle whose own connection goes half-open: the attempt deadline gives u
     const outcome = await within(held, 20_000);
     assert.notEqual(outcome, 'no answer', 'settled within 20 s (each attempt has a client-side deadline)');
     assert.equal((outcome as OperationOutcome).status, 200, JSON.stringify(outcome));
-    const ledger = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM transactions WHERE user_id = ?', [a!]);
+    const ledger = await wallet.db.raw<{ rows: unknown[] }>('SELECT 1 FROM transactions WHERE user_id = ?', [a!]);
     assert.equal(ledger.rows.length, 1, 'the committed batch counted once, not re-run');
   } finally {
     await r.close();

@@ -1,9 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createKnex, type Knex } from '@wallet/platform';
+import { createKnex } from '@wallet/platform';
 import { waitFor } from '@wallet/platform/testkit';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
-import { addMoney, createMoneyEngine, createUsers, holdRowLock, metricOf, transfer, walletTestDatabase, type WalletTestDatabase } from './support/engine-rig';
+import { addMoney, createMoneyEngine, createUsers, holdRowLock, metricOf, transfer, walletTestDatabaseForFile } from './support/engine-rig';
 
 /**
  * Review: items set aside together (one batch, its user's row held elsewhere) are each put back
@@ -11,24 +11,15 @@ import { addMoney, createMoneyEngine, createUsers, holdRowLock, metricOf, transf
  * at that moment they come back in REVERSE arrival order: the later transfer takes the money and
  * the earlier one is refused.
  */
-let wallet: WalletTestDatabase;
-let db: Knex;
-
-before(async () => {
-  wallet = await walletTestDatabase('review_order', 'review-fixtures', 3);
-  db = wallet.db;
-});
-after(async () => {
-  await wallet.drop();
-});
+const wallet = walletTestDatabaseForFile('review_order', 'review-fixtures', 3);
 
 test('two transfers set aside in one batch are re-run in arrival order', async () => {
-  const [x] = (await createUsers(db, 1, 10_000n)) as [string];
-  const [y, z, w, v] = (await createUsers(db, 4)) as [string, string, string, string];
+  const [x] = (await createUsers(wallet.db, 1, 10_000n)) as [string];
+  const [y, z, w, v] = (await createUsers(wallet.db, 4)) as [string, string, string, string];
   const knex = createKnex({ url: wallet.database.url, poolMax: 2, applicationName: 'review-order', lockTimeoutMs: 1_000 });
   const { engine, metrics } = createMoneyEngine(knex, 'review-order', { lockTimeoutMs: 1_000, maxLockRetries: 5 });
   // Each row lock on a fixture connection of its own (the fixture pool holds three).
-  const [hx, hw, hv] = [await holdRowLock(db, x), await holdRowLock(db, w), await holdRowLock(db, v)];
+  const [hx, hw, hv] = [await holdRowLock(wallet.db, x), await holdRowLock(wallet.db, w), await holdRowLock(wallet.db, v)];
   try {
     // P keeps the slot busy for one lock timeout, so T1 and T2 (same tick, T1 first) share the next batch.
     const p = engine.submit(addMoney(w, '1.00'));

@@ -1,7 +1,7 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, type Knex } from '@wallet/platform';
+import { createKnex } from '@wallet/platform';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
 import { PostgresFaultProxy } from './support/postgres-fault-proxy';
 import {
@@ -14,8 +14,7 @@ import {
   SETTLER_APPLICATION_NAME,
   testSettler,
   waitUntilWaitingOnLock,
-  walletTestDatabase,
-  type WalletTestDatabase,
+  walletTestDatabaseForFile,
 } from './support/engine-rig';
 
 /**
@@ -25,17 +24,7 @@ import {
  * then ends the batch's backend — as the service's own role, which may signal its own backends —
  * and learns from the marker that nothing committed. Meanwhile other users' money keeps moving.
  */
-let wallet: WalletTestDatabase;
-let db: Knex;
-
-before(async () => {
-  wallet = await walletTestDatabase('settle', 'settle-test-fixtures');
-  db = wallet.db;
-});
-
-after(async () => {
-  await wallet.drop();
-});
+const wallet = walletTestDatabaseForFile('settle', 'settle-test-fixtures');
 
 test('a held COMMIT is settled off the batch slot: another user is answered within 1 s, the held batch ends up applied once', async () => {
   const asService = await wallet.database.urlAs('transaction_service');
@@ -47,7 +36,7 @@ test('a held COMMIT is settled off the batch slot: another user is answered with
     commitTimeoutMs: 300,
   });
   try {
-    const [a, other] = (await createUsers(db, 2)) as [string, string];
+    const [a, other] = (await createUsers(wallet.db, 2)) as [string, string];
     const key = `held-${uuidv7()}`;
 
     const holding = proxy.arm('hold-request');
@@ -56,7 +45,7 @@ test('a held COMMIT is settled off the batch slot: another user is answered with
     await holding;
     // The engine gave up waiting for the reply and is settling: its settle connection waits on the
     // batch's uncommitted marker.
-    await waitUntilWaitingOnLock(db, SETTLER_APPLICATION_NAME, 'the settlement to wait on the held batch');
+    await waitUntilWaitingOnLock(wallet.db, SETTLER_APPLICATION_NAME, 'the settlement to wait on the held batch');
 
     const started = performance.now();
     const unrelated = await engine.submit(addMoney(other, '1.00'));
@@ -68,8 +57,8 @@ test('a held COMMIT is settled off the batch slot: another user is answered with
     const outcome: OperationOutcome = await held;
     assert.equal(outcome.status, 200);
     assert.equal(outcome.body.updated_balance, '5.00');
-    assert.equal(await balanceOf(db, a), '500', 'the held add-money applied exactly once');
-    const rows = (await db('transactions').where({ user_id: a })) as unknown[];
+    assert.equal(await balanceOf(wallet.db, a), '500', 'the held add-money applied exactly once');
+    const rows = (await wallet.db('transactions').where({ user_id: a })) as unknown[];
     assert.equal(rows.length, 1);
     const aborted = await metricOf(metrics, 'wallet_money_ambiguous_commits_total', { resolution: 'aborted' });
     assert.equal(aborted, 1, 'settled as aborted: the held COMMIT never reached the server');

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
 import { createTestDatabase, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
@@ -46,6 +47,32 @@ export async function walletTestDatabase(name: string, applicationName: string, 
     drop: async () => {
       await db.destroy();
       await database.drop();
+    },
+  };
+}
+
+/**
+ * For a test file: a wallet test database made before its tests (node:test `before`) and dropped
+ * after them. Read `db` and `database` from inside hooks and tests.
+ */
+export function walletTestDatabaseForFile(name: string, applicationName: string, poolMax = 2): { readonly db: Knex; readonly database: TestDatabase } {
+  let wallet: WalletTestDatabase | undefined;
+  before(async () => {
+    wallet = await walletTestDatabase(name, applicationName, poolMax);
+  });
+  after(async () => {
+    await wallet?.drop();
+  });
+  const made = (): WalletTestDatabase => {
+    if (!wallet) throw new Error('the test database is made in before()');
+    return wallet;
+  };
+  return {
+    get db() {
+      return made().db;
+    },
+    get database() {
+      return made().database;
     },
   };
 }
