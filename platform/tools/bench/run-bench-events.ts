@@ -87,11 +87,26 @@ interface LagPhase {
   lagMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   /** How long after the load ended the last of its events was received. */
   tailMs: number;
+  /**
+   * The relay's own view of the same phase (its histogram money_events_publish_lag_seconds: the
+   * outbox row's created_at, the batch transaction's start, to the produce call's return): the
+   * share published within each bound, to tell the relay's part of the lag from the consumer's.
+   */
+  relayPublishedWithin: Record<string, number>;
+}
+
+const PUBLISH_LAG_BOUNDS = ['0.05', '0.1', '0.25', '0.5', '1'];
+
+async function publishLagBuckets(relayUrl: string): Promise<Record<string, number>> {
+  const response = await requestJson<unknown>(`${relayUrl}/metrics`, { timeoutMs: 5_000 });
+  const bucket = (le: string) => metricValue(response.text, 'money_events_publish_lag_seconds_bucket', { le }) ?? 0;
+  return Object.fromEntries([...PUBLISH_LAG_BOUNDS, '+Inf'].map((le) => [le, bucket(le)]));
 }
 
 /** One load at `clients`, then waits (bounded) for every event it made and takes their lag. */
 async function measureLag(stack: PrivateStack, users: readonly BenchUser[], clients: number, lag: LagConsumer): Promise<LagPhase> {
   await lag.drain();
+  const bucketsBefore = await publishLagBuckets(stack.relayUrl);
   const progress = startProgressLine(`transfers from ${clients} clients`, config.transfers);
   const from = Date.now();
   const load: TransferLoadResult = await runTransferLoad({
@@ -118,6 +133,11 @@ async function measureLag(stack: PrivateStack, users: readonly BenchUser[], clie
     if (first.size < expected) await sleep(250);
   }
   if (first.size < expected) throw new Error(`only ${first.size} of ${expected} events of the ${clients}-client load arrived within 120 s`);
+  const bucketsAfter = await publishLagBuckets(stack.relayUrl);
+  const published = bucketsAfter['+Inf']! - bucketsBefore['+Inf']!;
+  const relayPublishedWithin = Object.fromEntries(
+    PUBLISH_LAG_BOUNDS.map((le) => [`${Number(le) * 1000} ms`, Number(((bucketsAfter[le]! - bucketsBefore[le]!) / Math.max(1, published)).toFixed(4))]),
+  );
   const lags = [...first.values()].map((r) => r.receivedAt - r.timeMs).sort((a, b) => a - b);
   const lastReceived = Math.max(...[...first.values()].map((r) => r.receivedAt));
   return {
@@ -126,6 +146,7 @@ async function measureLag(stack: PrivateStack, users: readonly BenchUser[], clie
     events: lags.length,
     lagMs: { p50: percentile(lags, 50), p90: percentile(lags, 90), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? 0, mean: round(lags.reduce((a, b) => a + b, 0) / Math.max(1, lags.length)) },
     tailMs: lastReceived - to,
+    relayPublishedWithin,
   };
 }
 
@@ -187,7 +208,7 @@ async function measureDrain(stack: PrivateStack, users: readonly BenchUser[]): P
   for (;;) {
     const value = await scrapeBacklog(stack.relayUrl);
     const atSeconds = (performance.now() - started) / 1000;
-    if (value !== undefined) samples.push({ atSeconds: round(atSeconds * 10) / 10, backlog: value });
+    if (value !== undefined) samples.push({ atSeconds: Number(atSeconds.toFixed(2)), backlog: value });
     if (value === 0) break;
     if (atSeconds * 1000 > config.drainTimeoutMs) throw new Error(`the backlog was not drained within ${config.drainTimeoutMs} ms (last reading ${value})`);
     await sleep(200);
@@ -201,7 +222,7 @@ async function measureDrain(stack: PrivateStack, users: readonly BenchUser[]): P
     drainSeconds,
     eventsPerSecond: Math.round(backlog / drainSeconds),
     steadyEventsPerSecond: steadySeconds > 0 ? Math.round(firstMoving.backlog / steadySeconds) : 0,
-    relayStartSeconds: round(relayStartSeconds * 10) / 10,
+    relayStartSeconds: Number(relayStartSeconds.toFixed(2)),
     samples,
   };
 }
@@ -231,7 +252,7 @@ async function runBenchEvents(stack: PrivateStack, runId: string): Promise<Recor
     for (const clients of config.clients.split(',').map(Number)) {
       const phase = await measureLag(stack, users, clients, lag);
       phases.push(phase);
-      print(`  ${clients} clients: ${phase.load.transfersPerSecond} transfers/s, request p99 ${phase.load.latencyMs.p99} ms; event lag p50 ${phase.lagMs.p50} ms, p90 ${phase.lagMs.p90} ms, p99 ${phase.lagMs.p99} ms, max ${phase.lagMs.max} ms over ${phase.events} events`);
+      print(`  ${clients} clients: ${phase.load.transfersPerSecond} transfers/s, request p99 ${phase.load.latencyMs.p99} ms; event lag p50 ${phase.lagMs.p50} ms, p90 ${phase.lagMs.p90} ms, p99 ${phase.lagMs.p99} ms, max ${phase.lagMs.max} ms over ${phase.events} events; relay published within ${Object.entries(phase.relayPublishedWithin).map(([b, share]) => `${b}: ${(share * 100).toFixed(1)}%`).join(', ')}`);
     }
   } finally {
     // Stopped before the drain: the relay's throughput is measured without a consumer competing for the two cores.
