@@ -37,7 +37,7 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer balance history tail-events bench bench-db bench-compare bench-pipeline chaos reconcile dist
+        create-user add-money transfer balance history tail-events bench bench-db bench-compare bench-pipeline bench-events chaos reconcile dist
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -137,6 +137,9 @@ bench-compare: build ## uniform traffic: make bench vs pgbench, alternating roun
 
 bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance-subject flood on a private stack (see BENCHMARKS.md)
 	node platform/dist/tools/bench/run-bench-pipeline.js
+
+bench-events: build ## money events on a private stack: event lag at 50 and 500 clients, relay drain of a 200,000-event backlog (see BENCHMARKS.md)
+	node platform/dist/tools/bench/run-bench-events.js
 
 chaos: build ## fault drills during a bench run (kills, PostgreSQL restart and crashes, outages), then the books check
 	node platform/dist/tools/bench/run-chaos.js

@@ -10,3 +10,4 @@ export * from './harnesses/user-service';
 export * from './harnesses/transaction-service';
 export * from './harnesses/pipeline';
 export * from './test-triggers';
+export * from './money-events-check';

@@ -1,12 +1,13 @@
 /**
  * A private copy of the whole system for `make chaos`: user-service, transaction-service and the
  * outbox relay as real child processes (the compiled entry points), on their own free ports, their
- * own fresh databases, their own Kafka topic and consumer group and their own NATS subject, so
- * killing them or their infrastructure never touches anybody else's data.
+ * own fresh databases, their own Kafka topics (user-created and money-events) and consumer group
+ * and their own NATS subject, so killing them or their infrastructure never touches anybody else's
+ * data.
  */
 import { join } from 'node:path';
 import { dropDatabase } from '@wallet/platform';
-import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess, serviceCredentialsEnv, serviceLoginUrl, setupTestPipeline, teardownTestPipeline, TEST_POSTGRES_URL, uniqueName, type ServiceRole, REPO_ROOT } from '@wallet/platform/testkit';
+import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess, serviceCredentialsEnv, serviceLoginUrl, setupTestMoneyEvents, setupTestPipeline, teardownTestMoneyEvents, teardownTestPipeline, TEST_POSTGRES_URL, uniqueName, type ServiceRole, REPO_ROOT } from '@wallet/platform/testkit';
 
 /** The compiled entry points under a checkout's root (another checkout's, to measure a before). */
 const entries = (root: string) => ({
@@ -25,6 +26,8 @@ export interface PrivateStack {
   userDatabaseUrl: string;
   txDatabaseUrl: string;
   topic: string;
+  /** The relay's own money-events topic (ADR 10): read it as money-events-reader (testMoneyEventsReader). */
+  moneyEventsTopic: string;
   subject: string;
   /** SIGKILL, no goodbye: open transactions are cut off mid-flight. */
   killTransactionService(): Promise<void>;
@@ -35,6 +38,11 @@ export interface PrivateStack {
   /** The running transaction-service's process id (to sample its memory). */
   transactionServicePid(): number | undefined;
   consumerGroup: string;
+  /**
+   * Stops the relay (SIGTERM: it finishes its batch) and starts it again with `env` over its
+   * environment, e.g. MONEY_EVENTS_ENABLED=false and then true to let a backlog build and drain.
+   */
+  restartRelay(env?: Record<string, string>): Promise<void>;
   /** The last lines each process wrote (for failure reports). */
   outputs(): Record<string, string>;
   stop(): Promise<void>;
@@ -56,6 +64,8 @@ export async function startPrivateStack(options: {
   transactionNodeArgs?: string[];
   /** Extra environment of every process. */
   extraEnv?: Record<string, string>;
+  /** Extra environment of the relay only (e.g. MONEY_EVENTS_ENABLED=false to build a backlog). */
+  relayEnv?: Record<string, string>;
   /** false: every process logs in as the owner (a checkout from before the least-privilege logins). */
   serviceLogins?: boolean;
   name?: string;
@@ -66,6 +76,7 @@ export async function startPrivateStack(options: {
   const txDatabaseUrl = databaseUrl(`${id}_tx`);
   const name = options.name ?? 'chaos';
   const topic = uniqueName(`${name}-user-created`);
+  const moneyEventsTopic = uniqueName(`${name}-money-events`);
   const subject = uniqueName(`wallet.balance.${name}`);
   const group = uniqueName(`${name}-tx`);
   const partitions = String(options.partitions ?? 3);
@@ -76,6 +87,8 @@ export async function startPrivateStack(options: {
 
   // As `make infra` does for user-created: the admin creates the topic and grants the services' ACLs.
   await setupTestPipeline({ topic, partitions: Number(partitions), group });
+  // ...and for money-events: the relay may only write it, money-events-reader only read it.
+  await setupTestMoneyEvents({ topic: moneyEventsTopic, partitions: Number(partitions) });
 
   // Each process gets only its own broker credentials, as run.sh and compose give them.
   const common = { LOG_LEVEL: options.logLevel, ...options.extraEnv };
@@ -108,7 +121,11 @@ export async function startPrivateStack(options: {
     KAFKA_TOPIC_USER_CREATED: topic,
     KAFKA_TOPIC_PARTITIONS: partitions,
     RELAY_MAX_BACKOFF_MS: String(options.relayMaxBackoffMs),
-    MONEY_EVENTS_ENABLED: 'false',
+    // Money events (ADR 10) from the private ledger, as the relay's own DML-only login there.
+    MONEY_EVENTS_ENABLED: 'true',
+    MONEY_EVENTS_DATABASE_URL: await login(txDatabaseUrl, 'outbox_relay'),
+    KAFKA_TOPIC_MONEY_EVENTS: moneyEventsTopic,
+    ...options.relayEnv,
   };
   const userUrl = `http://127.0.0.1:${userPort}`;
   const txUrl = `http://127.0.0.1:${txPort}`;
@@ -135,6 +152,7 @@ export async function startPrivateStack(options: {
     userDatabaseUrl,
     txDatabaseUrl,
     topic,
+    moneyEventsTopic,
     subject,
     consumerGroup: group,
     async killTransactionService() {
@@ -154,6 +172,10 @@ export async function startPrivateStack(options: {
         await current.stop(15_000);
       }
     },
+    async restartRelay(env = {}) {
+      await processes.get('outbox-relay')?.stop(15_000);
+      await startOne('outbox-relay', ENTRY.relay, { ...relayEnv, ...env }, `${stack.relayUrl}/healthz`);
+    },
     transactionServicePid() {
       const current = processes.get('transaction-service');
       return current && current.child.exitCode === null && current.child.signalCode === null ? current.child.pid : undefined;
@@ -170,14 +192,16 @@ export async function startPrivateStack(options: {
       await dropDatabase(txDatabaseUrl).catch(() => undefined);
       // A leftover uniquely named topic harms nobody.
       await teardownTestPipeline({ topic, group }).catch(() => undefined);
+      await teardownTestMoneyEvents({ topic: moneyEventsTopic }).catch(() => undefined);
     },
   };
 
   try {
-    // user-service first: it creates its database and the outbox the relay reads.
+    // Each service before the relay: it creates its database and the outbox the relay reads, and
+    // transaction-service's migrations grant the relay's login its rights on the money outbox.
     await startOne('user-service', ENTRY.user, userEnv, `${userUrl}/healthz`);
-    await startOne('outbox-relay', ENTRY.relay, relayEnv, `${stack.relayUrl}/healthz`);
     await stack.startTransactionService();
+    await startOne('outbox-relay', ENTRY.relay, relayEnv, `${stack.relayUrl}/healthz`);
   } catch (error) {
     await stack.stop();
     throw error;

@@ -8,11 +8,12 @@
  *     backend SIGKILLed (the OOM killer: the postmaster resets every backend);
  *   - NATS stopped while balances are read through user-service: quick 503s, no hang, recovery.
  * Afterwards: every invariant of the books, every acknowledged operation exactly once, every user
- * exactly once, reconciliation clean. Exits 1 on any failure; drills this machine cannot run are
+ * exactly once, reconciliation clean, and the money events (read from the private stack's topic as
+ * money-events-reader) exactly the ledger: one per entry, in order, gapless, valid. Exits 1 on any failure; drills this machine cannot run are
  * reported as skipped (never simulated). Writes CHAOS_RESULT_FILE (.run/chaos-result.json).
  */
 import { sleep } from '@wallet/platform';
-import { checkBooks, fetchBalance, formatCents, parseCents, requestJson, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
+import { checkBooks, checkMoneyEvents, fetchBalance, formatCents, parseCents, requestJson, runTransferLoad, type BooksCheck, type TransferLoadResult, TEST_KAFKA_BROKERS, TEST_NATS_URL, TEST_POSTGRES_URL, uniqueName, waitForHttp } from '@wallet/platform/testkit';
 import { formatChecks, formatLoadSummary, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { loadChaosConfig, type ChaosConfig, type ChaosResult, type DrillResult } from './chaos-config';
 import { transferLoadOf } from './bench-config';
@@ -502,6 +503,12 @@ async function main(): Promise<number> {
         `outbox ${outbox.events} events, ${outbox.unpublished} unpublished`,
     });
     checks.push((await runReconciliation(stack.txOperatorUrl, stack.txDatabaseUrl)).check);
+
+    // Last: the relay must have published every committed change exactly as the ledger holds it,
+    // through every drill (a crash between its produce and its COMMIT may only repeat events).
+    note('checking the money events (as money-events-reader, from the beginning of the topic)');
+    const events = await checkMoneyEvents({ topic: stack.moneyEventsTopic, txUrl: stack.txUrl, userIds: users.map((u) => u.userId), timeoutMs: config.recoveryTimeoutMs });
+    checks.push({ name: events.name, ok: events.ok, detail: events.detail });
   } catch (error) {
     checks.push({ name: 'the run completed', ok: false, detail: error instanceof Error ? error.message : String(error) });
   } finally {

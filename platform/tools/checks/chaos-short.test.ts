@@ -75,6 +75,14 @@ describe('make chaos (short form)', () => {
     assert.ok(result.invariants.length >= 8, 'the books were actually checked');
   });
 
+  test('the money events are exactly the ledger: one per entry, in order, gapless, valid against the schemas', () => {
+    assert.ok(result, `the chaos runner wrote no result:\n${output}`);
+    const check = result.invariants.find((c) => c.name.startsWith('money events'));
+    assert.ok(check, `no money-events check in the result:\n${output}`);
+    assert.ok(check.ok, check.detail);
+    assert.match(check.detail, /^\d+ events \(\d+ distinct, \d+ duplicates dropped by id\)/);
+  });
+
   for (const k of [1, 2, 3]) {
     test(`transaction-service killed with SIGKILL and restarted under load (#${k})`, (t) => {
       const d = drill(`kill-transaction-service-${k}`);
