@@ -214,11 +214,12 @@ async function postgresDrills(config: ChaosConfig, stack: PrivateStack, progress
 
 async function planLoadDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): Promise<ScheduledDrill[]> {
   const plan = [...killDrills(config, stack, progress), ...(await postgresDrills(config, stack, progress))];
-  // Spread evenly over 10-85% of the transfers: once a fault is repaired the clients catch up in a
-  // burst, so closer drills would find the transfers already finished.
+  // Spread evenly over 5-60% of the transfers: once a fault is repaired the clients catch up in a
+  // burst (after a PostgreSQL drill, while the drill waits for /readyz), so a drill planned late
+  // would find the transfers already finished; the last 40 % are load left for the last drill.
   const runnable = plan.filter((step) => !step.skip);
   runnable.forEach((step, i) => {
-    step.at = runnable.length === 1 ? 0.3 : 0.1 + (0.75 * i) / (runnable.length - 1);
+    step.at = runnable.length === 1 ? 0.3 : 0.05 + (0.55 * i) / (runnable.length - 1);
     step.result.name = `${step.label} at ${Math.round(step.at * 100)}% of the transfers`;
   });
   for (const step of plan.filter((s) => s.skip)) {
