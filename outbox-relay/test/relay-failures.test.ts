@@ -47,7 +47,7 @@ describe('outbox relay under failure', () => {
       assert.equal((await requestJson(`${deadRelay.url}/healthz`)).status, 200);
       const ready = await requestJson<{ checks: Record<string, string> }>(`${deadRelay.url}/readyz`);
       assert.equal(ready.status, 503);
-      assert.deepEqual(ready.body.checks, { postgres: 'ok', kafka: 'unavailable' });
+      assert.deepEqual(ready.body.checks, { postgres: 'ok', 'postgres-money-events': 'ok', kafka: 'unavailable' });
       // More users while it keeps failing (its first Kafka attempt gives up after a few retries).
       userIds.push(...(await createUsers(p.users.url, 10, 'kafka-still-down')));
       await waitFor(async () => (((await scrapeMetric(deadRelay.url, 'outbox_relay_failures_total')) ?? 0) >= 1 ? true : undefined), {
@@ -111,14 +111,15 @@ describe('outbox relay under failure', () => {
     t.diagnostic(`killed after ${publishedAtKill} published; ${leftAfterKill} left unpublished`);
     assert.ok(leftAfterKill > 0, `the relay was killed with work left (${leftAfterKill} unpublished, ${publishedAtKill} published)`);
 
-    const second = spawnRelayProcess({ ...p.relayEnv, RELAY_BATCH_SIZE: '50' });
+    // Errors reach this test's output: a shutdown step that fails says which and why.
+    const second = spawnRelayProcess({ ...p.relayEnv, RELAY_BATCH_SIZE: '50', LOG_LEVEL: 'error' });
     try {
       await waitForUsersInTransactionService(p.tx.db, userIds, 30_000);
       await waitFor(async () => ((await unpublished(userIds)) === 0 ? true : undefined), { what: 'an empty backlog' });
     } finally {
       second.kill('SIGTERM');
-      const [code] = (await once(second, 'exit')) as [number | null];
-      assert.equal(code, 0, 'the relay shuts down cleanly on SIGTERM');
+      const [code, signal] = (await once(second, 'exit')) as [number | null, NodeJS.Signals | null];
+      assert.equal(code, 0, `the relay shuts down cleanly on SIGTERM (exit code ${code}, signal ${signal})`);
     }
     // Each user once (user_id is the key) and each event processed once.
     assert.equal(await usersInTransactionService(userIds), 300);
