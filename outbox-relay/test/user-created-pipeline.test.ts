@@ -81,7 +81,7 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
     assert.ok(((await scrapeMetric(relay.url, 'outbox_publish_lag_seconds_count')) ?? 0) > 0);
     const ready = await requestJson<{ checks: Record<string, string> }>(`${relay.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body.checks, { postgres: 'ok', kafka: 'ok' });
+    assert.deepEqual(ready.body.checks, { postgres: 'ok', 'postgres-money-events': 'ok', kafka: 'ok' });
     const address = relay.server.address();
     assert.ok(address !== null && typeof address === 'object');
     assert.equal(address.address, '127.0.0.1', 'the relay listens on the loopback by default (HOST)');
