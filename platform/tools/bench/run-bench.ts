@@ -18,7 +18,7 @@ import { currentCommit, evaluateTargets, formatChecks, formatLoadSummary, format
 import { writeHtmlReport } from './html-report';
 import { startPrivateStack } from './private-stack';
 import { startProgressLine } from './progress-line';
-import { perSecond, sampleMoneyBatches } from './timeline';
+import { perSecond, readLockWaits, sampleMoneyBatches } from './timeline';
 import { checkUserServiceBalances, createUsers, fundUsers, runReconciliation, waitForArrival } from './wallet-client';
 
 async function assertUp(name: string, url: string): Promise<void> {
@@ -119,6 +119,7 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
     onProgress: (done) => progress.update(done),
   });
   const timeline = perSecond(load, await batchSampler.stop());
+  const lockWaits = await readLockWaits(target.txUrl);
   progress.finish();
   const clientCpu = process.cpuUsage(clientCpuBefore);
   const clientCpuPercent = Math.round((100 * (clientCpu.user + clientCpu.system)) / 1000 / load.elapsedMs);
@@ -163,6 +164,7 @@ async function runBench(config: BenchConfig, target: BenchTarget): Promise<numbe
     targets,
     ok,
     timeline,
+    lock_waits: lockWaits,
   };
   writeJsonFile(config.resultFile, result);
   const html = writeHtmlReport(config.resultFile, result);

@@ -90,3 +90,35 @@ export function sampleMoneyBatches(txUrl: string): { stop(): Promise<BatchSample
     },
   };
 }
+
+/** How long the engine's batches waited for row locks during a run, from its own histogram. */
+export interface LockWaits {
+  batches: number;
+  /** Batches whose lock stage took at most the bucket's bound (seconds), cumulative. */
+  atMostSeconds: Record<string, number>;
+  /** Re-runs after a lock timeout (55P03) and items set aside on a held row. */
+  lockTimeouts: number;
+  setAsides: number;
+}
+
+/**
+ * Reads the lock stage of wallet_money_batch_stage_seconds and the lock-timeout counters once, at
+ * the end of a run: the evidence for MONEY_LOCK_TIMEOUT_MS (BENCHMARKS.md, "Row locks held elsewhere").
+ */
+export async function readLockWaits(txUrl: string): Promise<LockWaits | undefined> {
+  try {
+    const text = await scrapeMetrics(txUrl, 2_000);
+    const bounds = ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1'];
+    const atMostSeconds = Object.fromEntries(
+      bounds.map((le) => [le, metricValue(text, 'wallet_money_batch_stage_seconds_bucket', { stage: 'lock', le }) ?? 0]),
+    );
+    return {
+      batches: metricValue(text, 'wallet_money_batch_stage_seconds_count', { stage: 'lock' }) ?? 0,
+      atMostSeconds,
+      lockTimeouts: metricValue(text, 'wallet_money_batch_retries_total', { reason: '55P03' }) ?? 0,
+      setAsides: metricValue(text, 'wallet_money_batch_retries_total', { reason: 'row_held' }) ?? 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
