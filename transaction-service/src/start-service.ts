@@ -33,6 +33,7 @@ import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-crea
 import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletQueries } from './domain/wallet-queries';
+import { StatementQueries } from './domain/statements';
 import { MoneyEngine } from './domain/transfers/money-engine';
 import { connectionPerAttemptSettler } from './data-access/money-transaction';
 import { presentMoneyResult } from './entry-points/http/money-presenter';
@@ -169,7 +170,12 @@ async function startHttp(
   const app = createHttpApp({
     logger,
     metrics: deps.metrics,
-    router: createWalletRouter({ money: deps.money, queries: new WalletQueries(knex), maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
+    router: createWalletRouter({
+      money: deps.money,
+      queries: new WalletQueries(knex),
+      statements: new StatementQueries(knex, { settleMs: config.asOfSettleMs, lockTimeoutMs: config.asOfLockTimeoutMs }),
+      maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
+    }),
     readinessChecks: deps.readinessChecks,
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),
