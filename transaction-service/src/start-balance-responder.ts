@@ -1,6 +1,7 @@
 import { createKnex, withTimeout, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
 import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
+import { StatementQueries } from './domain/statements';
 
 /**
  * The NATS balance responder with its own small pool, apart from the pool of the HTTP money
@@ -26,6 +27,7 @@ export async function startBalanceResponder(
     maxPending: config.balanceMaxPending,
     batchMax: config.balanceBatchMax,
     concurrency: config.balanceDbPoolMax,
+    statements: new StatementQueries(knex, { settleMs: config.asOfSettleMs, lockTimeoutMs: config.asOfLockTimeoutMs }),
   });
   // The server knows the subscription once this round trip is done: a request sent after start-up
   // finds a responder instead of "no responders".
