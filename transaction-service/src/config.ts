@@ -98,6 +98,8 @@ export const transactionServiceConfig = defineConfig({
    * batch's outcome first); past it, 503 with Retry-After.
    */
   asOfLockTimeoutMs: { env: 'AS_OF_LOCK_TIMEOUT_MS', schema: Joi.number().integer().min(50).max(60_000).default(2_000) },
+  /** The connections of HTTP reads at an instant and statements (their own pool: its sessions are set up for the wait). */
+  asOfDbPoolMax: { env: 'AS_OF_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(10) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 

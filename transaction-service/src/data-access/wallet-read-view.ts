@@ -1,4 +1,4 @@
-import type { Knex } from '@wallet/platform';
+import { createKnex, type Knex } from '@wallet/platform';
 
 /**
  * The read view of the wallet: every query that reads balances or the ledger for a client (HTTP
@@ -86,18 +86,28 @@ export async function listLedgerPage(
  * Waits until no money batch holds the user's row (ADR 11): a batch holds it, FOR NO KEY UPDATE,
  * from before it reads the time its rows get until its COMMIT or ROLLBACK, and FOR SHARE conflicts
  * with that. Once granted, every batch that could still give a row a time at or before "now" has
- * ended, and its rows are visible to the next statement. The share lock is let go at once (the
- * transaction ends here), so writers wait for this read for one round trip at most. Taking a row
- * lock gives the transaction an id and a commit record; nothing it did is worth an fsync, so its
- * COMMIT does not wait for one. Returns false when the user is not here (yet). A batch holding
- * the row past lockTimeoutMs makes this fail with lock_not_available (55P03).
+ * ended, and its rows are visible to the next statement. One statement in its own transaction, so
+ * the share lock is let go at once: writers wait for this read for one round trip at most.
+ *
+ * The pool must be made for it (createReadAtInstantPool): its lock_timeout bounds the wait (then
+ * this fails with lock_not_available, 55P03), and its sessions commit asynchronously (a row lock
+ * gives the transaction an id and a commit record; nothing in it is worth an fsync).
+ * Returns false when the user is not here (yet).
  */
-export async function waitForUserWriters(db: Knex, userId: string, lockTimeoutMs: number): Promise<boolean> {
-  return db.transaction(async (trx) => {
-    await trx.raw("SELECT set_config('lock_timeout', ?, true), set_config('synchronous_commit', 'off', true)", [`${lockTimeoutMs}ms`]);
-    const result = await trx.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE user_id = ? FOR SHARE', [userId]);
-    return result.rows.length > 0;
-  });
+export async function waitForUserWriters(db: Knex, userId: string): Promise<boolean> {
+  const result = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM users WHERE user_id = ? FOR SHARE', [userId]);
+  return result.rows.length > 0;
+}
+
+/** The pool of the reads at an instant (waitForUserWriters's needs), apart from the pool of the other reads. */
+export function createReadAtInstantPool(options: {
+  url: string;
+  poolMax: number;
+  applicationName: string;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+}): Knex {
+  return createKnex({ ...options, asynchronousCommit: true });
 }
 
 /** The user's balance after the last change at or before an instant, and that change's sequence (0 and 0 before the first). */

@@ -22,8 +22,6 @@ import { formatMinor } from './money';
  */
 export interface StatementOptions {
   settleMs: number;
-  /** How long a read waits for a batch holding the user's row before it answers 503. */
-  lockTimeoutMs: number;
   /** The clock (ms since the epoch); tests may pin it. */
   now?: () => number;
 }
@@ -66,6 +64,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class StatementQueries {
   private readonly now: () => number;
 
+  /** `knex`: a pool from createReadAtInstantPool (its lock_timeout bounds the wait for writers: then 503). */
   constructor(
     private readonly knex: Knex,
     private readonly options: StatementOptions,
@@ -156,7 +155,7 @@ export class StatementQueries {
   private async waitForWriters(userId: string): Promise<void> {
     let known: boolean;
     try {
-      known = await waitForUserWriters(this.knex, userId, this.options.lockTimeoutMs);
+      known = await waitForUserWriters(this.knex, userId);
     } catch (error) {
       if (sqlState(error) !== '55P03') throw error;
       throw new AppError('service_unavailable', 'A money operation on this user is still being committed; retry shortly', { cause: error });
