@@ -176,7 +176,7 @@ test('CSV parses back to the same entries as the JSON pages', async () => {
     const [header, ...rows] = parseCsv(csv.text);
     const { items } = await allPages(user, query, 1_000);
     assert.deepEqual(header, Object.keys(asItem(model.entries.get(user)![0]!)));
-    const fromCsv = rows.map((r) => Object.fromEntries(header!.map((column, k) => [column, r[k] === '' ? null : r[k]])));
+    const fromCsv = rows.map((r) => Object.fromEntries(header.map((column, k) => [column, r[k] === '' ? null : r[k]])));
     assert.deepEqual(fromCsv, items);
   }
 });

@@ -108,6 +108,7 @@ function streamCsv(url: string, pid: number): Promise<{ ms: number; bytes: numbe
       let bytes = 0;
       let lines = 0;
       response.on('data', (chunk: Buffer) => {
+        if (response.statusCode !== 200) process.stderr.write(`CSV answered ${response.statusCode}: ${chunk.toString('utf8')}\n`);
         bytes += chunk.length;
         for (const byte of chunk) if (byte === 10) lines += 1;
       });
@@ -129,8 +130,9 @@ async function main(): Promise<void> {
     OPERATOR_PORT: '0',
     LOG_LEVEL: 'warn',
     KAFKA_CONSUMER_GROUP: uniqueName('bench-statements'),
-    // 50 readers on a pool of 10 would measure the pool's queue, not the reads.
-    AS_OF_DB_POOL_MAX: String(Math.min(50, config.readers)),
+    // More than the default 10 (readers would queue for the pool), fewer than the readers: the server's
+    // max_connections (100) is shared with the other pools and whatever else runs on it.
+    AS_OF_DB_POOL_MAX: String(Math.min(20, config.readers)),
   });
   try {
     let started = performance.now();
