@@ -21,11 +21,15 @@ export WALLET_FROM_ID = $(value FROM_ID)
 export WALLET_TO_ID = $(value TO_ID)
 export WALLET_SINCE = $(value SINCE)
 export WALLET_UNTIL = $(value UNTIL)
+export WALLET_AS_OF = $(value AS_OF)
+export WALLET_LIMIT = $(value LIMIT)
+export WALLET_CURSOR = $(value CURSOR)
+export WALLET_FORMAT = $(value FORMAT)
 # USER is also the login name in every shell's environment: only a USER= given on the command line counts.
 export WALLET_USER = $(if $(filter command line,$(origin USER)),$(value USER))
 # make would otherwise export command-line variables itself, expanding them first (a $(shell ...)
 # in one would run): recipes see only the WALLET_ copies above.
-unexport EMAIL AMOUNT KEY FROM TO FROM_ID TO_ID SINCE UNTIL USER_URL TX_URL
+unexport EMAIL AMOUNT KEY FROM TO FROM_ID TO_ID SINCE UNTIL USER_URL TX_URL AS_OF LIMIT CURSOR FORMAT
 ifeq ($(origin USER),command line)
 unexport USER
 endif
@@ -37,7 +41,8 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer balance history tail-events bench bench-db bench-compare bench-pipeline bench-events chaos reconcile dist
+        create-user add-money transfer balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
+        bench-events bench-statements seed-ledger chaos reconcile dist
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -117,8 +122,14 @@ add-money: ## POST /add-money: make add-money USER=<id> AMOUNT=10.00 [KEY=<idemp
 transfer: ## POST /transfer: make transfer FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<idempotency key>]
 	@$(API) transfer
 
-balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co
+balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co [AS_OF=<RFC 3339 instant>]
 	@$(API) balance
+
+balance-at: ## a user's balance at a past instant: make balance-at USER=<id> AS_OF=2024-05-01T00:00:00Z
+	@$(API) balance-at
+
+statement: ## a user's statement of [FROM, TO): make statement USER=<id> FROM=<RFC 3339> [TO=] [LIMIT=] [CURSOR=] [FORMAT=csv]
+	@$(API) statement
 
 history: ## GET a user's transactions: make history USER=<id>
 	@$(API) history
@@ -140,6 +151,12 @@ bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance
 
 bench-events: build ## money events on a private stack: event lag at 50 and 500 clients, relay drain of a 200,000-event backlog (see BENCHMARKS.md)
 	node platform/dist/tools/bench/run-bench-events.js
+
+seed-ledger: build ## seed a bench database with 1,000,000 ledger rows over 10,000 users (set-based SQL; see BENCHMARKS.md)
+	node platform/dist/tools/bench/seed-ledger.js
+
+bench-statements: build ## as_of and statement-page latency at 50 readers during a transfer load, CSV of 200,000 entries (BENCHMARKS.md)
+	node platform/dist/tools/bench/run-bench-statements.js
 
 chaos: build ## fault drills during a bench run (kills, PostgreSQL restart and crashes, outages), then the books check
 	node platform/dist/tools/bench/run-chaos.js

@@ -36,13 +36,13 @@ SELECT 'transfer', k, md5(k) FROM unnest(:idem_keys::text[]) AS k
 ON CONFLICT (endpoint, idempotency_key) DO NOTHING
 RETURNING endpoint, idempotency_key;
 
-SELECT user_id, balance_minor, last_sequence FROM users
+SELECT user_id, balance_minor, last_sequence, last_entry_at FROM users
  WHERE user_id = ANY(:froms::uuid[] || :tos::uuid[])
  ORDER BY user_id
    FOR NO KEY UPDATE;
 
 WITH moved AS (
-  UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = u.last_sequence + c.legs
+  UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = u.last_sequence + c.legs, last_entry_at = now()
     FROM (SELECT user_id, sum(delta)::bigint AS delta, count(*) AS legs
             FROM (SELECT unnest(:froms::uuid[]) AS user_id, -unnest(:amounts::bigint[]) AS delta
                   UNION ALL

@@ -28,4 +28,5 @@ export * from './contracts/transaction-history';
 export * from './contracts/outbox';
 export * from './contracts/money-events';
 export * from './contracts/uuid-schema';
+export * from './contracts/instant';
 export * from './contracts/json-number';

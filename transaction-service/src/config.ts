@@ -87,6 +87,19 @@ export const transactionServiceConfig = defineConfig({
   moneyLockRetries: { env: 'MONEY_LOCK_RETRIES', schema: Joi.number().integer().min(0).max(100).default(2) },
   /** Validated money operations allowed to wait for a batch; beyond it, 503 with Retry-After. */
   moneyQueueLimit: { env: 'MONEY_QUEUE_LIMIT', schema: configFields.positiveInt(5_000) },
+  /**
+   * Balances at an instant and statements (ADR 11): an instant less than this far in the past is
+   * answered 400 as_of_not_settled; it covers the clock skew between the processes that write the
+   * ledger and the one that reads it. At most 5 s (the issue's promise: every instant 5 s old is answered).
+   */
+  asOfSettleMs: { env: 'AS_OF_SETTLE_MS', schema: Joi.number().integer().min(0).max(5_000).default(500) },
+  /**
+   * How long a read at an instant waits for a money batch holding the user's row (it must see that
+   * batch's outcome first); past it, 503 with Retry-After.
+   */
+  asOfLockTimeoutMs: { env: 'AS_OF_LOCK_TIMEOUT_MS', schema: Joi.number().integer().min(50).max(60_000).default(2_000) },
+  /** The connections of HTTP reads at an instant and statements (their own pool: its sessions are set up for the wait). */
+  asOfDbPoolMax: { env: 'AS_OF_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(10) },
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 

@@ -1,6 +1,8 @@
-import { createKnex, withTimeout, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
+import { withTimeout, type Logger, type MetricsRegistry, type NatsConnection } from '@wallet/platform';
 import type { TransactionServiceConfig } from './config';
 import { answerBalanceRequests } from './entry-points/nats/answer-balance-requests';
+import { StatementQueries } from './domain/statements';
+import { createReadAtInstantPool } from './data-access/wallet-read-view';
 
 /**
  * The NATS balance responder with its own small pool, apart from the pool of the HTTP money
@@ -11,11 +13,14 @@ export async function startBalanceResponder(
   config: TransactionServiceConfig,
   deps: { nats: NatsConnection; logger: Logger; metrics: MetricsRegistry },
 ): Promise<{ stop(): Promise<void> }> {
-  const knex = createKnex({
+  // Made for reads at an instant too (requests with as_of wait for their user's writers): its
+  // lock_timeout and asynchronous commits change nothing for the current balances, which lock nothing.
+  const knex = createReadAtInstantPool({
     url: config.databaseUrl,
     poolMax: config.balanceDbPoolMax,
     applicationName: 'transaction-service-balances',
     statementTimeoutMs: config.balanceDbStatementTimeoutMs,
+    lockTimeoutMs: config.asOfLockTimeoutMs,
   });
   const responder = answerBalanceRequests({
     nats: deps.nats,
@@ -26,6 +31,7 @@ export async function startBalanceResponder(
     maxPending: config.balanceMaxPending,
     batchMax: config.balanceBatchMax,
     concurrency: config.balanceDbPoolMax,
+    statements: new StatementQueries(knex, { settleMs: config.asOfSettleMs }),
   });
   // The server knows the subscription once this round trip is done: a request sent after start-up
   // finds a responder instead of "no responders".

@@ -33,6 +33,8 @@ import { startUserCreatedConsumer } from './entry-points/kafka/consume-user-crea
 import { startBalanceResponder } from './start-balance-responder';
 import { startIdempotencyKeyPurge } from './domain/purge-idempotency-keys';
 import { WalletQueries } from './domain/wallet-queries';
+import { StatementQueries } from './domain/statements';
+import { createReadAtInstantPool } from './data-access/wallet-read-view';
 import { MoneyEngine } from './domain/transfers/money-engine';
 import { connectionPerAttemptSettler } from './data-access/money-transaction';
 import { presentMoneyResult } from './entry-points/http/money-presenter';
@@ -90,7 +92,15 @@ export async function startTransactionService(
     kafka: () => checkKafka(kafka),
     'kafka-consumer': () => consumer.check(),
   };
-  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, readinessChecks, reconcile });
+  const asOfKnex = createReadAtInstantPool({
+    url: config.databaseUrl,
+    poolMax: config.asOfDbPoolMax,
+    applicationName: 'transaction-service-as-of',
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    lockTimeoutMs: config.asOfLockTimeoutMs,
+  });
+  const statements = new StatementQueries(asOfKnex, { settleMs: config.asOfSettleMs });
+  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, statements, readinessChecks, reconcile });
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(http.server) },
@@ -101,7 +111,7 @@ export async function startTransactionService(
     { name: 'idempotency-purge', run: () => purge.stop() },
     { name: 'reconcile-schedule', run: () => reconcile.stop() },
     { name: 'nats', run: () => closeNats(nats) },
-    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy()]).then(() => undefined) },
+    { name: 'postgres', run: () => Promise.all([knex.destroy(), moneyKnex.destroy(), asOfKnex.destroy()]).then(() => undefined) },
   ];
   return {
     server: http.server,
@@ -163,13 +173,26 @@ function startMoneyEngine(
 /** The public listener (the wallet API) and the operators' one (GET /internal/reconcile). */
 async function startHttp(
   config: TransactionServiceConfig,
-  deps: { logger: Logger; metrics: MetricsRegistry; knex: Knex; money: MoneyEngine; readinessChecks: Record<string, ReadinessCheck>; reconcile: ReconcileRunner },
+  deps: {
+    logger: Logger;
+    metrics: MetricsRegistry;
+    knex: Knex;
+    money: MoneyEngine;
+    statements: StatementQueries;
+    readinessChecks: Record<string, ReadinessCheck>;
+    reconcile: ReconcileRunner;
+  },
 ): Promise<{ http: Listening; operator: Listening }> {
   const { logger, knex } = deps;
   const app = createHttpApp({
     logger,
     metrics: deps.metrics,
-    router: createWalletRouter({ money: deps.money, queries: new WalletQueries(knex), maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }) }),
+    router: createWalletRouter({
+      money: deps.money,
+      queries: new WalletQueries(knex),
+      statements: deps.statements,
+      maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
+    }),
     readinessChecks: deps.readinessChecks,
     bodyLimitBytes: config.httpBodyLimitBytes,
     apiDocs: createApiDocsRouter(openApiDocument),

@@ -79,12 +79,26 @@ describe('POST /transfer', () => {
   });
 });
 
-describe('GET /users/{user_id}/balance and /transactions', () => {
+describe('GET /users/{user_id}/balance, /statement and /transactions', () => {
   test('balance: 200, 400 and 404', async () => {
     const template = '/users/{user_id}/balance';
     await call({ template, path: `/users/${alice}/balance` }, 200);
     await call({ template, path: '/users/not-a-uuid/balance' }, 400);
     await call({ template, path: `/users/${randomUUID()}/balance` }, 404);
+    const past = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
+    await call({ template, path: `/users/${alice}/balance?as_of=${past}` }, 200);
+    await call({ template, path: `/users/${alice}/balance?as_of=${encodeURIComponent(new Date().toISOString())}` }, 400);
+  });
+
+  test('statement: JSON and CSV 200, 400, 404 and 406', async () => {
+    const template = '/users/{user_id}/statement';
+    const from = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
+    const to = encodeURIComponent(new Date(Date.now() - 1_000).toISOString());
+    await call({ template, path: `/users/${alice}/statement?from=${from}&to=${to}&limit=1` }, 200);
+    await call({ template, path: `/users/${alice}/statement?from=${from}&to=${to}`, headers: { accept: 'text/csv' } }, 200);
+    await call({ template, path: `/users/${alice}/statement?from=${to}&to=${from}` }, 400);
+    await call({ template, path: `/users/${randomUUID()}/statement?from=${from}&to=${to}` }, 404);
+    await call({ template, path: `/users/${alice}/statement?from=${from}&to=${to}`, headers: { accept: 'image/png' } }, 406);
   });
 
   test('history: pages with a cursor, 400 and 404', async () => {

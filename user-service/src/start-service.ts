@@ -66,7 +66,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
 
   const router = createUserRouter({
     createUser: (input) => createUser({ knex, logger, onUserCreated: () => usersCreated.inc() }, input),
-    getBalance: (email) => getBalance({ findUser, logger, requestBalance: balanceRequester.requestBalance }, email),
+    getBalance: (email, asOfMs) => getBalance({ findUser, logger, requestBalance: balanceRequester.requestBalance }, email, asOfMs),
   });
   const app = createHttpApp({
     logger,

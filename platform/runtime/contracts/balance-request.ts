@@ -13,6 +13,11 @@ export const BALANCE_REPLY_PREFIX = '_INBOX_user-service.';
 
 export interface BalanceRequest {
   user_id: string;
+  /**
+   * Optional: the balance at this instant (RFC 3339, as user-service sends it: `toISOString()`),
+   * answered by the rules of GET /users/{user_id}/balance?as_of= (ADR 11). Absent: the current balance.
+   */
+  as_of?: string;
 }
 
 /**
@@ -26,8 +31,16 @@ export interface BalanceRequest {
  * answers at once rather than queue without bound. The requester should retry a little later.
  */
 export type BalanceReply =
-  | { ok: true; user_id: string; balance: string }
-  | { ok: false; error: BalanceReplyError; user_id: string }
+  | { ok: true; user_id: string; balance: string; as_of?: string; sequence?: string }
+  | { ok: false; error: BalanceReplyError; user_id: string; as_of?: string }
   | { ok: false; error: 'invalid_request' };
 
-export type BalanceReplyError = 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy';
+/**
+ * A reply to a request with `as_of` echoes it (as transaction-service normalised it: `toISOString()`),
+ * on answers and refusals alike, and an answer carries the `sequence` of the last change it counts;
+ * user-service takes a reply only when it names both the user and the instant asked about, so the
+ * current balance can never be taken for a past one, nor one instant's for another's.
+ * `as_of_not_settled`: the instant is too recent to be answered for good yet (ADR 11);
+ * `invalid_as_of`: it is not an instant, or is in the future by transaction-service's clock.
+ */
+export type BalanceReplyError = 'user_not_found' | 'invalid_request' | 'internal_error' | 'busy' | 'as_of_not_settled' | 'invalid_as_of';

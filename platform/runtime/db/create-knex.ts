@@ -20,6 +20,11 @@ export interface DatabaseOptions {
   idleInTransactionTimeoutMs?: number;
   /** How long to wait for a connection (a new one or a free one from the pool); 30 s by default. */
   acquireTimeoutMs?: number;
+  /**
+   * synchronous_commit=off on the pool's sessions: for pools whose transactions write nothing worth
+   * an fsync (a row lock taken only to wait for its holders), so their COMMIT never waits for one.
+   */
+  asynchronousCommit?: boolean;
 }
 
 export function createKnex(options: DatabaseOptions): Knex {
@@ -31,6 +36,7 @@ export function createKnex(options: DatabaseOptions): Knex {
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
       ...(options.lockTimeoutMs ? { lock_timeout: options.lockTimeoutMs } : {}),
       ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
+      ...(options.asynchronousCommit ? { options: '-c synchronous_commit=off' } : {}),
     },
     pool: { min: 0, max: options.poolMax, acquireTimeoutMillis: options.acquireTimeoutMs ?? 30_000 },
     acquireConnectionTimeout: options.acquireTimeoutMs ?? 30_000,

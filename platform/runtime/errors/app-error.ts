@@ -12,9 +12,12 @@ export const ERROR_CATALOG = {
   invalid_idempotency_key: { status: 400, title: 'The Idempotency-Key header is not valid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
   malformed_request: { status: 400, title: 'The request is not valid HTTP' },
+  // A past instant too recent to be answered for good yet (ADR 11): a moment later it will be.
+  as_of_not_settled: { status: 400, title: 'The instant is too recent to be answered yet', retryAfterSeconds: 1 },
   not_found: { status: 404, title: 'No such resource' },
   user_not_found: { status: 404, title: 'User not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  not_acceptable: { status: 406, title: 'None of the accepted media types can be produced' },
   duplicate_email: { status: 409, title: 'A user with this email already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   request_timeout: { status: 408, title: 'The request did not arrive in time' },

@@ -29,6 +29,7 @@ const EXPECTED_OPERATIONS: Record<(typeof SERVICE_DOCUMENTS)[number], string[]> 
     'POST /add-money',
     'POST /transfer',
     'GET /users/{user_id}/balance',
+    'GET /users/{user_id}/statement',
     'GET /users/{user_id}/transactions',
     'GET /healthz',
     'GET /readyz',

@@ -1,5 +1,6 @@
 /* global fetch, URLSearchParams */
-// The Makefile's request targets (make create-user, add-money, transfer, balance, history).
+// The Makefile's request targets (make create-user, add-money, transfer, balance, history, balance-at,
+// statement).
 // Every value arrives in the environment (WALLET_*), never on a command line, and the body is built
 // with JSON.stringify: an email with an apostrophe works, and nothing a variable holds is ever read
 // as shell code or as JSON syntax. Prints the JSON answer; exits 1 when the service is unreachable.
@@ -16,9 +17,25 @@ const requests = {
     { from_user_id: env('FROM'), to_user_id: env('TO'), amount_to_transfer: env('AMOUNT') },
     idempotency,
   ],
-  balance: () => [`${userUrl}/balance?${new URLSearchParams({ email: env('EMAIL') })}`],
+  balance: () => [`${userUrl}/balance?${query({ email: env('EMAIL'), as_of: env('AS_OF') })}`],
   history: () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/transactions`],
+  'balance-at': () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/balance?${query({ as_of: env('AS_OF') })}`],
+  statement: () => [
+    `${txUrl}/users/${encodeURIComponent(env('USER'))}/statement?${query({
+      from: env('FROM'),
+      to: env('TO'),
+      limit: env('LIMIT'),
+      cursor: env('CURSOR'),
+    })}`,
+    undefined,
+    env('FORMAT') === 'csv' ? { accept: 'text/csv' } : {},
+  ],
 };
+
+/** A query string of the parameters that were given (an empty variable is left out, not sent empty). */
+function query(parameters) {
+  return new URLSearchParams(Object.entries(parameters).filter(([, value]) => value !== ''));
+}
 
 const target = process.argv[2];
 const build = requests[target];

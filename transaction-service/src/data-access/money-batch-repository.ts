@@ -92,18 +92,25 @@ export interface LockedUserRow {
   balanceMinor: bigint;
   /** The user's last ledger sequence number (0 before the first change). */
   lastSequence: bigint;
+  /** The time of the user's last ledger row (undefined before the first change): the next may not be earlier. */
+  lastEntryAt: Date | undefined;
 }
 
 export async function lockBalances(trx: Knex.Transaction, userIds: readonly string[], mode: LockMode = 'wait'): Promise<Map<string, LockedUserRow>> {
   if (userIds.length === 0) return new Map();
-  const result = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string; last_sequence: string }> }>(
-    `SELECT user_id, balance_minor, last_sequence FROM users
+  const result = await trx.raw<{ rows: Array<{ user_id: string; balance_minor: string; last_sequence: string; last_entry_at: Date | null }> }>(
+    `SELECT user_id, balance_minor, last_sequence, last_entry_at FROM users
       WHERE user_id = ANY(?::uuid[])
       ORDER BY user_id
       FOR NO KEY UPDATE${mode === 'skip-locked' ? ' SKIP LOCKED' : ''}`,
     [[...userIds]],
   );
-  return new Map(result.rows.map((r) => [r.user_id, { balanceMinor: BigInt(r.balance_minor), lastSequence: BigInt(r.last_sequence) }]));
+  return new Map(
+    result.rows.map((r) => [
+      r.user_id,
+      { balanceMinor: BigInt(r.balance_minor), lastSequence: BigInt(r.last_sequence), lastEntryAt: r.last_entry_at ?? undefined },
+    ]),
+  );
 }
 
 /** Which of these users exist, without locking anything (tells a held row from a missing user). */
@@ -125,8 +132,8 @@ export interface StoredOutcome {
 }
 
 export interface MoneyBatchWrite {
-  /** Net change per user and its new last sequence; each user's row is updated once. */
-  balanceChanges: ReadonlyArray<{ userId: string; deltaMinor: bigint; lastSequence: bigint }>;
+  /** Net change per user, its new last sequence and the time of its last row; each user's row is updated once. */
+  balanceChanges: ReadonlyArray<{ userId: string; deltaMinor: bigint; lastSequence: bigint; lastEntryAt: Date }>;
   transfers: readonly TransferRow[];
   /** Ledger legs in the order they were applied: seq is assigned in this order. */
   legs: readonly SequencedLeg[];
@@ -167,8 +174,9 @@ interface WrittenRow {
 export async function writeMoneyBatch(trx: Knex.Transaction, batch: MoneyBatchWrite): Promise<WrittenBatch> {
   const result = await trx.raw<{ rows: WrittenRow[] }>(
     `WITH moved AS (
-       UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = c.last_sequence
-         FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[], (:changeSequences)::bigint[]) AS c(user_id, delta, last_sequence)
+       UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = c.last_sequence, last_entry_at = c.last_entry_at
+         FROM unnest((:changeUsers)::uuid[], (:changeDeltas)::bigint[], (:changeSequences)::bigint[], (:changeTimes)::timestamptz[])
+              AS c(user_id, delta, last_sequence, last_entry_at)
         WHERE u.user_id = c.user_id
        RETURNING u.user_id, u.balance_minor
      ), new_transfers AS (
@@ -236,6 +244,7 @@ function writeBindings(batch: MoneyBatchWrite): Record<string, unknown> {
     changeUsers: changes.map((c) => c.userId),
     changeDeltas: changes.map((c) => c.deltaMinor.toString()),
     changeSequences: changes.map((c) => c.lastSequence.toString()),
+    changeTimes: changes.map((c) => c.lastEntryAt.toISOString()),
     transferIds: transfers.map((t) => t.transferId),
     transferFrom: transfers.map((t) => t.fromUserId),
     transferTo: transfers.map((t) => t.toUserId),

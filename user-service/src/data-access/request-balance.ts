@@ -5,6 +5,7 @@ import {
   declareMetrics,
   errorField,
   type BalanceReply,
+  type BalanceReplyError,
   type BalanceRequest,
   type Logger,
   type MetricsRegistry,
@@ -23,7 +24,8 @@ export type BalanceRequestOutcome =
   | { kind: 'failed'; detail: string };
 
 export interface BalanceRequester {
-  requestBalance: (userId: string) => Promise<BalanceRequestOutcome>;
+  /** `asOf`: an instant as `toISOString()` spells it (the balance then); absent: the current balance. */
+  requestBalance: (userId: string, asOf?: string) => Promise<BalanceRequestOutcome>;
   /** False while the NATS connection is down (reconnecting) or closed, or the reply inbox is gone. */
   isConnected: () => boolean;
   stop: () => void;
@@ -34,6 +36,7 @@ const MAX_REPLY_BYTES = 1_024;
 
 interface Waiting {
   userId: string;
+  asOf: string | undefined;
   timer: NodeJS.Timeout;
   resolve: (outcome: BalanceRequestOutcome) => void;
 }
@@ -89,7 +92,7 @@ export function createBalanceRequester(options: {
 
   const isConnected = (): boolean => connected && !nats.isClosed() && !nats.isDraining() && inbox.isOpen();
 
-  async function requestBalance(userId: string): Promise<BalanceRequestOutcome> {
+  async function requestBalance(userId: string, asOf?: string): Promise<BalanceRequestOutcome> {
     // Every waiting request holds a timer, an inbox entry and an HTTP request: their number is
     // bounded, so a slow or flooded transaction-service makes us fail fast rather than pile up.
     if (inbox.outstanding() >= options.maxOutstanding) {
@@ -97,7 +100,7 @@ export function createBalanceRequester(options: {
       return { kind: 'overloaded' };
     }
     const started = process.hrtime.bigint();
-    const outcome: BalanceRequestOutcome = isConnected() ? await inbox.send(subject, userId, timeoutMs) : { kind: 'disconnected' };
+    const outcome: BalanceRequestOutcome = isConnected() ? await inbox.send(subject, { userId, asOf }, timeoutMs) : { kind: 'disconnected' };
     latency.observe({ outcome: outcome.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     if (outcome.kind !== 'replied') failures.inc({ reason: outcome.kind });
     return outcome;
@@ -127,7 +130,7 @@ function createReplyInbox(options: {
   const { nats, logger } = options;
   const discarded = options.metric.counter(
     'balance_replies_discarded_total',
-    'Messages on the balance reply inbox not taken as a reply, by reason (unknown_request: late or guessed; other_user, unattributed: not naming the user asked about)',
+    'Messages on the balance reply inbox not taken as a reply, by reason (unknown_request: late or guessed; other_user, unattributed: not naming the user asked about; other_instant: not naming the instant asked about)',
     ['reason'],
   );
   const mismatches = createErrorAggregator(logger, { message: 'balance reply discarded: it does not name the user asked about' });
@@ -151,7 +154,7 @@ function createReplyInbox(options: {
       discarded.inc({ reason: 'unknown_request' });
       return;
     }
-    const read = readReply(msg, entry.userId);
+    const read = readReply(msg, entry.userId, entry.asOf);
     if ('discard' in read) {
       discarded.inc({ reason: read.discard });
       mismatches.record(new Error(read.discard), { expected: entry.userId, got: read.got });
@@ -171,13 +174,14 @@ function createReplyInbox(options: {
     for (const token of [...waiting.keys()]) settle(token, { kind: 'disconnected' });
   });
 
-  const send = (subject: string, userId: string, timeoutMs: number): Promise<BalanceRequestOutcome> =>
+  const send = (subject: string, asked: { userId: string; asOf: string | undefined }, timeoutMs: number): Promise<BalanceRequestOutcome> =>
     new Promise((resolve) => {
+      const { userId, asOf } = asked;
       const token = randomBytes(16).toString('hex');
       const timer = setTimeout(() => settle(token, { kind: 'timeout' }), timeoutMs);
-      waiting.set(token, { userId, timer, resolve });
+      waiting.set(token, { userId, asOf, timer, resolve });
       try {
-        const request: BalanceRequest = { user_id: userId };
+        const request: BalanceRequest = asOf === undefined ? { user_id: userId } : { user_id: userId, as_of: asOf };
         nats.publish(subject, JSON.stringify(request), { reply: `${prefix}${token}` });
       } catch (error) {
         settle(token, publishFailure(error, logger, subject));
@@ -205,13 +209,24 @@ function publishFailure(error: unknown, logger: Logger, subject: string): Balanc
   return { kind: 'failed', detail: error instanceof Error ? error.message : String(error) };
 }
 
-type ReadReply = { outcome: BalanceRequestOutcome } | { discard: 'other_user' | 'unattributed'; got?: string };
+type ReadReply = { outcome: BalanceRequestOutcome } | { discard: 'other_user' | 'other_instant' | 'unattributed'; got?: string };
+
+const REPLY_ERRORS: ReadonlySet<unknown> = new Set<BalanceReplyError>([
+  'user_not_found',
+  'invalid_request',
+  'internal_error',
+  'busy',
+  'as_of_not_settled',
+  'invalid_as_of',
+]);
 
 /**
- * A reply counts only if it names the user asked about; one that names another user, or none (not
- * JSON, too long, no user_id), is not the answer to this request and is discarded.
+ * A reply counts only if it names the user asked about, and the instant asked about (or none when
+ * none was): one that names another user or instant, or no user (not JSON, too long, no user_id),
+ * is not the answer to this request and is discarded. So a current balance is never taken for a
+ * past one, nor the reverse.
  */
-function readReply(msg: Msg, userId: string): ReadReply {
+function readReply(msg: Msg, userId: string, asOf: string | undefined): ReadReply {
   const { data } = msg;
   // The server's own "no responders" status: no payload, status 503 (as nats.js request() reads it).
   if (data.length === 0 && msg.headers?.code === 503) return { outcome: { kind: 'no_responders' } };
@@ -227,14 +242,14 @@ function readReply(msg: Msg, userId: string): ReadReply {
   if (typeof reply.user_id !== 'string') return { discard: 'unattributed' };
   // UUIDs compare case-insensitively; transaction-service echoes the lower-case canonical form.
   if (reply.user_id.toLowerCase() !== userId.toLowerCase()) return { discard: 'other_user', got: reply.user_id.slice(0, 64) };
+  if (reply.as_of !== asOf) return { discard: 'other_instant', got: typeof reply.as_of === 'string' ? reply.as_of.slice(0, 64) : undefined };
+  const instant = asOf === undefined ? {} : { as_of: asOf };
   if (reply.ok === true && typeof reply.balance === 'string') {
-    return { outcome: { kind: 'replied', reply: { ok: true, user_id: userId, balance: reply.balance } } };
+    const sequence = typeof reply.sequence === 'string' ? { sequence: reply.sequence } : {};
+    return { outcome: { kind: 'replied', reply: { ok: true, user_id: userId, balance: reply.balance, ...instant, ...sequence } } };
   }
-  if (
-    reply.ok === false &&
-    (reply.error === 'user_not_found' || reply.error === 'invalid_request' || reply.error === 'internal_error' || reply.error === 'busy')
-  ) {
-    return { outcome: { kind: 'replied', reply: { ok: false, error: reply.error, user_id: userId } } };
+  if (reply.ok === false && REPLY_ERRORS.has(reply.error)) {
+    return { outcome: { kind: 'replied', reply: { ok: false, error: reply.error as BalanceReplyError, user_id: userId, ...instant } } };
   }
   return { outcome: { kind: 'invalid_reply', detail: 'reply does not match the BalanceReply contract' } };
 }

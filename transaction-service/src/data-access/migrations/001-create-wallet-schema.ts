@@ -3,6 +3,7 @@ import type { Migration } from '@wallet/platform';
 import { createMoneyBatchMarkers } from './003-money-batch-markers';
 import { addIdempotencyOutcomeCodes } from './004-idempotency-outcome-codes';
 import { addMoneyEvents } from './005-money-events';
+import { addBalanceAsOf } from './006-balance-as-of';
 
 /**
  * The wallet's books. Invariants live here as well as in code, so no bug above can break them:
@@ -132,6 +133,7 @@ export const migrations: readonly Migration[] = [
   createMoneyBatchMarkers,
   addIdempotencyOutcomeCodes,
   addMoneyEvents,
+  addBalanceAsOf,
 ];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */

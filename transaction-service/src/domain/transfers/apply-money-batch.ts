@@ -190,6 +190,8 @@ interface LockedUsers {
   balances: Map<string, bigint>;
   /** Their last ledger sequence numbers, as read under the lock. */
   sequences: Map<string, bigint>;
+  /** The latest time of their last ledger rows, as read under the lock (undefined: none has a row). */
+  lastEntryAt: Date | undefined;
   /** Users that exist but whose rows another transaction holds ('skip-locked' only). */
   held: Set<string>;
   /** The running items, less those set aside because they touch a held user. */
@@ -203,10 +205,12 @@ async function lockUsers(tx: MoneyTransaction, items: readonly KeyedCommand[], r
   const locked = await lockBalances(tx.trx, userIds, mode);
   const balances = new Map([...locked].map(([id, row]) => [id, row.balanceMinor]));
   const sequences = new Map([...locked].map(([id, row]) => [id, row.lastSequence]));
+  const times = [...locked.values()].flatMap((row) => (row.lastEntryAt ? [row.lastEntryAt.getTime()] : []));
+  const lastEntryAt = times.length === 0 ? undefined : new Date(Math.max(...times));
   const missing = userIds.filter((id) => !balances.has(id));
   const held = mode === 'skip-locked' ? await findUsers(tx.trx, missing) : new Set<string>();
   const touchesHeld = (index: number) => usersOf(items[index]!.command).some((id) => held.has(id));
-  return { balances, sequences, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+  return { balances, sequences, lastEntryAt, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
 }
 
 interface DecidedBatch {
@@ -219,14 +223,28 @@ interface DecidedBatch {
   after: Map<string, bigint>;
   /** Last sequence numbers after every decided item. */
   lastSequences: Map<string, bigint>;
+  /** The one time of every row of this batch (ledgerClock). */
+  now: Date;
+}
+
+/**
+ * The time of a batch's rows, read only once its users' row locks are held (ADR 11): a reader of
+ * a past instant waits for those locks, so any row it cannot see yet gets a later time than the
+ * instant it asked about (the rows' times are taken after the lock, the reader's instant before
+ * it). Never earlier than any locked user's last row: along a user's sequence, times never go
+ * back, even when another process's clock ran ahead.
+ */
+function ledgerClock(users: LockedUsers): Date {
+  const now = Date.now();
+  return new Date(users.lastEntryAt === undefined ? now : Math.max(now, users.lastEntryAt.getTime()));
 }
 
 /** Decides the running items in arrival order, in memory, each with its own outcome (money-rules). */
 function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, present: Presenter): DecidedBatch {
-  const now = new Date();
+  const now = ledgerClock(users);
   const after = new Map(users.balances);
   const lastSequences = new Map(users.sequences);
-  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after, lastSequences };
+  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after, lastSequences, now };
   for (const index of users.running) {
     const item = items[index]!;
     const decision = decide(after, item.command, now);
@@ -256,7 +274,12 @@ function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, prese
 async function writeDecisions(tx: MoneyTransaction, items: readonly KeyedCommand[], users: LockedUsers, decided: DecidedBatch): Promise<void> {
   // A user whose sequence moved is written even when its net change is zero (A->B 5 then B->A 5).
   const balanceChanges = [...decided.after]
-    .map(([userId, after]) => ({ userId, deltaMinor: after - users.balances.get(userId)!, lastSequence: decided.lastSequences.get(userId)! }))
+    .map(([userId, after]) => ({
+      userId,
+      deltaMinor: after - users.balances.get(userId)!,
+      lastSequence: decided.lastSequences.get(userId)!,
+      lastEntryAt: decided.now,
+    }))
     .filter((c) => c.lastSequence !== users.sequences.get(c.userId));
   const releasedKeys = users.setAside
     .map((index) => items[index]!)

@@ -1,16 +1,20 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { requestBody, writeResponse } from '@wallet/platform';
+import { AppError, requestBody, writeResponse } from '@wallet/platform';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
+import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
 import { toHttpResponse } from './money-presenter';
 import { parseAddMoneyRequest, parseTransferRequest } from './money-requests';
+import { parseAsOfQuery, parseStatementQuery, statementFormat, toStatementBody, writeStatementCsv } from './statements';
 
 export interface WalletRouterDeps {
   money: Pick<MoneyEngine, 'submit'>;
   queries: WalletQueries;
+  /** Balances at an instant and statements (ADR 11). */
+  statements: StatementQueries;
   /** Largest amount of one operation, in minor units. */
   maxAmountMinor: Minor;
 }
@@ -21,7 +25,7 @@ export interface WalletRouterDeps {
  * entry-points/operator.)
  */
 export function createWalletRouter(deps: WalletRouterDeps): Router {
-  const { money, queries, maxAmountMinor } = deps;
+  const { money, queries, statements, maxAmountMinor } = deps;
   const router = new Router();
 
   router.post('/add-money', async (ctx) => {
@@ -35,7 +39,21 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {
-    ctx.body = await queries.getBalance(parseUserId(ctx.params.user_id));
+    const userId = parseUserId(ctx.params.user_id);
+    const { asOfMs } = parseAsOfQuery(ctx.query);
+    ctx.body = asOfMs === undefined ? await queries.getBalance(userId) : await statements.balanceAt(userId, asOfMs);
+  });
+
+  router.get('/users/:user_id/statement', async (ctx) => {
+    const userId = parseUserId(ctx.params.user_id);
+    const request = parseStatementQuery(ctx.query);
+    if (statementFormat(ctx) === 'csv') {
+      if (request.paged) throw new AppError('validation_failed', 'A CSV statement is the whole period: limit and cursor are for the JSON pages');
+      writeStatementCsv(ctx, userId, await statements.periodEntries(userId, request));
+      return;
+    }
+    const page = await statements.statement(userId, request, { limit: request.limit, ...(request.after ? { after: request.after } : {}) });
+    ctx.body = toStatementBody(page);
   });
 
   router.get('/users/:user_id/transactions', async (ctx) => {

@@ -26,6 +26,27 @@ const responseHeaders = {
 const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' } as const;
 const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
 
+/** An RFC 3339 instant in the query (at most millisecond precision, with an offset). */
+function instantParameter(name: string, description: string) {
+  return {
+    name,
+    in: 'query',
+    required: false,
+    description: `${description}. RFC 3339 with an offset (2024-05-01T10:00:00Z); at most 3 fractional digits`,
+    schema: { type: 'string', format: 'date-time', maxLength: 40 },
+  } as const;
+}
+
+const asOfParameter = instantParameter('as_of', 'The past instant to answer for; omit for the current balance');
+
+/** Reads at an instant wait for the user's money batches in flight: past AS_OF_LOCK_TIMEOUT_MS, 503. */
+const readAtInstantErrorResponses = {
+  ...commonErrorResponses,
+  '503': problemResponse(503, 'The database is unavailable, or a money operation on this user is still committing (Retry-After: 1)', [
+    'service_unavailable',
+  ]),
+} as const;
+
 const moneyErrorResponses = {
   '400': problemResponse(400, 'The request is not valid', [
     'validation_failed',
@@ -99,14 +120,69 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
     '/users/{user_id}/balance': {
       get: {
         tags: ['wallet'],
-        summary: "A user's current balance",
+        summary: "A user's current balance, or its balance at a past instant",
+        description:
+          'With `as_of`: the posted balance after every change applied at or before that instant (0.00 before the ' +
+          "user's first change), and the `sequence` of the last such change (0 when none). Such an answer never " +
+          'changes once given (ADR 11): an instant in the future is 400 `validation_failed`, and one less than ' +
+          'AS_OF_SETTLE_MS (default 500 ms, at most 5 s) ago is 400 `as_of_not_settled` (Retry-After: 1).',
         operationId: 'getBalance',
-        parameters: [userIdParameter, requestIdParameter],
+        parameters: [userIdParameter, asOfParameter, requestIdParameter],
         responses: {
-          '200': jsonResponse('The balance', 'BalanceResponse'),
-          '400': problemResponse(400, 'user_id is not a UUID', ['validation_failed']),
+          '200': jsonResponse('The balance (with as_of and sequence when as_of was given)', 'BalanceResponse'),
+          '400': problemResponse(400, 'user_id or as_of is not valid, or as_of is too recent to be answered yet', ['validation_failed', 'as_of_not_settled']),
           '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
-          ...commonErrorResponses,
+          ...readAtInstantErrorResponses,
+        },
+      },
+    },
+    '/users/{user_id}/statement': {
+      get: {
+        tags: ['wallet'],
+        summary: "A user's statement of a period [from, to): opening and closing balances, totals, entries oldest first",
+        description:
+          'The entries with from <= created_at < to, in applied order (oldest first), keyset-paginated; every page ' +
+          'carries the whole period\'s figures, and opening_balance + total_credits - total_debits = closing_balance. ' +
+          'With `Accept: text/csv` the whole period is streamed as CSV instead (a header row, then one row per entry ' +
+          'with the columns of a Transaction; amounts as decimal strings; a null is an empty field), for any period ' +
+          'length. Like a balance at an instant, a statement never changes once given (ADR 11): `to` must be settled.',
+        operationId: 'getStatement',
+        parameters: [
+          userIdParameter,
+          instantParameter('from', 'Start of the period (included); required unless a cursor is given'),
+          instantParameter('to', 'End of the period (excluded); defaults to now (the answer then waits until now has settled)'),
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'Entries per page (JSON only)',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            description: 'The `next_cursor` of the previous page (JSON only); it carries the period, so from and to may be left out',
+            schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' },
+          },
+          requestIdParameter,
+        ],
+        responses: {
+          '200': {
+            description: 'One page of the statement (JSON), or the whole period (CSV)',
+            headers: requestIdHeader,
+            content: {
+              'application/json': { schema: schemaRef('Statement') },
+              'text/csv': { schema: { type: 'string', description: 'id,user_id,type,kind,amount,balance_after,transfer_id,counterparty_user_id,created_at,sequence' } },
+            },
+          },
+          '400': problemResponse(400, 'user_id, from, to, limit or cursor is not valid, from is after to, or to is too recent to be answered yet', [
+            'validation_failed',
+            'as_of_not_settled',
+          ]),
+          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
+          '406': problemResponse(406, 'Accept names neither application/json nor text/csv', ['not_acceptable']),
+          ...readAtInstantErrorResponses,
         },
       },
     },
@@ -183,7 +259,48 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           created_at: { type: 'string', format: 'date-time' },
         },
       }),
-      BalanceResponse: closedObject({ required: ['user_id', 'balance'], properties: { user_id: UUID, balance: schemaRef('Amount') } }),
+      BalanceResponse: closedObject({
+        required: ['user_id', 'balance'],
+        properties: {
+          user_id: UUID,
+          balance: schemaRef('Amount'),
+          as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
+          sequence: {
+            type: 'string',
+            pattern: '^(0|[1-9][0-9]*)$',
+            description: 'The sequence of the last change counted (0: none); only with as_of',
+          },
+        },
+      }),
+      Statement: closedObject({
+        required: [
+          'user_id',
+          'from',
+          'to',
+          'opening_balance',
+          'closing_balance',
+          'total_credits',
+          'total_debits',
+          'entry_count',
+          'items',
+          'next_cursor',
+        ],
+        properties: {
+          user_id: UUID,
+          from: { type: 'string', format: 'date-time' },
+          to: { type: 'string', format: 'date-time', description: 'The end of the period (excluded); now when it was left out' },
+          opening_balance: { ...schemaRef('Amount'), description: 'The balance at the start of the period' },
+          closing_balance: { ...schemaRef('Amount'), description: 'The balance at the end of the period' },
+          total_credits: schemaRef('Amount'),
+          total_debits: schemaRef('Amount'),
+          entry_count: { type: 'integer', minimum: 0, description: 'Entries in the whole period (every page)' },
+          items: { type: 'array', items: schemaRef('Transaction'), description: 'This page of the entries, oldest first' },
+          next_cursor: {
+            oneOf: [{ type: 'string' }, { type: 'null' }],
+            description: 'Pass as `cursor` to get the next (later) page of the same period; null on the last page',
+          },
+        },
+      }),
       Transaction: closedObject({
         required: [
           'id',

@@ -1,12 +1,16 @@
 import Joi from 'joi';
 import {
   BALANCE_QUEUE_GROUP,
+  isAppError,
+  parseRfc3339,
   BALANCE_REPLY_PREFIX,
   BATCH_SIZE_BUCKETS,
   createErrorAggregator,
   declareMetrics,
   uuidSchema,
   type BalanceReply,
+  type BalanceReplyError,
+  type ErrorCode,
   type Knex,
   type Logger,
   type MetricsRegistry,
@@ -14,9 +18,11 @@ import {
 } from '@wallet/platform';
 import type { Msg } from 'nats';
 import { readBalances } from '../../domain/wallet-queries';
+import type { StatementQueries } from '../../domain/statements';
 
-const requestSchema = Joi.object<{ user_id: string }>({
+const requestSchema = Joi.object<{ user_id: string; as_of?: string }>({
   user_id: uuidSchema().required(),
+  as_of: Joi.string().max(64),
 }).unknown(true);
 
 /** A balance request is `{"user_id": "<uuid>"}`: anything much longer is not one, and is not parsed. */
@@ -48,11 +54,15 @@ export interface BalanceResponderOptions {
   batchMax: number;
   /** Queries at the same time (at most the pool's size, so none waits for a connection). */
   concurrency: number;
+  /** Balances at an instant (requests with `as_of`), on this responder's own pool. */
+  statements: Pick<StatementQueries, 'balanceAt'>;
 }
 
 interface Pending {
   msg: Msg;
   userId: string;
+  /** The instant asked about, exactly as the request spelled it (echoed in the reply). */
+  asOf?: string;
 }
 
 /**
@@ -140,17 +150,18 @@ class BalanceResponder {
       this.metrics.dropped.inc({ reason: 'foreign_reply' });
       return;
     }
-    const userId = parseRequest(msg.data);
-    if (userId === undefined) {
+    const request = parseRequest(msg.data);
+    if (request === undefined) {
       this.respond(msg, { ok: false, error: 'invalid_request' });
       return;
     }
+    const { userId, asOf } = request;
     if (this.pending >= this.options.maxPending) {
-      this.respond(msg, { ok: false, error: 'busy', user_id: userId });
+      this.respond(msg, { ok: false, error: 'busy', user_id: userId, ...(asOf === undefined ? {} : { as_of: asOf }) });
       return;
     }
     this.pending += 1;
-    this.queue.push({ msg, userId });
+    this.queue.push({ msg, userId, ...(asOf === undefined ? {} : { asOf }) });
     this.pump();
   }
 
@@ -172,7 +183,14 @@ class BalanceResponder {
     }
   }
 
-  private async readBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Current balances are read in one query for the whole batch; balances at an instant one after
+   * another (each first waits for its user's writers: ADR 11), so a batch still holds one connection.
+   */
+  private async readBatch(all: Pending[]): Promise<void> {
+    const batch = all.filter((p) => p.asOf === undefined);
+    for (const p of all) if (p.asOf !== undefined) await this.answerAsOf(p, p.asOf);
+    if (batch.length === 0) return;
     this.metrics.batchSize.observe(batch.length);
     let balances: Map<string, string>;
     const endTimer = this.metrics.readDuration.startTimer();
@@ -193,6 +211,22 @@ class BalanceResponder {
     }
   }
 
+  private async answerAsOf(p: Pending, asOf: string): Promise<void> {
+    const instant = parseRfc3339(asOf);
+    if (typeof instant !== 'number') {
+      this.respond(p.msg, { ok: false, error: 'invalid_as_of', user_id: p.userId, as_of: asOf });
+      return;
+    }
+    try {
+      const found = await this.options.statements.balanceAt(p.userId, instant);
+      this.respond(p.msg, { ok: true, user_id: p.userId, balance: found.balance, as_of: asOf, sequence: found.sequence });
+    } catch (error) {
+      const error_ = asOfReplyError(error);
+      if (error_ === 'internal_error') this.readFailures.record(error, { requests: 1 });
+      this.respond(p.msg, { ok: false, error: error_, user_id: p.userId, as_of: asOf });
+    }
+  }
+
   private respond(msg: Msg, reply: BalanceReply): void {
     this.metrics.answered.inc({ result: reply.ok ? 'ok' : reply.error });
     try {
@@ -204,7 +238,19 @@ class BalanceResponder {
   }
 }
 
-function parseRequest(data: Uint8Array): string | undefined {
+/** What a refusal of balanceAt is called in the reply contract; anything else is internal_error. */
+const AS_OF_REPLY_ERRORS: Partial<Record<ErrorCode, BalanceReplyError>> = {
+  as_of_not_settled: 'as_of_not_settled',
+  validation_failed: 'invalid_as_of',
+  user_not_found: 'user_not_found',
+  service_unavailable: 'busy',
+};
+
+function asOfReplyError(error: unknown): BalanceReplyError {
+  return (isAppError(error) ? AS_OF_REPLY_ERRORS[error.code] : undefined) ?? 'internal_error';
+}
+
+function parseRequest(data: Uint8Array): { userId: string; asOf?: string } | undefined {
   if (data.length > MAX_REQUEST_BYTES) return undefined;
   let parsed: unknown;
   try {
@@ -213,9 +259,10 @@ function parseRequest(data: Uint8Array): string | undefined {
     return undefined;
   }
   if (typeof parsed === 'object' && parsed !== null) {
-    const userId = (parsed as { user_id?: unknown }).user_id;
-    if (typeof userId === 'string' && CANONICAL_UUID.test(userId)) return userId.toLowerCase();
+    const { user_id: userId, as_of: asOf } = parsed as { user_id?: unknown; as_of?: unknown };
+    if (typeof userId === 'string' && CANONICAL_UUID.test(userId) && asOf === undefined) return { userId: userId.toLowerCase() };
   }
   const checked = requestSchema.validate(parsed);
-  return checked.error ? undefined : checked.value.user_id;
+  if (checked.error) return undefined;
+  return { userId: checked.value.user_id, ...(checked.value.as_of === undefined ? {} : { asOf: checked.value.as_of }) };
 }

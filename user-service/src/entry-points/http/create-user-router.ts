@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { CreatedUser, NewUser } from '../../domain/create-user';
 import type { BalanceView } from '../../domain/get-balance';
-import { parseBalanceRequest, parseCreateUserRequest, validateRequest, type ValidatedState } from './user-requests';
+import { parseBalanceRequest, parseCreateUserRequest, validateRequest, type BalanceRequestInput, type ValidatedState } from './user-requests';
 
 export interface UserRoutesHandlers {
   createUser(input: NewUser): Promise<CreatedUser>;
-  getBalance(email: string): Promise<BalanceView>;
+  getBalance(email: string, asOfMs?: number): Promise<BalanceView>;
 }
 
 /** Thin HTTP mapping: validate the request (its own middleware), call the domain, write the response. */
@@ -17,8 +17,8 @@ export function createUserRouter(handlers: UserRoutesHandlers): Router {
     ctx.status = 201;
   });
 
-  router.get<ValidatedState<string>>('/balance', validateRequest(parseBalanceRequest), async (ctx) => {
-    ctx.body = await handlers.getBalance(ctx.state.input);
+  router.get<ValidatedState<BalanceRequestInput>>('/balance', validateRequest(parseBalanceRequest), async (ctx) => {
+    ctx.body = await handlers.getBalance(ctx.state.input.email, ctx.state.input.asOfMs);
   });
 
   return router;

@@ -59,13 +59,30 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         summary: "A user's balance, by email",
         description:
           'The email is given as the `email` query parameter or in a JSON body `{"email": ...}` (when both ' +
-          'are given they must name the same user). A user whose wallet has not opened yet has a balance of 0.00.',
+          'are given they must name the same user). A user whose wallet has not opened yet has a balance of 0.00. ' +
+          'With `as_of` (query only): the balance at that past instant, by the rules of transaction-service\'s ' +
+          'GET /users/{user_id}/balance?as_of= (an answer never changes once given; an instant in the future is 400 ' +
+          '`validation_failed`, one too recent to be settled 400 `as_of_not_settled`).',
         operationId: 'getBalance',
-        parameters: [{ name: 'email', in: 'query', required: false, schema: EMAIL }, requestIdParameter],
+        parameters: [
+          { name: 'email', in: 'query', required: false, schema: EMAIL },
+          {
+            name: 'as_of',
+            in: 'query',
+            required: false,
+            description: 'A past instant, RFC 3339 with an offset (2024-05-01T10:00:00Z), at most 3 fractional digits',
+            schema: { type: 'string', format: 'date-time', maxLength: 40 },
+          },
+          requestIdParameter,
+        ],
         requestBody: jsonRequestBody('BalanceRequest', { required: false, description: 'Alternative to the query parameter' }),
         responses: {
           '200': jsonResponse('The balance, as transaction-service knows it', 'Balance'),
-          '400': problemResponse(400, 'The email is missing or not valid', ['validation_failed', 'malformed_json']),
+          '400': problemResponse(400, 'The email is missing or not valid, as_of is not valid or in the future, or too recent to be answered yet', [
+            'validation_failed',
+            'malformed_json',
+            'as_of_not_settled',
+          ]),
           '404': problemResponse(404, 'No user has this email', ['user_not_found']),
           '504': problemResponse(504, 'transaction-service did not answer in time', ['balance_timeout']),
           ...commonErrorResponses,
@@ -92,7 +109,11 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
       BalanceRequest: closedObject({ properties: { email: EMAIL } }),
       Balance: closedObject({
         required: ['email', 'balance'],
-        properties: { email: { type: 'string', format: 'email' }, balance: decimalAmountSchema },
+        properties: {
+          email: { type: 'string', format: 'email' },
+          balance: decimalAmountSchema,
+          as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
+        },
       }),
     },
   },

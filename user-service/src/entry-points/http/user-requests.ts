@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import type { Context, Next } from 'koa';
-import { AppError, requestBody, validateInput } from '@wallet/platform';
+import { AppError, instantSchema, requestBody, validateInput } from '@wallet/platform';
 import type { NewUser } from '../../domain/create-user';
 import { emailSchema } from '../../domain/email';
 
@@ -32,13 +32,20 @@ export function parseCreateUserRequest(ctx: Context): NewUser {
 
 const balanceBodySchema = Joi.object({ email: emailSchema }).unknown(false);
 const queryEmailSchema = emailSchema.required().label('email');
+const asOfSchema = instantSchema().label('as_of');
+
+/** A validated GET /balance: whose, and (optionally) at which past instant, in ms since the epoch. */
+export interface BalanceRequestInput {
+  email: string;
+  asOfMs?: number;
+}
 
 /**
  * GET /balance: the email in the query string or in a JSON body (GET with a JSON body is what the
  * brief's clients send; the query form is what caches, curl and browsers can send). Both name the
  * same thing: when both are given they must agree.
  */
-export function parseBalanceRequest(ctx: Context): string {
+export function parseBalanceRequest(ctx: Context): BalanceRequestInput {
   const body = requestBody(ctx) ?? {};
   const fromBody = validateInput<{ email?: string }>(balanceBodySchema, body).email;
   const queryEmail: unknown = ctx.query.email;
@@ -48,5 +55,10 @@ export function parseBalanceRequest(ctx: Context): string {
   }
   const email = fromQuery ?? fromBody;
   if (email === undefined) throw new AppError('validation_failed', 'email is required (query or JSON body)');
-  return email;
+  const rawAsOf: unknown = ctx.query.as_of;
+  if (rawAsOf === undefined) return { email };
+  const asOfMs = validateInput<number>(asOfSchema, rawAsOf);
+  // The future is no past instant; how recent is too recent is transaction-service's rule (it answers as_of_not_settled).
+  if (asOfMs > Date.now()) throw new AppError('validation_failed', 'as_of is in the future');
+  return { email, asOfMs };
 }
