@@ -1,6 +1,7 @@
 -- pgbench script: the SQL of the per-transfer design (one transaction per keyed transfer), as
 -- transaction-service ran it before group commit (ADR 6): claim the key, lock both rows, one
--- statement for balances + transfer + ledger legs + stored outcome, one round trip each:
+-- statement for balances + transfer + ledger legs (with their sequence and money events) + stored
+-- outcome, one round trip each:
 -- BEGIN, 3 statements, COMMIT. It is the baseline `make bench-compare` measures the engine against;
 -- the engine's own SQL is db/bench/transfer-batch.sql.
 -- Variables (-D): users, hot_permille (share of transfers between users 1 and 2, in 1/1000),
@@ -35,9 +36,10 @@ SELECT user_id, balance_minor FROM users
 -- response in one statement (the response is computed in Node from the locked balances)
 WITH moved AS (
   UPDATE users
-     SET balance_minor = balance_minor + CASE WHEN user_id = bench_user_id(:a) THEN -(:amount)::bigint ELSE (:amount)::bigint END
+     SET balance_minor = balance_minor + CASE WHEN user_id = bench_user_id(:a) THEN -(:amount)::bigint ELSE (:amount)::bigint END,
+         last_sequence = last_sequence + 1
    WHERE user_id IN (bench_user_id(:a), bench_user_id(:b))
-  RETURNING user_id, balance_minor
+  RETURNING user_id, balance_minor, last_sequence
 ), transfer AS (
   INSERT INTO transfers (transfer_id, from_user_id, to_user_id, amount_minor, created_at)
   VALUES (bench_uuid_v7(), bench_user_id(:a), bench_user_id(:b), (:amount)::bigint, now())
@@ -49,16 +51,21 @@ WITH moved AS (
            'transfer_id', bench_uuid_v7(), 'from_user_id', bench_user_id(:a), 'to_user_id', bench_user_id(:b),
            'amount', (:amount)::bigint, 'updated_balance', (:amount)::bigint, 'created_at', now())
    WHERE endpoint = 'transfer' AND idempotency_key = :idem_key
+), legs AS (
+  INSERT INTO transactions
+    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
+  SELECT leg.id, moved.user_id, leg.type, 'transfer', (:amount)::bigint, moved.balance_minor,
+         transfer.transfer_id, leg.counterparty, transfer.created_at, moved.last_sequence
+    FROM moved
+    JOIN (VALUES (bench_uuid_v7(), bench_user_id(:a), 'debit', bench_user_id(:b)),
+                 (bench_uuid_v7(), bench_user_id(:b), 'credit', bench_user_id(:a))) AS leg(id, user_id, type, counterparty)
+      ON leg.user_id = moved.user_id
+   CROSS JOIN transfer
+  RETURNING seq, type, balance_after_minor, created_at
 )
-INSERT INTO transactions
-  (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at)
-SELECT leg.id, moved.user_id, leg.type, 'transfer', (:amount)::bigint, moved.balance_minor,
-       transfer.transfer_id, leg.counterparty, transfer.created_at
-  FROM moved
-  JOIN (VALUES (bench_uuid_v7(), bench_user_id(:a), 'debit', bench_user_id(:b)),
-               (bench_uuid_v7(), bench_user_id(:b), 'credit', bench_user_id(:a))) AS leg(id, user_id, type, counterparty)
-    ON leg.user_id = moved.user_id
- CROSS JOIN transfer
-RETURNING type, balance_after_minor, created_at;
+-- Each leg's money event waits in the outbox, as the engine writes it (ADR 10): the same work per transfer.
+INSERT INTO money_events_pending (entry_seq)
+SELECT seq FROM legs
+RETURNING entry_seq;
 
 COMMIT;
