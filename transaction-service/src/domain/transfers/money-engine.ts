@@ -6,6 +6,7 @@ import {
   isAppError,
   isDatabaseUnavailable,
   isRetryableTransactionError,
+  sleep,
   sqlState,
   type Knex,
   type Logger,
@@ -89,7 +90,6 @@ function isRetryable(error: unknown): boolean {
 
 const LOCK_TIMEOUT = '55P03';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type MoneyEngineMetrics = ReturnType<typeof declareMoneyEngineMetrics>;
 
