@@ -67,6 +67,10 @@ export const transactionServiceConfig = defineConfig({
   idempotencyPurgeIntervalMs: { env: 'IDEMPOTENCY_PURGE_INTERVAL_MS', schema: configFields.positiveInt(3_600_000) },
   /** A scheduled reconciliation (its result is exported for the alert rules) every this long; 0: never. */
   reconcileIntervalMs: { env: 'RECONCILE_INTERVAL_MS', schema: Joi.number().integer().min(0).default(3_600_000) },
+  /** The expired-hold sweeper's pause between rounds (ADR 12); 0 turns it off (correctness never needs it). */
+  holdSweepIntervalMs: { env: 'HOLD_SWEEP_INTERVAL_MS', schema: Joi.number().integer().min(0).max(60_000).default(200) },
+  /** Expired holds one sweeper round releases at most. */
+  holdSweepRoundLimit: { env: 'HOLD_SWEEP_ROUND_LIMIT', schema: Joi.number().integer().min(1).max(100_000).default(2_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
   /** Money operations per batch (one database transaction); 1 = one transaction per operation. */
   moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },

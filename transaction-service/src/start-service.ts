@@ -39,6 +39,7 @@ import { MoneyEngine } from './domain/transfers/money-engine';
 import { connectionPerAttemptSettler } from './data-access/money-transaction';
 import { presentMoneyResult } from './entry-points/http/money-presenter';
 import { startReconcileSchedule, type ReconcileRunner } from './domain/reconcile-schedule';
+import { startHoldSweeper } from './domain/release-expired-holds';
 import { parseAmount } from './domain/money';
 
 export interface RunningTransactionService {
@@ -85,6 +86,7 @@ export async function startTransactionService(
 
   const purge = startIdempotencyKeyPurge({ knex, logger, ttlHours: config.idempotencyTtlHours, intervalMs: config.idempotencyPurgeIntervalMs });
   const reconcile = startReconcileSchedule({ knex, logger, metrics, intervalMs: config.reconcileIntervalMs });
+  const sweeper = startHoldSweeper({ knex, money, logger, metrics, intervalMs: config.holdSweepIntervalMs, roundLimit: config.holdSweepRoundLimit });
 
   const readinessChecks = {
     postgres: () => checkDatabase(knex),
@@ -105,6 +107,7 @@ export async function startTransactionService(
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(http.server) },
     { name: 'operator-http', run: () => closeServer(operator.server) },
+    { name: 'hold-sweeper', run: () => sweeper.stop() },
     { name: 'money-engine', run: () => money.stop() },
     { name: 'nats-responder', run: () => balanceResponder.stop() },
     { name: 'kafka-consumer', run: () => consumer.stop() },

@@ -31,7 +31,8 @@ export async function claimPendingMoneyEvents(trx: Knex.Transaction, limit: numb
        RETURNING p.entry_seq, p.created_at
      )
      SELECT c.entry_seq::text, c.created_at AS pending_since, t.id, t.user_id, t.type, t.kind,
-            t.amount_minor::text, t.balance_after_minor::text, t.transfer_id, t.counterparty_user_id,
+            t.amount_minor::text, t.balance_after_minor::text, t.available_after_minor::text, t.transfer_id, t.hold_id,
+            t.counterparty_user_id,
             t.sequence::text, t.created_at
        FROM claimed c
        JOIN transactions t ON t.seq = c.entry_seq

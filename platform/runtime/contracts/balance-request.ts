@@ -31,7 +31,7 @@ export interface BalanceRequest {
  * answers at once rather than queue without bound. The requester should retry a little later.
  */
 export type BalanceReply =
-  | { ok: true; user_id: string; balance: string; as_of?: string; sequence?: string }
+  | { ok: true; user_id: string; balance: string; available_balance: string; as_of?: string; sequence?: string }
   | { ok: false; error: BalanceReplyError; user_id: string; as_of?: string }
   | { ok: false; error: 'invalid_request' };
 

@@ -14,6 +14,9 @@ export const MONEY_EVENTS_PENDING_TABLE = 'money_events_pending';
 export const MONEY_EVENT_TYPES = {
   credit: 'wallet.money.credited.v1',
   debit: 'wallet.money.debited.v1',
+  // Holds (ADR 12): they move the available balance, not the balance.
+  hold: 'wallet.funds.held.v1',
+  release: 'wallet.funds.released.v1',
 } as const;
 export type MoneyEventType = (typeof MONEY_EVENT_TYPES)[keyof typeof MONEY_EVENT_TYPES];
 
@@ -21,16 +24,19 @@ export type MoneyEventType = (typeof MONEY_EVENT_TYPES)[keyof typeof MONEY_EVENT
 export interface LedgerEntryRow {
   id: string;
   user_id: string;
-  type: 'credit' | 'debit';
-  kind: 'add_money' | 'transfer';
+  type: 'credit' | 'debit' | 'hold' | 'release';
+  kind: 'add_money' | 'transfer' | 'hold';
   amount_minor: string;
   balance_after_minor: string;
+  available_after_minor: string;
   transfer_id: string | null;
+  hold_id: string | null;
   counterparty_user_id: string | null;
   sequence: string;
   created_at: Date;
 }
 
+/** A credit or debit: a change of the balance. */
 export interface MoneyEventData {
   user_id: string;
   entry_id: string;
@@ -39,8 +45,21 @@ export interface MoneyEventData {
   /** Decimal string with exactly two decimals, as the API writes amounts. */
   amount: string;
   balance_after: string;
+  available_balance_after: string;
   transfer_id: string | null;
   counterparty_user_id: string | null;
+  /** Only on a capture's two entries: the hold it captured. */
+  hold_id?: string;
+  created_at: string;
+}
+
+/** A hold placed or released: a change of the available balance only. */
+export interface FundsEventData {
+  user_id: string;
+  hold_id: string;
+  amount: string;
+  balance_after: string;
+  available_balance_after: string;
   created_at: string;
 }
 
@@ -56,7 +75,7 @@ export interface MoneyEvent {
   datacontenttype: 'application/json';
   /** This user's event number, 1, 2, 3, ... with no gap and no repeat (CloudEvents sequence extension). */
   sequence: string;
-  data: MoneyEventData;
+  data: MoneyEventData | FundsEventData;
 }
 
 /**
@@ -81,16 +100,28 @@ export function toMoneyEvent(row: LedgerEntryRow): MoneyEvent {
     time,
     datacontenttype: 'application/json',
     sequence: row.sequence,
-    data: {
-      user_id: row.user_id,
-      entry_id: row.id,
-      kind: row.kind,
-      type: row.type,
-      amount: formatMinor(BigInt(row.amount_minor)),
-      balance_after: formatMinor(BigInt(row.balance_after_minor)),
-      transfer_id: row.transfer_id,
-      counterparty_user_id: row.counterparty_user_id,
-      created_at: time,
-    },
+    data: eventData(row, time),
+  };
+}
+
+function eventData(row: LedgerEntryRow, time: string): MoneyEventData | FundsEventData {
+  const amount = formatMinor(BigInt(row.amount_minor));
+  const balance_after = formatMinor(BigInt(row.balance_after_minor));
+  const available_balance_after = formatMinor(BigInt(row.available_after_minor));
+  if (row.type === 'hold' || row.type === 'release') {
+    return { user_id: row.user_id, hold_id: row.hold_id!, amount, balance_after, available_balance_after, created_at: time };
+  }
+  return {
+    user_id: row.user_id,
+    entry_id: row.id,
+    kind: row.kind as MoneyEventData['kind'],
+    type: row.type,
+    amount,
+    balance_after,
+    available_balance_after,
+    transfer_id: row.transfer_id,
+    counterparty_user_id: row.counterparty_user_id,
+    ...(row.hold_id === null ? {} : { hold_id: row.hold_id }),
+    created_at: time,
   };
 }

@@ -36,7 +36,7 @@ export function findBalanceDrifts(trx: Knex.Transaction, limit: number): Promise
       with: `
         ledger AS (
           SELECT user_id,
-                 sum(CASE WHEN type = 'credit' THEN amount_minor ELSE -amount_minor END) AS ledger_balance_minor
+                 sum(CASE type WHEN 'credit' THEN amount_minor WHEN 'debit' THEN -amount_minor ELSE 0 END) AS ledger_balance_minor
             FROM transactions
            GROUP BY user_id
         ), compared AS (
@@ -143,6 +143,83 @@ export function findMalformedTransfers(trx: Knex.Transaction, limit: number): Pr
       credits: Number(r.credits),
       legs_match: r.legs_match,
     }),
+  );
+}
+
+export interface HeldDrift {
+  user_id: string;
+  held_minor: bigint;
+  holds_minor: bigint;
+}
+
+/** Users whose held amount differs from the sum of their active holds as sender (status 'held', expired or not yet released). */
+export function findHeldDrifts(trx: Knex.Transaction, limit: number): Promise<Findings<HeldDrift>> {
+  return queryFindings<{ user_id: string; held_minor: string; holds_minor: string }, HeldDrift>(
+    trx,
+    {
+      with: `
+        active AS (
+          SELECT from_user_id AS user_id, sum(amount_minor) AS holds_minor FROM holds WHERE status = 'held' GROUP BY from_user_id
+        ), compared AS (
+          SELECT u.user_id, u.held_minor, coalesce(a.holds_minor, 0) AS holds_minor
+            FROM users u LEFT JOIN active a ON a.user_id = u.user_id
+        ), drifted AS (
+          SELECT * FROM compared WHERE held_minor <> holds_minor
+        )`,
+      checked: 'compared',
+      found: 'drifted',
+      columns: 'f.user_id, f.held_minor::text AS held_minor, f.holds_minor::text AS holds_minor',
+      key: 'user_id',
+      limit,
+    },
+    (r) => ({ user_id: r.user_id, held_minor: BigInt(r.held_minor), holds_minor: BigInt(r.holds_minor) }),
+  );
+}
+
+export interface MalformedHold {
+  hold_id: string;
+  status: string;
+}
+
+/**
+ * Holds whose ledger does not tell their state, exactly once: one hold entry of the sender for the
+ * amount; then by status — held: nothing else; voided or expired: one release of the whole amount;
+ * captured: one transfer of the sender to the receiver for captured_amount (its two legs carry the
+ * hold), and one release of the remainder if there is one. A hold in two terminal states would
+ * need two of these at once, so it is found here too.
+ */
+export function findMalformedHolds(trx: Knex.Transaction, limit: number): Promise<Findings<MalformedHold>> {
+  return queryFindings<{ hold_id: string; status: string }, MalformedHold>(
+    trx,
+    {
+      with: `
+        shape AS (
+          SELECT h.hold_id, h.status, h.amount_minor, h.captured_amount_minor,
+                 count(l.id) FILTER (WHERE l.type = 'hold') AS hold_entries,
+                 count(l.id) FILTER (WHERE l.type = 'hold' AND l.user_id = h.from_user_id AND l.amount_minor = h.amount_minor) AS right_hold_entries,
+                 count(l.id) FILTER (WHERE l.type = 'release') AS releases,
+                 coalesce(sum(l.amount_minor) FILTER (WHERE l.type = 'release' AND l.user_id = h.from_user_id), 0) AS released_minor,
+                 count(l.id) FILTER (WHERE l.kind = 'transfer') AS capture_legs,
+                 (SELECT t.amount_minor FROM transfers t
+                   WHERE t.transfer_id = h.transfer_id AND t.from_user_id = h.from_user_id AND t.to_user_id = h.to_user_id) AS transfer_minor
+            FROM holds h
+            LEFT JOIN transactions l ON l.hold_id = h.hold_id
+           GROUP BY h.hold_id
+        ), malformed AS (
+          SELECT * FROM shape WHERE NOT (hold_entries = 1 AND right_hold_entries = 1 AND CASE status
+            WHEN 'held' THEN releases = 0 AND capture_legs = 0
+            WHEN 'captured' THEN capture_legs = 2 AND transfer_minor IS NOT NULL AND transfer_minor = captured_amount_minor
+              AND releases = (CASE WHEN captured_amount_minor < amount_minor THEN 1 ELSE 0 END)
+              AND released_minor = amount_minor - captured_amount_minor
+            ELSE releases = 1 AND released_minor = amount_minor AND capture_legs = 0 END)
+        )`,
+      checked: 'shape',
+      found: 'malformed',
+      columns: 'f.hold_id, f.status',
+      key: 'hold_id',
+      limit,
+    },
+    (r) => ({ hold_id: r.hold_id, status: r.status }),
   );
 }
 

@@ -1,4 +1,6 @@
 import { createKnex, type Knex } from '@wallet/platform';
+import type { HoldState } from '../domain/transfers/money-command';
+import { HOLD_COLUMNS, toHoldState, type HoldRow } from './money-batch-repository';
 
 /**
  * The read view of the wallet: every query that reads balances or the ledger for a client (HTTP
@@ -8,26 +10,43 @@ import { createKnex, type Knex } from '@wallet/platform';
  * converted to bigint here: the domain and the edges only see bigint.
  */
 
-/** The user's balance in minor units, or undefined when the user has not arrived here (yet). */
-export async function findBalanceMinor(db: Knex | Knex.Transaction, userId: string): Promise<bigint | undefined> {
-  const row = (await db('users').select('balance_minor').where({ user_id: userId }).first()) as
-    | { balance_minor: string }
-    | undefined;
-  return row ? BigInt(row.balance_minor) : undefined;
+/** A user's posted balance and available balance (less its active holds), in minor units. */
+export interface AccountBalances {
+  balanceMinor: bigint;
+  availableMinor: bigint;
+}
+
+/**
+ * The available balance as of the statement's start: what the user's row holds back, less the
+ * holds that have expired but were not released yet (ADR 12: reads never wait for the sweeper).
+ * Costs nothing for a user who holds nothing.
+ */
+const AVAILABLE_MINOR = `CASE WHEN u.held_minor = 0 THEN u.balance_minor
+  ELSE u.balance_minor - u.held_minor + coalesce((SELECT sum(h.amount_minor) FROM holds h
+        WHERE h.from_user_id = u.user_id AND h.status = 'held' AND h.expires_at <= now()), 0) END`;
+
+/** The user's balances, or undefined when the user has not arrived here (yet). */
+export async function findAccount(db: Knex, userId: string): Promise<AccountBalances | undefined> {
+  return (await findAccounts(db, [userId])).get(userId);
 }
 
 /**
  * The balances of many users in one query (one round trip whatever the number of requests waiting).
  * Users not found are simply absent from the map.
  */
-export async function findBalancesMinor(db: Knex, userIds: string[]): Promise<Map<string, bigint>> {
+export async function findAccounts(db: Knex, userIds: string[]): Promise<Map<string, AccountBalances>> {
   if (userIds.length === 0) return new Map();
-  const result = await db.raw<{ rows: Array<{ user_id: string; balance_minor: string }> }>(
-    'SELECT user_id, balance_minor FROM users WHERE user_id = ANY(?::uuid[])',
+  const result = await db.raw<{ rows: Array<{ user_id: string; balance_minor: string; available_minor: string }> }>(
+    `SELECT u.user_id, u.balance_minor, ${AVAILABLE_MINOR} AS available_minor FROM users u WHERE u.user_id = ANY(?::uuid[])`,
     [userIds],
   );
-  return new Map(result.rows.map((row) => [row.user_id, BigInt(row.balance_minor)]));
+  return new Map(
+    result.rows.map((row) => [row.user_id, { balanceMinor: BigInt(row.balance_minor), availableMinor: BigInt(row.available_minor) }]),
+  );
 }
+
+/** Ledger entries that post money (credits and debits): history and statements list these; holds have their own list. */
+const POSTED = "type IN ('credit', 'debit')";
 
 export interface LedgerRow {
   seq: bigint;
@@ -68,6 +87,7 @@ export async function listLedgerPage(
       'sequence',
     )
     .where({ user_id: userId })
+    .whereRaw(POSTED)
     .orderBy('seq', 'desc')
     .limit(options.limit);
   if (options.beforeSeq !== undefined) void query.andWhere('seq', '<', options.beforeSeq.toString());
@@ -111,16 +131,66 @@ export function createReadAtInstantPool(options: {
 }
 
 /** The user's balance after the last change at or before an instant, and that change's sequence (0 and 0 before the first). */
-export async function findBalanceAt(db: Knex, userId: string, asOf: Date): Promise<{ balanceMinor: bigint; sequence: bigint }> {
-  const result = await db.raw<{ rows: Array<{ balance_after_minor: string; sequence: string }> }>(
-    `SELECT balance_after_minor, sequence FROM transactions
-      WHERE user_id = ? AND created_at <= ?
-      ORDER BY created_at DESC, sequence DESC
-      LIMIT 1`,
-    [userId, asOf.toISOString()],
+export async function findBalanceAt(
+  db: Knex,
+  userId: string,
+  asOf: Date,
+): Promise<{ balanceMinor: bigint; availableMinor: bigint; sequence: bigint }> {
+  // Available at the instant: the balance then, less the holds active then (placed, not yet
+  // resolved, not yet expired). A hold's resolution is stamped by the database clock (resolved_at).
+  const result = await db.raw<{ rows: Array<{ balance_after_minor: string; sequence: string; held_minor: string }> }>(
+    `SELECT l.balance_after_minor, l.sequence,
+            (SELECT coalesce(sum(h.amount_minor), 0) FROM holds h
+              WHERE h.from_user_id = :userId AND h.created_at <= :asOf AND h.expires_at > :asOf
+                AND (h.resolved_at IS NULL OR h.resolved_at > :asOf)) AS held_minor
+       FROM (SELECT balance_after_minor, sequence FROM transactions
+              WHERE user_id = :userId AND created_at <= :asOf
+              ORDER BY created_at DESC, sequence DESC
+              LIMIT 1) l`,
+    { userId, asOf: asOf.toISOString() },
   );
   const row = result.rows[0];
-  return row ? { balanceMinor: BigInt(row.balance_after_minor), sequence: BigInt(row.sequence) } : { balanceMinor: 0n, sequence: 0n };
+  if (!row) return { balanceMinor: 0n, availableMinor: 0n, sequence: 0n };
+  const balanceMinor = BigInt(row.balance_after_minor);
+  return { balanceMinor, availableMinor: balanceMinor - BigInt(row.held_minor), sequence: BigInt(row.sequence) };
+}
+
+/** A hold and the database's clock at the read (to show it 'expired' from expires_at on). */
+export async function findHold(db: Knex, holdId: string): Promise<{ hold: HoldState; dbNow: Date } | undefined> {
+  const result = await db.raw<{ rows: Array<HoldRow & { db_now: Date }> }>(`SELECT ${HOLD_COLUMNS}, now() AS db_now FROM holds h WHERE h.hold_id = ?`, [
+    holdId,
+  ]);
+  const row = result.rows[0];
+  return row ? { hold: toHoldState(row), dbNow: row.db_now } : undefined;
+}
+
+export type HoldFilter = 'held' | 'captured' | 'voided' | 'expired';
+
+/** What a status filter means at the statement's instant: 'held' and 'expired' split the held rows by expires_at. */
+const HOLD_FILTERS: Record<HoldFilter, string> = {
+  held: "h.status = 'held' AND h.expires_at > now()",
+  expired: "(h.status = 'expired' OR (h.status = 'held' AND h.expires_at <= now()))",
+  captured: "h.status = 'captured'",
+  voided: "h.status = 'voided'",
+};
+
+/** One page of a user's holds as sender, newest first, by keyset on hold_id (UUIDv7: time-ordered). */
+export async function listHoldsPage(
+  db: Knex,
+  userId: string,
+  options: { limit: number; status?: HoldFilter; beforeHoldId?: string },
+): Promise<{ holds: HoldState[]; dbNow: Date }> {
+  const result = await db.raw<{ rows: Array<HoldRow & { db_now: Date }> }>(
+    `SELECT ${HOLD_COLUMNS}, now() AS db_now FROM holds h
+      WHERE h.from_user_id = :userId
+        ${options.status ? `AND ${HOLD_FILTERS[options.status]}` : ''}
+        ${options.beforeHoldId ? 'AND h.hold_id < :before' : ''}
+      ORDER BY h.hold_id DESC
+      LIMIT :limit`,
+    { userId, limit: options.limit, ...(options.beforeHoldId ? { before: options.beforeHoldId } : {}) },
+  );
+  const dbNow = result.rows[0]?.db_now ?? new Date();
+  return { holds: result.rows.map(toHoldState), dbNow };
 }
 
 /** A half-open period [from, to) of one user's ledger. */
@@ -153,7 +223,7 @@ export async function summarisePeriod(db: Knex, period: LedgerPeriod): Promise<P
             coalesce(sum(amount_minor) FILTER (WHERE type = 'debit'), 0) AS debits,
             count(*) AS entries
        FROM transactions
-      WHERE user_id = :userId AND created_at >= :from AND created_at < :to`,
+      WHERE user_id = :userId AND created_at >= :from AND created_at < :to AND ${POSTED}`,
     bindings,
   );
   const row = result.rows[0]!;
@@ -188,7 +258,7 @@ export async function listPeriodPage(
     `SELECT seq, id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence,
             (extract(epoch FROM created_at) * 1000000)::bigint AS at_micros
        FROM transactions
-      WHERE user_id = :userId AND created_at >= :from AND created_at < :to
+      WHERE user_id = :userId AND created_at >= :from AND created_at < :to AND ${POSTED}
         ${after ? "AND (created_at, sequence) > ('epoch'::timestamptz + (:afterMicros)::bigint * interval '1 microsecond', :afterSequence)" : ''}
       ORDER BY created_at, sequence
       LIMIT :limit`,

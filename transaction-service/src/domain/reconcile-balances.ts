@@ -1,5 +1,18 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalanceDrifts, findMalformedTransfers, findSequenceGaps, tryTransactionLock } from '../data-access/reconcile-repository';
+import {
+  findBalanceDrifts,
+  findHeldDrifts,
+  findMalformedHolds,
+  findMalformedTransfers,
+  findSequenceGaps,
+  tryTransactionLock,
+  type BalanceDrift,
+  type Findings,
+  type HeldDrift,
+  type MalformedHold,
+  type MalformedTransfer,
+  type SequenceGap,
+} from '../data-access/reconcile-repository';
 import { formatMinor } from './money';
 
 export type ReconcileMismatch =
@@ -28,12 +41,21 @@ export type ReconcileMismatch =
       last_sequence: string;
       entries: string;
       max_sequence: string;
-    };
+    }
+  | {
+      kind: 'held';
+      user_id: string;
+      /** users.held_minor and the sum of the user's active holds, as decimal strings. */
+      held: string;
+      holds: string;
+    }
+  | { kind: 'hold'; hold_id: string; status: string; problem: string };
 
 export interface ReconcileReport {
   ok: boolean;
   users_checked: number;
   transfers_checked: number;
+  holds_checked: number;
   /** Total mismatches found; `mismatches` lists at most `limit` of each kind. */
   mismatch_count: number;
   mismatches: ReconcileMismatch[];
@@ -56,7 +78,7 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
   const limit = options.limit ?? 100;
   const started = performance.now();
   const checkedAt = new Date();
-  const { balances, transfers, sequences } = await knex.transaction(
+  const { balances, transfers, sequences, held, holds } = await knex.transaction(
     async (trx) => {
       if (!(await tryTransactionLock(trx, RECONCILE_LOCK_KEY))) {
         throw new AppError('reconcile_in_progress', 'Another reconciliation is running on this database; retry when it is done');
@@ -65,12 +87,38 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
         balances: await findBalanceDrifts(trx, limit),
         transfers: await findMalformedTransfers(trx, limit),
         sequences: await findSequenceGaps(trx, limit),
+        held: await findHeldDrifts(trx, limit),
+        holds: await findMalformedHolds(trx, limit),
       };
     },
     { isolationLevel: 'repeatable read', readOnly: true },
   );
 
-  const mismatches: ReconcileMismatch[] = [
+  const mismatches = toMismatches({ balances, transfers, sequences, held, holds });
+  const mismatchCount = balances.found + transfers.found + sequences.found + held.found + holds.found;
+  return {
+    ok: mismatchCount === 0,
+    users_checked: balances.checked,
+    transfers_checked: transfers.checked,
+    holds_checked: holds.checked,
+    mismatch_count: mismatchCount,
+    mismatches,
+    checked_at: checkedAt.toISOString(),
+    duration_ms: Math.round(performance.now() - started),
+  };
+}
+
+type AllFindings = {
+  balances: Findings<BalanceDrift>;
+  transfers: Findings<MalformedTransfer>;
+  sequences: Findings<SequenceGap>;
+  held: Findings<HeldDrift>;
+  holds: Findings<MalformedHold>;
+};
+
+/** What each check found, as the report lists it (decimal strings for money). */
+function toMismatches({ balances, transfers, sequences, held, holds }: AllFindings): ReconcileMismatch[] {
+  return [
     ...balances.findings.map((drift) => ({
       kind: 'balance' as const,
       user_id: drift.user_id,
@@ -97,15 +145,17 @@ export async function reconcileBalances(knex: Knex, options: { limit?: number } 
       entries: gap.entries.toString(),
       max_sequence: gap.max_sequence.toString(),
     })),
+    ...held.findings.map((drift) => ({
+      kind: 'held' as const,
+      user_id: drift.user_id,
+      held: formatMinor(drift.held_minor),
+      holds: formatMinor(drift.holds_minor),
+    })),
+    ...holds.findings.map((hold) => ({
+      kind: 'hold' as const,
+      hold_id: hold.hold_id,
+      status: hold.status,
+      problem: 'its ledger entries (hold, release, capture transfer) do not match its state',
+    })),
   ];
-  const mismatchCount = balances.found + transfers.found + sequences.found;
-  return {
-    ok: mismatchCount === 0,
-    users_checked: balances.checked,
-    transfers_checked: transfers.checked,
-    mismatch_count: mismatchCount,
-    mismatches,
-    checked_at: checkedAt.toISOString(),
-    duration_ms: Math.round(performance.now() - started),
-  };
 }

@@ -29,6 +29,7 @@ export interface StatementOptions {
 export interface BalanceAt {
   user_id: string;
   balance: string;
+  available_balance: string;
   as_of: string;
   sequence: string;
 }
@@ -78,7 +79,13 @@ export class StatementQueries {
     await this.waitForWriters(userId);
     const asOf = new Date(asOfMs);
     const found = await findBalanceAt(this.knex, userId, asOf);
-    return { user_id: userId, balance: formatMinor(found.balanceMinor), as_of: asOf.toISOString(), sequence: found.sequence.toString() };
+    return {
+      user_id: userId,
+      balance: formatMinor(found.balanceMinor),
+      available_balance: formatMinor(found.availableMinor),
+      as_of: asOf.toISOString(),
+      sequence: found.sequence.toString(),
+    };
   }
 
   /** One page of the statement of [from, to): the period's figures (on every page) and up to `limit` rows after `after`. */

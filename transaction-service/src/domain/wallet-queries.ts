@@ -1,5 +1,14 @@
 import { AppError, type Knex } from '@wallet/platform';
-import { findBalanceMinor, findBalancesMinor, listLedgerPage, type LedgerRow } from '../data-access/wallet-read-view';
+import {
+  findAccount,
+  findAccounts,
+  findHold,
+  listHoldsPage,
+  listLedgerPage,
+  type HoldFilter,
+  type LedgerRow,
+} from '../data-access/wallet-read-view';
+import type { HoldState } from './transfers/money-command';
 import { formatMinor } from './money';
 
 /**
@@ -10,11 +19,30 @@ import { formatMinor } from './money';
 export class WalletQueries {
   constructor(private readonly knex: Knex) {}
 
-  /** The balance as a decimal string; 404 when the user has not arrived here (yet). */
-  async getBalance(userId: string): Promise<{ user_id: string; balance: string }> {
-    const minor = await findBalanceMinor(this.knex, userId);
-    if (minor === undefined) throw new AppError('user_not_found', `No user ${userId}`);
-    return { user_id: userId, balance: formatMinor(minor) };
+  /** The balance and available balance as decimal strings; 404 when the user has not arrived here (yet). */
+  async getBalance(userId: string): Promise<BalanceView> {
+    const account = await findAccount(this.knex, userId);
+    if (account === undefined) throw new AppError('user_not_found', `No user ${userId}`);
+    return { user_id: userId, balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) };
+  }
+
+  /** A hold, with the instant it is shown at (by the database's clock); 404 when there is none. */
+  async getHold(holdId: string): Promise<{ hold: HoldState; shownAt: Date }> {
+    const found = await findHold(this.knex, holdId);
+    if (found === undefined) throw new AppError('hold_not_found', `No hold ${holdId}`);
+    return { hold: found.hold, shownAt: found.dbNow };
+  }
+
+  /** One page of the user's holds as sender, newest first; the cursor is the last hold shown. */
+  async listHolds(
+    userId: string,
+    page: { limit: number; status?: HoldFilter; beforeHoldId?: string },
+  ): Promise<{ holds: HoldState[]; shownAt: Date; nextBeforeHoldId: string | undefined }> {
+    if ((await findAccount(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
+    const { holds, dbNow } = await listHoldsPage(this.knex, userId, { ...page, limit: page.limit + 1 });
+    const shown = holds.slice(0, page.limit);
+    const last = shown[shown.length - 1];
+    return { holds: shown, shownAt: dbNow, nextBeforeHoldId: holds.length > page.limit && last ? last.holdId : undefined };
   }
 
   /**
@@ -25,7 +53,7 @@ export class WalletQueries {
     userId: string,
     page: { limit: number; beforeSeq?: bigint },
   ): Promise<{ rows: LedgerRow[]; nextBeforeSeq: bigint | undefined }> {
-    if ((await findBalanceMinor(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
+    if ((await findAccount(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
     const rows = await listLedgerPage(this.knex, userId, { ...page, limit: page.limit + 1 });
     const shown = rows.slice(0, page.limit);
     const last = shown[shown.length - 1];
@@ -38,7 +66,17 @@ export class WalletQueries {
  * absent. Reads committed balances only, like GET /users/:id/balance: no lock, never waits for a
  * transfer in flight.
  */
-export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<string, string>> {
-  const rows = await findBalancesMinor(knex, [...new Set(userIds)]);
-  return new Map([...rows].map(([userId, minor]) => [userId, formatMinor(minor)]));
+export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<string, { balance: string; available_balance: string }>> {
+  const rows = await findAccounts(knex, [...new Set(userIds)]);
+  return new Map(
+    [...rows].map(([userId, account]) => [userId, { balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) }]),
+  );
+}
+
+export interface BalanceView {
+  user_id: string;
+  /** The posted balance: the sum of the ledger. */
+  balance: string;
+  /** The balance less the user's active holds as sender: what transfers and holds may spend. */
+  available_balance: string;
 }

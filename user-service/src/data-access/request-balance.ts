@@ -246,7 +246,10 @@ function readReply(msg: Msg, userId: string, asOf: string | undefined): ReadRepl
   const instant = asOf === undefined ? {} : { as_of: asOf };
   if (reply.ok === true && typeof reply.balance === 'string') {
     const sequence = typeof reply.sequence === 'string' ? { sequence: reply.sequence } : {};
-    return { outcome: { kind: 'replied', reply: { ok: true, user_id: userId, balance: reply.balance, ...instant, ...sequence } } };
+    // A transaction-service from before holds sends no available_balance: it had no holds, so it equals the balance.
+    const available = typeof reply.available_balance === 'string' ? reply.available_balance : reply.balance;
+    const balances = { balance: reply.balance, available_balance: available };
+    return { outcome: { kind: 'replied', reply: { ok: true, user_id: userId, ...balances, ...instant, ...sequence } } };
   }
   if (reply.ok === false && REPLY_ERRORS.has(reply.error)) {
     return { outcome: { kind: 'replied', reply: { ok: false, error: reply.error as BalanceReplyError, user_id: userId, ...instant } } };

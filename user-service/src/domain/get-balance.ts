@@ -5,6 +5,8 @@ import type { FindUserByEmail } from './user-lookup-cache';
 export interface BalanceView {
   email: string;
   balance: string;
+  /** The balance less the user's active holds (transaction-service's rules, ADR 12). */
+  available_balance: string;
   /** Present when a past instant was asked about: that instant (ADR 11). */
   as_of?: string;
 }
@@ -35,7 +37,7 @@ export async function getBalance(deps: GetBalanceDeps, email: string, asOfMs?: n
           deps.logger.error({ expected: user.user_id, got: reply.user_id }, 'balance reply for another user');
           throw new AppError('balance_unavailable', 'The balance service answered for another user');
         }
-        return { email: user.email, balance: reply.balance, ...instant };
+        return { email: user.email, balance: reply.balance, available_balance: reply.available_balance, ...instant };
       }
       return refusal(deps, user, reply.error, instant);
     }
@@ -57,7 +59,7 @@ export async function getBalance(deps: GetBalanceDeps, email: string, asOfMs?: n
 function refusal(deps: GetBalanceDeps, user: { user_id: string; email: string }, error: BalanceReplyError, instant: { as_of?: string }): BalanceView {
   // The user exists here but its user-created event has not reached transaction-service yet:
   // no money can have been added to it, so its balance is truly zero (now and at any past instant).
-  if (error === 'user_not_found') return { email: user.email, balance: '0.00', ...instant };
+  if (error === 'user_not_found') return { email: user.email, balance: '0.00', available_balance: '0.00', ...instant };
   // transaction-service is at its budget of balance requests: a moment later it may not be.
   if (error === 'busy') throw new AppError('balance_unavailable', 'The balance service is busy; retry shortly');
   if (error === 'as_of_not_settled') throw new AppError('as_of_not_settled', 'as_of is too recent to be answered for good yet; ask again in a moment');

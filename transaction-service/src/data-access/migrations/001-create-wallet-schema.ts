@@ -4,6 +4,7 @@ import { createMoneyBatchMarkers } from './003-money-batch-markers';
 import { addIdempotencyOutcomeCodes } from './004-idempotency-outcome-codes';
 import { addMoneyEvents } from './005-money-events';
 import { addBalanceAsOf } from './006-balance-as-of';
+import { addHolds } from './007-holds';
 
 /**
  * The wallet's books. Invariants live here as well as in code, so no bug above can break them:
@@ -134,6 +135,7 @@ export const migrations: readonly Migration[] = [
   addIdempotencyOutcomeCodes,
   addMoneyEvents,
   addBalanceAsOf,
+  addHolds,
 ];
 
 /** Advisory-lock key for this database's migrations (any constant unique to the service). */

@@ -2,10 +2,12 @@ import { v7 as uuidv7 } from 'uuid';
 import { AppError, type ErrorCode, type Knex } from '@wallet/platform';
 import {
   claimIdempotencyKeys,
+  findHoldParties,
   findIdempotencyRecords,
   findUsers,
   keyId,
   lockBalances,
+  lockHolds,
   writeMoneyBatch,
   type LockMode,
   type StoredIdempotencyRecord,
@@ -21,14 +23,26 @@ import {
 } from '../../data-access/money-transaction';
 import {
   endpointOf,
+  isHoldCommand,
   type AnsweredOutcome,
+  type HoldState,
   type KeyedCommand,
   type MoneyResult,
   type PresentedAnswer,
   type SequencedLeg,
   type TransferRow,
 } from './money-command';
-import { applyDecision, decide, usersOf } from './money-rules';
+import {
+  applyDecision,
+  decide,
+  expireHold,
+  usersOf,
+  type Account,
+  type BatchState,
+  type Decision,
+  type DecisionClock,
+  type HoldParties,
+} from './money-rules';
 
 /** Shapes a result into the response a client sees; that exact response is what a key stores. */
 export type Presenter = (result: MoneyResult) => PresentedAnswer;
@@ -75,7 +89,7 @@ export class CommitOutcomeUnknown extends Error {
   }
 }
 
-type Stage = 'begin' | 'claim' | 'lock' | 'decide' | 'write' | 'commit';
+type Stage = 'begin' | 'claim' | 'lock' | 'holds' | 'decide' | 'write' | 'commit';
 /** Called with the seconds each stage of a batch took, so the engine can say where time goes. */
 export type StageObserver = (stage: Stage, seconds: number) => void;
 
@@ -108,13 +122,16 @@ export async function applyMoneyBatch(
   try {
     const keys = await claimKeys(tx, items, leaders);
     lap('claim');
-    const users = await lockUsers(tx, items, runningItems(items, leaders, keys), options.lockMode);
+    const running = runningItems(items, leaders, keys);
+    const users = await lockUsers(tx, items, running, await readHoldParties(tx, items, running), options.lockMode);
     lap('lock');
-    const decided = decideInOrder(items, users, present);
+    const holds = await lockHoldsOfUsers(tx, items, users);
+    lap('holds');
+    const decided = decideInOrder(items, users, holds, present);
     lap('decide');
     await writeDecisions(tx, items, users, decided);
     lap('write');
-    result = { answers: answerEveryItem(items, leaders, keys, decided), heldUsers: [...users.held], lockedUsers: [...users.balances.keys()] };
+    result = { answers: answerEveryItem(items, leaders, keys, decided), heldUsers: [...users.held], lockedUsers: [...users.accounts.keys()] };
   } catch (error) {
     await rollbackQuietly(tx);
     throw error;
@@ -185,9 +202,18 @@ function runningItems(items: readonly KeyedCommand[], leaders: Map<string, numbe
     });
 }
 
+/** The two users of every hold a running capture or void names, read before any lock (they never change). */
+async function readHoldParties(tx: MoneyTransaction, items: readonly KeyedCommand[], running: number[]): Promise<HoldParties> {
+  const holdIds = running.flatMap((index) => {
+    const { command } = items[index]!;
+    return isHoldCommand(command) ? [command.holdId] : [];
+  });
+  return findHoldParties(tx.trx, [...new Set(holdIds)]);
+}
+
 interface LockedUsers {
-  /** Balances of the locked users, as read under the lock. */
-  balances: Map<string, bigint>;
+  /** Balances and held amounts of the locked users, as read under the lock. */
+  accounts: Map<string, Account>;
   /** Their last ledger sequence numbers, as read under the lock. */
   sequences: Map<string, bigint>;
   /** The latest time of their last ledger rows, as read under the lock (undefined: none has a row). */
@@ -200,17 +226,51 @@ interface LockedUsers {
 }
 
 /** Locks the running items' users in user_id order; with 'skip-locked', sets aside items on held rows. */
-async function lockUsers(tx: MoneyTransaction, items: readonly KeyedCommand[], running: number[], mode: LockMode): Promise<LockedUsers> {
-  const userIds = [...new Set(running.flatMap((index) => usersOf(items[index]!.command)))].sort();
+async function lockUsers(
+  tx: MoneyTransaction,
+  items: readonly KeyedCommand[],
+  running: number[],
+  parties: HoldParties,
+  mode: LockMode,
+): Promise<LockedUsers> {
+  const usersOfItem = (index: number) => usersOf(items[index]!.command, parties);
+  const userIds = [...new Set(running.flatMap(usersOfItem))].sort();
   const locked = await lockBalances(tx.trx, userIds, mode);
-  const balances = new Map([...locked].map(([id, row]) => [id, row.balanceMinor]));
+  const accounts = new Map([...locked].map(([id, row]) => [id, { balance: row.balanceMinor, held: row.heldMinor }]));
   const sequences = new Map([...locked].map(([id, row]) => [id, row.lastSequence]));
   const times = [...locked.values()].flatMap((row) => (row.lastEntryAt ? [row.lastEntryAt.getTime()] : []));
   const lastEntryAt = times.length === 0 ? undefined : new Date(Math.max(...times));
-  const missing = userIds.filter((id) => !balances.has(id));
+  const missing = userIds.filter((id) => !accounts.has(id));
   const held = mode === 'skip-locked' ? await findUsers(tx.trx, missing) : new Set<string>();
-  const touchesHeld = (index: number) => usersOf(items[index]!.command).some((id) => held.has(id));
-  return { balances, sequences, lastEntryAt, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+  const touchesHeld = (index: number) => usersOfItem(index).some((id) => held.has(id));
+  return { accounts, sequences, lastEntryAt, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+}
+
+/** The holds a batch decides on, read under their senders' locks, and the database's clock read after those locks. */
+interface LockedHolds {
+  dbNow: string | undefined;
+  holds: Map<string, HoldState>;
+  /** Held, and at or past expires_at by dbNow: released before anything is decided. */
+  due: HoldState[];
+}
+
+/**
+ * Reads (FOR UPDATE) the holds the running items name and the expired ones of every locked user
+ * who holds money, with the database's clock. Every change of a hold also changes its sender's
+ * row, whose lock this batch holds, so nothing can change them until COMMIT. Skipped when the
+ * batch has no hold operation and none of its users holds money: plain transfers pay nothing.
+ */
+async function lockHoldsOfUsers(tx: MoneyTransaction, items: readonly KeyedCommand[], users: LockedUsers): Promise<LockedHolds> {
+  const commands = users.running.map((index) => items[index]!.command);
+  const holdIds = commands.flatMap((command) => (isHoldCommand(command) ? [command.holdId] : []));
+  const holders = [...users.accounts].filter(([, account]) => account.held > 0n).map(([id]) => id);
+  const resolving = holdIds.length > 0 || commands.some((command) => command.op === 'release-expired');
+  if (!resolving && holders.length === 0) return { dbNow: undefined, holds: new Map(), due: [] };
+  const read = await lockHolds(tx.trx, [...new Set(holdIds)], holders);
+  const locked = (hold: HoldState) => users.accounts.has(hold.fromUserId);
+  const holds = new Map(read.holds.filter((row) => locked(row.hold)).map((row) => [row.hold.holdId, row.hold]));
+  const due = read.holds.filter((row) => row.due && row.hold.status === 'held' && locked(row.hold)).map((row) => row.hold);
+  return { dbNow: read.dbNow, holds, due };
 }
 
 interface DecidedBatch {
@@ -219,8 +279,12 @@ interface DecidedBatch {
   outcomes: StoredOutcome[];
   /** The running items' own responses, by item index. */
   fresh: Map<number, { response: PresentedAnswer; result: MoneyResult }>;
-  /** Balances after every decided item. */
-  after: Map<string, bigint>;
+  /** Accounts and holds after every decided item. */
+  state: BatchState;
+  /** Holds made or resolved by this batch, in their final state. */
+  holdChanges: Map<string, HoldState>;
+  /** Holds that existed before this batch (resolved ones are updated; the others are new). */
+  holdsRead: Set<string>;
   /** Last sequence numbers after every decided item. */
   lastSequences: Map<string, bigint>;
   /** The one time of every row of this batch (ledgerClock). */
@@ -239,31 +303,50 @@ function ledgerClock(users: LockedUsers): Date {
   return new Date(users.lastEntryAt === undefined ? now : Math.max(now, users.lastEntryAt.getTime()));
 }
 
-/** Decides the running items in arrival order, in memory, each with its own outcome (money-rules). */
-function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, present: Presenter): DecidedBatch {
-  const now = ledgerClock(users);
-  const after = new Map(users.balances);
-  const lastSequences = new Map(users.sequences);
-  const decided: DecidedBatch = { transfers: [], legs: [], outcomes: [], fresh: new Map(), after, lastSequences, now };
+/**
+ * Decides in memory, each with its own outcome (money-rules): first the releases of expired holds
+ * (by the database's clock, whether or not a sweeper got to them), then the running items in
+ * arrival order.
+ */
+function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, locked: LockedHolds, present: Presenter): DecidedBatch {
+  const clock: DecisionClock = { now: ledgerClock(users), dbNow: locked.dbNow };
+  const state: BatchState = { accounts: new Map(users.accounts), holds: new Map(locked.holds) };
+  const decided: DecidedBatch = {
+    transfers: [],
+    legs: [],
+    outcomes: [],
+    fresh: new Map(),
+    state,
+    lastSequences: new Map(users.sequences),
+    now: clock.now,
+    holdChanges: new Map(),
+    holdsRead: new Set(locked.holds.keys()),
+  };
+  for (const hold of locked.due) record(decided, expireHold(state, hold, clock));
   for (const index of users.running) {
     const item = items[index]!;
-    const decision = decide(after, item.command, now);
-    applyDecision(after, decision);
+    const decision = decide(state, item.command, clock);
+    record(decided, decision);
     const result: MoneyResult = decision.ok ? decision.result : { ok: false, error: decision.error };
-    if (decision.ok) {
-      // Each leg takes its user's next number, in applied order, as balance_after chains.
-      for (const leg of decision.legs) {
-        const sequence = lastSequences.get(leg.userId)! + 1n;
-        lastSequences.set(leg.userId, sequence);
-        decided.legs.push({ ...leg, sequence });
-      }
-      if (decision.transfer) decided.transfers.push(decision.transfer);
-    }
     const response = present(result);
     decided.fresh.set(index, { response, result });
     if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response, code: codeOf(result) });
   }
   return decided;
+}
+
+/** Applies an accepted decision to the batch's state and keeps what it writes. */
+function record(decided: DecidedBatch, decision: Decision): void {
+  applyDecision(decided.state, decision);
+  if (!decision.ok) return;
+  // Each leg takes its user's next number, in applied order, as balance_after chains.
+  for (const leg of decision.legs) {
+    const sequence = decided.lastSequences.get(leg.userId)! + 1n;
+    decided.lastSequences.set(leg.userId, sequence);
+    decided.legs.push({ ...leg, sequence });
+  }
+  if (decision.transfer) decided.transfers.push(decision.transfer);
+  if (decision.hold) decided.holdChanges.set(decision.hold.holdId, decision.hold);
 }
 
 /**
@@ -273,22 +356,28 @@ function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, prese
  */
 async function writeDecisions(tx: MoneyTransaction, items: readonly KeyedCommand[], users: LockedUsers, decided: DecidedBatch): Promise<void> {
   // A user whose sequence moved is written even when its net change is zero (A->B 5 then B->A 5).
-  const balanceChanges = [...decided.after]
+  const balanceChanges = [...decided.state.accounts]
     .map(([userId, after]) => ({
       userId,
-      deltaMinor: after - users.balances.get(userId)!,
+      deltaMinor: after.balance - users.accounts.get(userId)!.balance,
+      heldDeltaMinor: after.held - users.accounts.get(userId)!.held,
       lastSequence: decided.lastSequences.get(userId)!,
       lastEntryAt: decided.now,
     }))
     .filter((c) => c.lastSequence !== users.sequences.get(c.userId));
+  const changedHolds = [...decided.holdChanges.values()];
+  const holds = {
+    created: changedHolds.filter((hold) => !decided.holdsRead.has(hold.holdId)),
+    resolved: changedHolds.filter((hold) => decided.holdsRead.has(hold.holdId)),
+  };
   const releasedKeys = users.setAside
     .map((index) => items[index]!)
     .filter((item) => item.key !== undefined)
     .map((item) => ({ endpoint: endpointOf(item.command), key: item.key! }));
-  const written = await writeMoneyBatch(tx.trx, { ...decided, balanceChanges, releasedKeys, batchId: tx.batchId });
+  const written = await writeMoneyBatch(tx.trx, { ...decided, balanceChanges, holds, releasedKeys, batchId: tx.batchId });
   tx.backend = written.backend;
   for (const { userId } of balanceChanges) {
-    if (written.balances.get(userId) !== decided.after.get(userId)) {
+    if (written.balances.get(userId) !== decided.state.accounts.get(userId)!.balance) {
       throw new Error(`invariant violated: balance of ${userId} after the batch`);
     }
   }

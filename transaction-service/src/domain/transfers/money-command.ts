@@ -8,7 +8,20 @@ import type { Minor } from '../money';
  */
 export type MoneyCommand =
   | { op: 'transfer'; fromUserId: string; toUserId: string; amountMinor: Minor }
-  | { op: 'add-money'; userId: string; amountMinor: Minor };
+  | { op: 'add-money'; userId: string; amountMinor: Minor }
+  | { op: 'hold'; fromUserId: string; toUserId: string; amountMinor: Minor; expiresInSeconds: number }
+  /** amountMinor undefined: the whole hold. */
+  | { op: 'capture'; holdId: string; amountMinor: Minor | undefined }
+  | { op: 'void'; holdId: string }
+  /** The sweeper's (never a client's): releases the user's expired holds, as every batch locking the user does first. */
+  | { op: 'release-expired'; userId: string };
+
+/** A money command that names a hold rather than its users: the batch reads the hold to know whom to lock. */
+export type HoldCommand = MoneyCommand & { op: 'capture' | 'void' };
+
+export function isHoldCommand(command: MoneyCommand): command is HoldCommand {
+  return command.op === 'capture' || command.op === 'void';
+}
 
 /** A command with its Idempotency-Key (if any) and the fingerprint of its normalised request. */
 export interface KeyedCommand {
@@ -38,6 +51,31 @@ export interface AnsweredOutcome extends PresentedAnswer {
   replayed: boolean;
 }
 
+export type HoldStatus = 'held' | 'captured' | 'voided' | 'expired';
+
+/** A hold as the batch knows it: read under its sender's row lock, or made in this batch. */
+export interface HoldState {
+  holdId: string;
+  fromUserId: string;
+  toUserId: string;
+  amountMinor: Minor;
+  status: HoldStatus;
+  capturedAmountMinor: Minor | null;
+  transferId: string | null;
+  expiresAt: Date;
+  createdAt: Date;
+  /** The database clock's reading when it was resolved (exact, as PostgreSQL wrote it). */
+  resolvedAt: string | null;
+}
+
+export interface HoldResult<Op extends 'hold' | 'capture' | 'void'> {
+  ok: true;
+  op: Op;
+  hold: HoldState;
+  /** The sender's available balance after the operation. */
+  senderAvailableAfterMinor: Minor;
+}
+
 /** What one command did: its own outcome, independent of the others in its batch. */
 export type MoneyResult =
   | {
@@ -48,6 +86,7 @@ export type MoneyResult =
       toUserId: string;
       amountMinor: Minor;
       senderBalanceAfterMinor: Minor;
+      senderAvailableAfterMinor: Minor;
       createdAt: Date;
     }
   | {
@@ -57,18 +96,25 @@ export type MoneyResult =
       userId: string;
       amountMinor: Minor;
       balanceAfterMinor: Minor;
+      availableAfterMinor: Minor;
     }
+  | HoldResult<'hold'>
+  | HoldResult<'capture'>
+  | HoldResult<'void'>
+  | { ok: true; op: 'release-expired'; userId: string }
   | { ok: false; error: AppError };
 
 /** One ledger row: a balance change of one user, in the order it was applied. */
 export interface LedgerLeg {
   id: string;
   userId: string;
-  type: 'credit' | 'debit';
-  kind: 'add_money' | 'transfer';
+  type: 'credit' | 'debit' | 'hold' | 'release';
+  kind: 'add_money' | 'transfer' | 'hold';
   amountMinor: Minor;
   balanceAfterMinor: Minor;
+  availableAfterMinor: Minor;
   transferId: string | null;
+  holdId: string | null;
   counterpartyUserId: string | null;
   createdAt: Date;
 }

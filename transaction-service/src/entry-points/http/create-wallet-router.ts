@@ -1,13 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError, requestBody, writeResponse } from '@wallet/platform';
+import { AppError, requestBody, validateInput, writeResponse } from '@wallet/platform';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
-import { toHttpResponse } from './money-presenter';
-import { parseAddMoneyRequest, parseTransferRequest } from './money-requests';
+import { parseHoldsQuery, toHoldsPage } from './holds';
+import { toHoldBody, toHttpResponse } from './money-presenter';
+import { holdIdParam, parseAddMoneyRequest, parseCaptureRequest, parseHoldRequest, parseTransferRequest, parseVoidRequest } from './money-requests';
 import { parseAsOfQuery, parseStatementQuery, statementFormat, toStatementBody, writeStatementCsv } from './statements';
 
 export interface WalletRouterDeps {
@@ -36,6 +37,31 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
   router.post('/transfer', async (ctx) => {
     const request = parseTransferRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
     writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.post('/holds', async (ctx) => {
+    const request = parseHoldRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.post('/holds/:hold_id/capture', async (ctx) => {
+    const request = parseCaptureRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.post('/holds/:hold_id/void', async (ctx) => {
+    const request = parseVoidRequest(ctx.params.hold_id, idempotencyKeyOf(ctx));
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.get('/holds/:hold_id', async (ctx) => {
+    const { hold, shownAt } = await queries.getHold(validateInput(holdIdParam, ctx.params.hold_id));
+    ctx.body = toHoldBody(hold, shownAt);
+  });
+
+  router.get('/users/:user_id/holds', async (ctx) => {
+    const userId = parseUserId(ctx.params.user_id);
+    ctx.body = toHoldsPage(await queries.listHolds(userId, parseHoldsQuery(ctx.query)));
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {

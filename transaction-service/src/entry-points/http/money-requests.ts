@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { AppError, uuidSchema, validateInput } from '@wallet/platform';
+import { AppError, JsonNumber, uuidSchema, validateInput } from '@wallet/platform';
 import { fingerprintRequest } from '../../domain/idempotency';
 import { parseAmount, type Minor } from '../../domain/money';
 import type { KeyedCommand } from '../../domain/transfers/money-command';
@@ -63,4 +63,62 @@ export function parseTransferRequest(body: unknown, keyHeader: string | undefine
     key,
     fingerprint: fingerprintRequest('transfer', { from, to, amount: amountMinor.toString() }),
   };
+}
+
+/** Holds last 7 days unless told otherwise, and at most 30 days. */
+export const HOLD_EXPIRY_SECONDS = { default: 604_800, min: 1, max: 2_592_000 } as const;
+
+const holdSchema = Joi.object<{ from_user_id: string; to_user_id: string; amount: unknown; expires_in_seconds?: unknown }>({
+  from_user_id: uuidSchema().required(),
+  to_user_id: uuidSchema().required(),
+  amount: Joi.any().required(),
+  expires_in_seconds: Joi.any(),
+});
+
+const captureSchema = Joi.object<{ amount?: unknown }>({ amount: Joi.any() });
+
+export const holdIdParam = uuidSchema().required().label('hold_id');
+
+export function parseHoldRequest(body: unknown, keyHeader: string | undefined, maxAmountMinor: Minor): KeyedCommand {
+  const key = parseIdempotencyKey(keyHeader);
+  const input = validateInput(holdSchema, body);
+  const amountMinor = parseAmount(input.amount, { maxMinor: maxAmountMinor }, 'amount');
+  const from = input.from_user_id;
+  const to = input.to_user_id;
+  if (from === to) throw new AppError('self_transfer', 'from_user_id and to_user_id must differ');
+  const expiresInSeconds = parseExpiresIn(input.expires_in_seconds);
+  return {
+    command: { op: 'hold', fromUserId: from, toUserId: to, amountMinor, expiresInSeconds },
+    key,
+    fingerprint: fingerprintRequest('hold', { from, to, amount: amountMinor.toString(), expires_in: String(expiresInSeconds) }),
+  };
+}
+
+/** `expires_in_seconds`: a JSON integer (not a string), 1 ... 30 days. */
+function parseExpiresIn(input: unknown): number {
+  if (input === undefined) return HOLD_EXPIRY_SECONDS.default;
+  const text = input instanceof JsonNumber ? input.source : typeof input === 'number' ? String(input) : undefined;
+  const value = text !== undefined && /^[1-9][0-9]{0,6}$/.test(text) ? Number(text) : undefined;
+  if (value === undefined || value < HOLD_EXPIRY_SECONDS.min || value > HOLD_EXPIRY_SECONDS.max) {
+    throw new AppError('validation_failed', `expires_in_seconds must be an integer from ${HOLD_EXPIRY_SECONDS.min} to ${HOLD_EXPIRY_SECONDS.max}`);
+  }
+  return value;
+}
+
+export function parseCaptureRequest(holdIdRaw: unknown, body: unknown, keyHeader: string | undefined, maxAmountMinor: Minor): KeyedCommand {
+  const key = parseIdempotencyKey(keyHeader);
+  const holdId = validateInput(holdIdParam, holdIdRaw);
+  const input = validateInput(captureSchema, body ?? {});
+  const amountMinor = input.amount === undefined ? undefined : parseAmount(input.amount, { maxMinor: maxAmountMinor }, 'amount');
+  return {
+    command: { op: 'capture', holdId, amountMinor },
+    key,
+    fingerprint: fingerprintRequest('capture', { hold_id: holdId, amount: amountMinor?.toString() ?? 'all' }),
+  };
+}
+
+export function parseVoidRequest(holdIdRaw: unknown, keyHeader: string | undefined): KeyedCommand {
+  const key = parseIdempotencyKey(keyHeader);
+  const holdId = validateInput(holdIdParam, holdIdRaw);
+  return { command: { op: 'void', holdId }, key, fingerprint: fingerprintRequest('void', { hold_id: holdId }) };
 }

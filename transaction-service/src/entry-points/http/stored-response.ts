@@ -16,4 +16,4 @@ export interface OperationOutcome extends StoredResponse {
 }
 
 /** The endpoints an Idempotency-Key is scoped to: one key may be used once on each. */
-export type IdempotentEndpoint = 'add-money' | 'transfer';
+export type IdempotentEndpoint = 'add-money' | 'transfer' | 'hold' | 'capture' | 'void';

@@ -192,7 +192,7 @@ class BalanceResponder {
     for (const p of all) if (p.asOf !== undefined) await this.answerAsOf(p, p.asOf);
     if (batch.length === 0) return;
     this.metrics.batchSize.observe(batch.length);
-    let balances: Map<string, string>;
+    let balances: Awaited<ReturnType<typeof readBalances>>;
     const endTimer = this.metrics.readDuration.startTimer();
     try {
       balances = await readBalances(this.options.knex, batch.map((p) => p.userId));
@@ -206,7 +206,7 @@ class BalanceResponder {
       const balance = balances.get(p.userId);
       this.respond(
         p.msg,
-        balance === undefined ? { ok: false, error: 'user_not_found', user_id: p.userId } : { ok: true, user_id: p.userId, balance },
+        balance === undefined ? { ok: false, error: 'user_not_found', user_id: p.userId } : { ok: true, user_id: p.userId, ...balance },
       );
     }
   }
@@ -219,7 +219,8 @@ class BalanceResponder {
     }
     try {
       const found = await this.options.statements.balanceAt(p.userId, instant);
-      this.respond(p.msg, { ok: true, user_id: p.userId, balance: found.balance, as_of: asOf, sequence: found.sequence });
+      const { balance, available_balance } = found;
+      this.respond(p.msg, { ok: true, user_id: p.userId, balance, available_balance, as_of: asOf, sequence: found.sequence });
     } catch (error) {
       const error_ = asOfReplyError(error);
       if (error_ === 'internal_error') this.readFailures.record(error, { requests: 1 });
