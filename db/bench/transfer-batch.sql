@@ -36,13 +36,14 @@ SELECT 'transfer', k, md5(k) FROM unnest(:idem_keys::text[]) AS k
 ON CONFLICT (endpoint, idempotency_key) DO NOTHING
 RETURNING endpoint, idempotency_key;
 
-SELECT user_id, balance_minor, last_sequence, last_entry_at FROM users
+SELECT user_id, balance_minor, held_minor, last_sequence, last_entry_at FROM users
  WHERE user_id = ANY(:froms::uuid[] || :tos::uuid[])
  ORDER BY user_id
    FOR NO KEY UPDATE;
 
 WITH moved AS (
-  UPDATE users u SET balance_minor = u.balance_minor + c.delta, last_sequence = u.last_sequence + c.legs, last_entry_at = now()
+  UPDATE users u SET balance_minor = u.balance_minor + c.delta, held_minor = u.held_minor + 0, last_sequence = u.last_sequence + c.legs,
+                     last_entry_at = now()
     FROM (SELECT user_id, sum(delta)::bigint AS delta, count(*) AS legs
             FROM (SELECT unnest(:froms::uuid[]) AS user_id, -unnest(:amounts::bigint[]) AS delta
                   UNION ALL
@@ -50,14 +51,28 @@ WITH moved AS (
            GROUP BY user_id) c
    WHERE u.user_id = c.user_id
   RETURNING u.user_id, u.balance_minor
+), new_holds AS (
+  -- Plain transfers make and resolve no hold: the engine sends these two with empty arrays.
+  INSERT INTO holds (hold_id, from_user_id, to_user_id, amount_minor, status, captured_amount_minor, transfer_id,
+                     expires_at, created_at, resolved_at)
+  SELECT * FROM unnest(ARRAY[]::uuid[], ARRAY[]::uuid[], ARRAY[]::uuid[], ARRAY[]::bigint[], ARRAY[]::text[], ARRAY[]::bigint[],
+                       ARRAY[]::uuid[], ARRAY[]::timestamptz[], ARRAY[]::timestamptz[], ARRAY[]::timestamptz[])
+  RETURNING 1
+), resolved_holds AS (
+  UPDATE holds h SET status = r.status, captured_amount_minor = r.captured, transfer_id = r.transfer_id, resolved_at = r.resolved_at
+    FROM unnest(ARRAY[]::uuid[], ARRAY[]::text[], ARRAY[]::bigint[], ARRAY[]::uuid[], ARRAY[]::timestamptz[])
+         AS r(hold_id, status, captured, transfer_id, resolved_at)
+   WHERE h.hold_id = r.hold_id AND h.status = 'held'
+  RETURNING 1
 ), new_transfers AS (
   INSERT INTO transfers (transfer_id, from_user_id, to_user_id, amount_minor, created_at)
   SELECT t, f, o, a, now() FROM unnest(:tids::uuid[], :froms::uuid[], :tos::uuid[], :amounts::bigint[]) AS x(t, f, o, a)
   RETURNING 1
 ), new_legs AS (
   INSERT INTO transactions
-    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
-  SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', x.amount, x.amount, x.tid, l.counterparty, now(),
+    (id, user_id, type, kind, amount_minor, balance_after_minor, available_after_minor, transfer_id, hold_id,
+     counterparty_user_id, created_at, sequence)
+  SELECT bench_uuid_v7(), l.user_id, l.type, 'transfer', x.amount, x.amount, x.amount, x.tid, NULL::uuid, l.counterparty, now(),
          s.last_sequence + row_number() OVER (PARTITION BY l.user_id ORDER BY x.n, l.leg)
     FROM unnest(:tids::uuid[], :froms::uuid[], :tos::uuid[], :amounts::bigint[]) WITH ORDINALITY AS x(tid, f, o, amount, n)
    CROSS JOIN LATERAL (VALUES (x.f, 'debit', x.o, 1), (x.o, 'credit', x.f, 2)) AS l(user_id, type, counterparty, leg)
@@ -86,7 +101,8 @@ WITH moved AS (
 )
 SELECT pg_backend_pid() AS pid, pg_current_xact_id()::text AS xid,
        (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM marker) AS marked,
-       (SELECT count(*) FROM new_transfers) AS transfers, (SELECT count(*) FROM new_legs) AS legs,
+       (SELECT count(*) FROM new_transfers) AS transfers,
+       (SELECT count(*) FROM new_holds) + (SELECT count(*) FROM resolved_holds) AS holds, (SELECT count(*) FROM new_legs) AS legs,
        (SELECT count(*) FROM new_events) AS events,
        (SELECT count(*) FROM (SELECT pg_notify('wallet_money_events', '') FROM new_events LIMIT 1) n) AS notified,
        (SELECT count(*) FROM stored) AS stored,

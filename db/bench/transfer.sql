@@ -53,8 +53,8 @@ WITH moved AS (
    WHERE endpoint = 'transfer' AND idempotency_key = :idem_key
 ), legs AS (
   INSERT INTO transactions
-    (id, user_id, type, kind, amount_minor, balance_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
-  SELECT leg.id, moved.user_id, leg.type, 'transfer', (:amount)::bigint, moved.balance_minor,
+    (id, user_id, type, kind, amount_minor, balance_after_minor, available_after_minor, transfer_id, counterparty_user_id, created_at, sequence)
+  SELECT leg.id, moved.user_id, leg.type, 'transfer', (:amount)::bigint, moved.balance_minor, moved.balance_minor,
          transfer.transfer_id, leg.counterparty, transfer.created_at, moved.last_sequence
     FROM moved
     JOIN (VALUES (bench_uuid_v7(), bench_user_id(:a), 'debit', bench_user_id(:b)),

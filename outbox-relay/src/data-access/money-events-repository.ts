@@ -31,7 +31,7 @@ export async function claimPendingMoneyEvents(trx: Knex.Transaction, limit: numb
        RETURNING p.entry_seq, p.created_at
      )
      SELECT c.entry_seq::text, c.created_at AS pending_since, t.id, t.user_id, t.type, t.kind,
-            t.amount_minor::text, t.balance_after_minor::text, t.available_after_minor::text, t.transfer_id, t.hold_id,
+            t.amount_minor::text, t.balance_after_minor::text, coalesce(t.available_after_minor, t.balance_after_minor)::text AS available_after_minor, t.transfer_id, t.hold_id,
             t.counterparty_user_id,
             t.sequence::text, t.created_at
        FROM claimed c

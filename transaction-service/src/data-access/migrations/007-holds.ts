@@ -16,8 +16,10 @@ import type { Migration } from '@wallet/platform';
  *
  * The ledger gains the hold's two entries, `hold` and `release` (kind 'hold'): they move the
  * available balance, not the balance, so they take their place in the user's sequence and publish
- * money events like every other change, and sums of the balance skip them. Every entry now records
- * the available balance after it; rows written before holds existed had it equal to the balance.
+ * money events like every other change, and sums of the balance skip them. Every entry the engine
+ * writes records the available balance after it. NULL means "equal to the balance": rows written
+ * before holds existed (no backfill: rewriting every row of a large append-only ledger would be a
+ * long, heavy migration for a value that is already known).
  */
 export const addHolds: Migration = {
   name: '007-holds',
@@ -75,12 +77,9 @@ export const addHolds: Migration = {
 
       ALTER TABLE transactions ADD COLUMN hold_id uuid REFERENCES holds (hold_id),
         ADD COLUMN available_after_minor bigint;
-      ALTER TABLE transactions DISABLE TRIGGER transactions_append_only;
-      UPDATE transactions SET available_after_minor = balance_after_minor;
-      ALTER TABLE transactions ENABLE TRIGGER transactions_append_only;
       ALTER TABLE transactions
-        ALTER COLUMN available_after_minor SET NOT NULL,
-        ADD CONSTRAINT transactions_available_within_balance CHECK (available_after_minor >= 0 AND available_after_minor <= balance_after_minor),
+        ADD CONSTRAINT transactions_available_within_balance
+          CHECK (available_after_minor IS NULL OR (available_after_minor >= 0 AND available_after_minor <= balance_after_minor)),
         DROP CONSTRAINT transactions_type_check,
         ADD CONSTRAINT transactions_type_check CHECK (type IN ('credit', 'debit', 'hold', 'release')),
         DROP CONSTRAINT transactions_kind_check,
@@ -89,7 +88,8 @@ export const addHolds: Migration = {
         ADD CONSTRAINT transactions_entry_shape CHECK (
           (kind = 'transfer' AND type IN ('credit', 'debit') AND transfer_id IS NOT NULL AND counterparty_user_id IS NOT NULL)
           OR (kind = 'add_money' AND type = 'credit' AND transfer_id IS NULL AND counterparty_user_id IS NULL AND hold_id IS NULL)
-          OR (kind = 'hold' AND type IN ('hold', 'release') AND hold_id IS NOT NULL AND transfer_id IS NULL)
+          OR (kind = 'hold' AND type IN ('hold', 'release') AND hold_id IS NOT NULL AND transfer_id IS NULL
+              AND available_after_minor IS NOT NULL)
         );
       -- One hold entry and at most one release per hold: a hold is released once.
       CREATE UNIQUE INDEX transactions_one_entry_per_hold ON transactions (hold_id, type) WHERE kind = 'hold';

@@ -87,7 +87,7 @@ function decideTransfer(state: BatchState, command: MoneyCommand & { op: 'transf
   const receiver = state.accounts.get(to);
   if (sender === undefined) return refuse('user_not_found', `No sender ${from}`);
   if (receiver === undefined) return refuse('user_not_found', `No receiver ${to}`);
-  if (availableOf(sender) < amountMinor) return refuse('insufficient_funds', `The sender's available balance is ${formatMinor(availableOf(sender))}`);
+  if (availableOf(sender) < amountMinor) return insufficientFunds(sender);
   if (receiver.balance > MAX_BALANCE_MINOR - amountMinor) {
     return refuse('balance_limit_exceeded', "This transfer would take the receiver's balance past its limit");
   }
@@ -115,7 +115,7 @@ function decideHold(state: BatchState, command: MoneyCommand & { op: 'hold' }, c
   const sender = state.accounts.get(from);
   if (sender === undefined) return refuse('user_not_found', `No sender ${from}`);
   if (!state.accounts.has(to)) return refuse('user_not_found', `No receiver ${to}`);
-  if (availableOf(sender) < amountMinor) return refuse('insufficient_funds', `The sender's available balance is ${formatMinor(availableOf(sender))}`);
+  if (availableOf(sender) < amountMinor) return insufficientFunds(sender);
   const hold: HoldState = {
     holdId: uuidv7(),
     fromUserId: from,
@@ -288,6 +288,13 @@ export function usersOf(command: MoneyCommand, parties: HoldParties = new Map())
       return hold ? [hold.fromUserId] : [];
     }
   }
+}
+
+/** Says which balance fell short: the plain one for a sender who holds nothing (as before holds existed). */
+function insufficientFunds(sender: Account): { ok: false; error: AppError } {
+  if (sender.held === 0n) return refuse('insufficient_funds', `The sender's balance is ${formatMinor(sender.balance)}`);
+  const detail = `The sender's available balance is ${formatMinor(availableOf(sender))} (${formatMinor(sender.held)} of its balance is held)`;
+  return refuse('insufficient_funds', detail);
 }
 
 function refuse(code: ErrorCode, detail: string): { ok: false; error: AppError } {
