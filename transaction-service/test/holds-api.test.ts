@@ -154,7 +154,7 @@ describe('capturing a hold', () => {
     assert.deepEqual(await balances(h, to), { balance: '15.50', available: '15.50' });
     assertProblem(await post(h, `/holds/${id}/capture`, { amount: '1.00' }, `cap-${randomUUID()}`), 409, 'hold_already_captured');
     assertProblem(await post(h, `/holds/${id}/void`, {}, `void-${randomUUID()}`), 409, 'hold_already_captured');
-    const release = await h.db('transactions').where({ hold_id: id, type: 'release' }).first();
+    const release = (await h.db('transactions').where({ hold_id: id, type: 'release' }).first()) as Body;
     assert.equal(String(release.amount_minor), '2450');
     await assertReconciled(h);
   });
@@ -214,12 +214,12 @@ describe('expiry', () => {
     await sleep(Math.max(0, Date.parse(String(placed.expires_at)) - Date.now()) + 50);
     assert.equal((await get(lazy, `/holds/${id}`)).body.status, 'expired');
     assert.deepEqual(await balances(lazy, from), { balance: '20.00', available: '20.00' }, 'reads subtract only active holds');
-    assert.equal((await lazy.db('holds').where({ hold_id: id }).first()).status, 'held', 'nothing released it yet');
+    assert.equal(((await lazy.db('holds').where({ hold_id: id }).first()) as Body).status, 'held', 'nothing released it yet');
     assertProblem(await post(lazy, `/holds/${id}/capture`, {}, `cap-${randomUUID()}`), 409, 'hold_expired');
     assertProblem(await post(lazy, `/holds/${id}/void`, {}, `void-${randomUUID()}`), 409, 'hold_expired');
     const spent = await post(lazy, '/transfer', { from_user_id: from, to_user_id: to, amount_to_transfer: '20.00' });
     assert.equal(spent.status, 201, JSON.stringify(spent.body));
-    const row = await lazy.db('holds').where({ hold_id: id }).first();
+    const row = (await lazy.db('holds').where({ hold_id: id }).first()) as Body;
     assert.equal(row.status, 'expired');
     assert.ok(new Date(row.resolved_at as Date).getTime() >= new Date(row.expires_at as Date).getTime());
     await assertReconciled(lazy);
@@ -233,7 +233,7 @@ describe('expiry', () => {
     let released: Body | undefined;
     for (let i = 0; i < 100 && !released; i += 1) {
       await sleep(50);
-      released = await h.db('transactions').where({ hold_id: id, type: 'release' }).first();
+      released = (await h.db('transactions').where({ hold_id: id, type: 'release' }).first()) as Body | undefined;
     }
     assert.ok(released, 'released within 5 s');
     assert.ok(Date.now() - expiresAt < 5_000);
@@ -251,12 +251,12 @@ describe('listing holds', () => {
     await post(h, `/holds/${ids[0]!}/void`, {}, `void-${randomUUID()}`);
     await post(h, `/holds/${ids[1]!}/capture`, {}, `cap-${randomUUID()}`);
     const seen: string[] = [];
-    let cursor: unknown = null;
+    let cursor: string | null = null;
     for (let page = 0; page < 10; page += 1) {
-      const response = await get(h, `/users/${from}/holds?limit=2${cursor ? `&cursor=${String(cursor)}` : ''}`);
+      const response = await get(h, `/users/${from}/holds?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       assert.equal(response.status, 200);
       seen.push(...(response.body.items as Body[]).map((item) => String(item.hold_id)));
-      cursor = response.body.next_cursor;
+      cursor = response.body.next_cursor as string | null;
       if (cursor === null) break;
     }
     assert.deepEqual(seen, [...ids].reverse());
