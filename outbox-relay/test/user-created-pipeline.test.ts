@@ -40,7 +40,7 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
       { timeoutMs: 10_000, what: 'the user in transaction-service' },
     );
     const elapsedMs = Date.now() - started;
-    assert.deepEqual(balance, { user_id: userId, balance: '0.00' });
+    assert.deepEqual(balance, { user_id: userId, balance: '0.00', available_balance: '0.00' });
     // NOTIFY wakes the relay: far below the 1 s poll interval on an idle machine.
     assert.ok(elapsedMs < 5_000, `took ${elapsedMs} ms`);
 
@@ -48,7 +48,7 @@ describe('user-created: user-service -> outbox -> relay -> Kafka -> transaction-
     const funded = await requestJson(`${p.tx.url}/add-money`, { body: { user_id: userId, amount: '7.25' } });
     assert.equal(funded.status, 200, JSON.stringify(funded.body));
     const viaUserService = await requestJson(`${p.users.url}/balance?email=pipeline.first@example.com`);
-    assert.deepEqual(viaUserService.body, { email: 'pipeline.first@example.com', balance: '7.25' });
+    assert.deepEqual(viaUserService.body, { email: 'pipeline.first@example.com', balance: '7.25', available_balance: '7.25' });
 
     const row = await p.users.db<OutboxRow>('outbox').where({ aggregate_id: userId }).first();
     assert.ok(row?.published_at, 'the outbox row is marked published');

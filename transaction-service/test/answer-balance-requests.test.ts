@@ -41,7 +41,7 @@ async function answeredCount(url: string): Promise<number> {
 test('answers the balance of a known user as a decimal string', async () => {
   const [user] = await h.createUsers(1);
   await h.fund(user!, '12.34');
-  assert.deepEqual(await ask(JSON.stringify({ user_id: user })), { ok: true, user_id: user, balance: '12.34' });
+  assert.deepEqual(await ask(JSON.stringify({ user_id: user })), { ok: true, user_id: user, balance: '12.34', available_balance: '12.34' });
 });
 
 test('says user_not_found (naming the user) for a user that has not arrived, invalid_request for garbage', async () => {
@@ -80,7 +80,7 @@ test("a request naming a reply subject outside user-service's inbox is neither r
     await waitFor(() => Promise.resolve(heard.length > 0 ? true : undefined), { what: 'the probe at the listener' });
     assert.deepEqual(heard, ['probe'], 'only the probe arrived, no reply');
 
-    assert.deepEqual(await ask(request), { ok: true, user_id: user, balance: '0.00' });
+    assert.deepEqual(await ask(request), { ok: true, user_id: user, balance: '0.00', available_balance: '0.00' });
   } finally {
     await listener.close();
   }

@@ -66,7 +66,7 @@ describe('user-created consumer', () => {
     await waitForUser(userId);
     const balance = await requestJson(`${h.url}/users/${userId}/balance`);
     assert.equal(balance.status, 200);
-    assert.deepEqual(balance.body, { user_id: userId, balance: '0.00' });
+    assert.deepEqual(balance.body, { user_id: userId, balance: '0.00', available_balance: '0.00' });
     assert.equal(await count('processed_events', { event_id: eventId, event_type: 'user-created' }), 1);
   });
 

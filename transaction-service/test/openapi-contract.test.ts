@@ -79,6 +79,67 @@ describe('POST /transfer', () => {
   });
 });
 
+describe('holds', () => {
+  const placeOne = async (amount: string, expiresInSeconds?: number): Promise<string> => {
+    const body = { from_user_id: alice, to_user_id: bob, amount, ...(expiresInSeconds ? { expires_in_seconds: expiresInSeconds } : {}) };
+    const response = await call({ template: '/holds', path: '/holds', body }, 201);
+    return (response.body as { hold_id: string }).hold_id;
+  };
+
+  test('POST /holds: 201, replay, and what the document says it refuses', async () => {
+    await h.fund(alice, '20.00');
+    const template = '/holds';
+    const key = randomUUID();
+    const body = { from_user_id: alice, to_user_id: bob, amount: '1.00' };
+    await call({ template, path: template, body, headers: { 'Idempotency-Key': key } }, 201);
+    const replay = await call({ template, path: template, body, headers: { 'Idempotency-Key': key } }, 201);
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    await call({ template, path: template, body: { ...body, to_user_id: alice } }, 400);
+    await call({ template, path: template, body: { ...body, to_user_id: randomUUID() } }, 404);
+    await call({ template, path: template, body: { ...body, amount: '1000000.00' } }, 422);
+    await call({ template, path: template, rawBody: JSON.stringify({ pad: 'x'.repeat(70_000) }), headers: json }, 413);
+    await call({ template, path: template, rawBody: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+  });
+
+  test('GET /holds/{hold_id} and GET /users/{user_id}/holds', async () => {
+    const holdId = await placeOne('1.00');
+    await call({ template: '/holds/{hold_id}', path: `/holds/${holdId}` }, 200);
+    await call({ template: '/holds/{hold_id}', path: '/holds/nope' }, 400);
+    await call({ template: '/holds/{hold_id}', path: `/holds/${randomUUID()}` }, 404);
+    const template = '/users/{user_id}/holds';
+    await call({ template, path: `/users/${alice}/holds?status=held&limit=1` }, 200);
+    await call({ template, path: `/users/${alice}/holds?status=nope` }, 400);
+    await call({ template, path: `/users/${randomUUID()}/holds` }, 404);
+  });
+
+  test('capture: 200, 400, 404, 409, 413, 415 and 422', async () => {
+    const template = '/holds/{hold_id}/capture';
+    const holdId = await placeOne('2.00');
+    const path = `/holds/${holdId}/capture`;
+    await call({ template, path, body: { amount: '2.01' } }, 422);
+    await call({ template, path, body: { amount: '-1' } }, 400);
+    await call({ template, path: `/holds/${randomUUID()}/capture`, body: {} }, 404);
+    await call({ template, path, rawBody: JSON.stringify({ pad: 'x'.repeat(70_000) }), headers: json }, 413);
+    await call({ template, path, rawBody: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+    await call({ template, path, body: { amount: '1.50' } }, 200);
+    await call({ template, path, body: {} }, 409);
+  });
+
+  test('void: 200, 400, 404, 409, 413, 415 and 422', async () => {
+    const template = '/holds/{hold_id}/void';
+    const holdId = await placeOne('2.00');
+    const path = `/holds/${holdId}/void`;
+    const key = randomUUID();
+    await call({ template, path, body: {}, headers: { 'Idempotency-Key': key } }, 200);
+    await call({ template, path: `/holds/${await placeOne('1.00')}/void`, body: {}, headers: { 'Idempotency-Key': key } }, 422);
+    await call({ template, path, body: {} }, 409);
+    await call({ template, path: '/holds/nope/void', body: {} }, 400);
+    await call({ template, path: `/holds/${randomUUID()}/void`, body: {} }, 404);
+    await call({ template, path, rawBody: JSON.stringify({ pad: 'x'.repeat(70_000) }), headers: json }, 413);
+    await call({ template, path, rawBody: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+  });
+});
+
 describe('GET /users/{user_id}/balance, /statement and /transactions', () => {
   test('balance: 200, 400 and 404', async () => {
     const template = '/users/{user_id}/balance';
@@ -131,7 +192,11 @@ describe('operations endpoints and the docs', () => {
     // and the database being down (503: the chaos tests restart PostgreSQL; the mapping itself is
     // tested in platform/test/problem-middleware.test.ts).
     const exempt = (entry: string) =>
-      entry.endsWith(' 500') || entry.endsWith(' 503') || entry === 'POST /add-money 409' || entry === 'POST /transfer 409';
+      entry.endsWith(' 500') ||
+      entry.endsWith(' 503') ||
+      entry === 'POST /add-money 409' ||
+      entry === 'POST /transfer 409' ||
+      entry === 'POST /holds 409';
     assert.deepEqual(contract.unexercised().filter((entry) => !exempt(entry)), []);
   });
 });

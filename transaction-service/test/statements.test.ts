@@ -115,7 +115,8 @@ describe('against a replay of each user\'s history', () => {
       const at = someInstant(user);
       const response = await get(`/users/${user}/balance?as_of=${encodeURIComponent(iso(at))}`);
       const expected = replayBalanceAt(model, user, at);
-      const want = { user_id: user, balance: formatMinor(expected.balance), as_of: iso(at), sequence: expected.sequence.toString() };
+      // No holds in this model: the available balance is the balance.
+      const want = { user_id: user, balance: formatMinor(expected.balance), available_balance: formatMinor(expected.balance), as_of: iso(at), sequence: expected.sequence.toString() };
       if (response.status !== 200 || JSON.stringify(response.body) !== JSON.stringify(want)) {
         failures.push(`${user} at ${iso(at)}: ${response.status} ${JSON.stringify(response.body)} != ${JSON.stringify(want)}`);
       }
@@ -285,7 +286,7 @@ describe('the hard rule: an answer about a past moment never changes', () => {
       await park.release();
       assert.equal((await transfer).status, 201);
       const first = await read;
-      assert.deepEqual(first.body, { user_id: b, balance: '20.00', as_of: asOf, sequence: '1' });
+      assert.deepEqual(first.body, { user_id: b, balance: '20.00', available_balance: '20.00', as_of: asOf, sequence: '1' });
       assert.deepEqual((await get(`/users/${b}/balance?as_of=${encodeURIComponent(asOf)}`)).body, first.body);
     } finally {
       await park.remove();
@@ -334,7 +335,7 @@ test('NATS: a balance request with as_of is answered at that instant, echoing it
     const user = model.users[1]!;
     const at = pick(model.entries.get(user)!).atMs;
     const expected = replayBalanceAt(model, user, at);
-    assert.deepEqual(await ask({ user_id: user, as_of: iso(at) }), { ok: true, user_id: user, balance: formatMinor(expected.balance), as_of: iso(at), sequence: expected.sequence.toString() });
+    assert.deepEqual(await ask({ user_id: user, as_of: iso(at) }), { ok: true, user_id: user, balance: formatMinor(expected.balance), available_balance: formatMinor(expected.balance), as_of: iso(at), sequence: expected.sequence.toString() });
     const recent = iso(Date.now() - 10);
     assert.deepEqual(await ask({ user_id: user, as_of: recent }), { ok: false, error: 'as_of_not_settled', user_id: user, as_of: recent });
     assert.deepEqual(await ask({ user_id: user, as_of: 'soon' }), { ok: false, error: 'invalid_as_of', user_id: user, as_of: 'soon' });

@@ -106,7 +106,7 @@ describe("GET /balance: a client with user-service's login cannot race a reply i
     });
     await attacker.flush();
     const first = await requestJson(`${h.url}/balance?email=${encodeURIComponent(email)}`);
-    assert.deepEqual(first.body, { email, balance: TRUE_BALANCE });
+    assert.deepEqual(first.body, { email, balance: TRUE_BALANCE, available_balance: TRUE_BALANCE });
     await waitFor(() => Promise.resolve(seen.length > 0 ? true : undefined), { what: 'the attacker to see a real reply' });
     const observed = seen[0]!;
     const instance = observed.slice(0, observed.lastIndexOf('.') + 1);
@@ -136,7 +136,7 @@ describe("GET /balance: a client with user-service's login cannot race a reply i
       await hold.release();
       const response = await inFlight;
       assert.equal(response.status, 200, JSON.stringify(response.body));
-      assert.deepEqual(response.body, { email, balance: TRUE_BALANCE });
+      assert.deepEqual(response.body, { email, balance: TRUE_BALANCE, available_balance: TRUE_BALANCE });
     } finally {
       await hold.release();
     }
@@ -198,7 +198,7 @@ describe('the balance requester: even on the right reply subject, only a reply n
         { what: 'the three reflected replies discarded' },
       );
       await held.release();
-      assert.deepEqual(await held.outcome, { kind: 'replied', reply: { ok: true, user_id: userId, balance: TRUE_BALANCE } });
+      assert.deepEqual(await held.outcome, { kind: 'replied', reply: { ok: true, user_id: userId, balance: TRUE_BALANCE, available_balance: TRUE_BALANCE } });
     } finally {
       await held.release();
     }

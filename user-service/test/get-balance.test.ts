@@ -140,7 +140,7 @@ describe('GET /balance: transaction-service unreachable', () => {
       );
       assert.equal((await requestJson(`${second.url}/readyz`)).status, 200);
       const before = await requestJson(`${second.url}/balance?email=${encodeURIComponent(email)}`);
-      assert.deepEqual(before.body, { email, balance: '1.00' });
+      assert.deepEqual(before.body, { email, balance: '1.00', available_balance: '1.00' });
       await proxy.cut();
       const instance = second;
       await waitFor(async () => ((await requestJson(`${instance.url}/readyz`)).status === 503 ? true : undefined), {
@@ -191,7 +191,7 @@ describe('GET /balance: with the real transaction-service answering', () => {
   test('a user that has not reached transaction-service yet has a balance of "0.00"', async () => {
     const response = await balanceByQuery(email);
     assert.equal(response.status, 200, JSON.stringify(response.body));
-    assert.deepEqual(response.body, { email, balance: '0.00' });
+    assert.deepEqual(response.body, { email, balance: '0.00', available_balance: '0.00' });
   });
 
   test('an email unknown a moment ago is found once its user exists (a miss is never remembered)', async () => {
@@ -200,7 +200,7 @@ describe('GET /balance: with the real transaction-service answering', () => {
     assert.equal((await requestJson(`${h.url}/users`, { body: { email: later } })).status, 201);
     const found = await balanceByQuery(later);
     assert.equal(found.status, 200, JSON.stringify(found.body));
-    assert.deepEqual(found.body, { email: later, balance: '0.00' });
+    assert.deepEqual(found.body, { email: later, balance: '0.00', available_balance: '0.00' });
   });
 
   test('the balance is the one transaction-service holds, in both request forms', async () => {
@@ -209,10 +209,10 @@ describe('GET /balance: with the real transaction-service answering', () => {
     assert.equal(funded.status, 200, JSON.stringify(funded.body));
     const byQuery = await balanceByQuery(`  ${email.toUpperCase()} `);
     assert.equal(byQuery.status, 200, JSON.stringify(byQuery.body));
-    assert.deepEqual(byQuery.body, { email, balance: '12.34' });
+    assert.deepEqual(byQuery.body, { email, balance: '12.34', available_balance: '12.34' });
     const byBody = await getWithJsonBody(`${h.url}/balance`, { email });
     assert.equal(byBody.status, 200, JSON.stringify(byBody.body));
     assert.match(byBody.contentType, /^application\/json/);
-    assert.deepEqual(byBody.body, { email, balance: '12.34' });
+    assert.deepEqual(byBody.body, { email, balance: '12.34', available_balance: '12.34' });
   });
 });

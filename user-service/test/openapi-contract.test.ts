@@ -77,7 +77,7 @@ const steps = {
     await steps.createOwnerThenConflict();
     tx = await startTransactionServiceHarness({ BALANCE_SUBJECT: h.env.BALANCE_SUBJECT ?? '' });
     const response = await call(balanceOf(email), 200);
-    assert.deepEqual(response.body, { email, balance: '0.00' });
+    assert.deepEqual(response.body, { email, balance: '0.00', available_balance: '0.00' });
     const byBody = await getWithJsonBody(`${h.url}/balance`, { email });
     assert.equal(byBody.status, 200);
     contract.check({ method: 'GET', path: '/balance', status: 200, body: byBody.body, contentType: byBody.contentType });

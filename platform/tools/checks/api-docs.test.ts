@@ -28,6 +28,11 @@ const EXPECTED_OPERATIONS: Record<(typeof SERVICE_DOCUMENTS)[number], string[]> 
   'transaction-service': [
     'POST /add-money',
     'POST /transfer',
+    'POST /holds',
+    'POST /holds/{hold_id}/capture',
+    'POST /holds/{hold_id}/void',
+    'GET /holds/{hold_id}',
+    'GET /users/{user_id}/holds',
     'GET /users/{user_id}/balance',
     'GET /users/{user_id}/statement',
     'GET /users/{user_id}/transactions',

@@ -50,7 +50,7 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
   });
 
   router.post('/holds/:hold_id/void', async (ctx) => {
-    const request = parseVoidRequest(ctx.params.hold_id, idempotencyKeyOf(ctx));
+    const request = parseVoidRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx));
     writeResponse(ctx, toHttpResponse(await money.submit(request)));
   });
 

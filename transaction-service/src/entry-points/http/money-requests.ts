@@ -117,8 +117,9 @@ export function parseCaptureRequest(holdIdRaw: unknown, body: unknown, keyHeader
   };
 }
 
-export function parseVoidRequest(holdIdRaw: unknown, keyHeader: string | undefined): KeyedCommand {
+export function parseVoidRequest(holdIdRaw: unknown, body: unknown, keyHeader: string | undefined): KeyedCommand {
   const key = parseIdempotencyKey(keyHeader);
   const holdId = validateInput(holdIdParam, holdIdRaw);
+  validateInput(Joi.object({}), body ?? {});
   return { command: { op: 'void', holdId }, key, fingerprint: fingerprintRequest('void', { hold_id: holdId }) };
 }

@@ -25,6 +25,20 @@ const responseHeaders = {
 } as const;
 const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' } as const;
 const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
+const holdIdParameter = { name: 'hold_id', in: 'path', required: true, schema: UUID } as const;
+
+const HOLD_FIELDS = ['hold_id', 'from_user_id', 'to_user_id', 'amount', 'status', 'captured_amount', 'transfer_id', 'expires_at', 'created_at'];
+const HOLD_PROPERTIES = {
+  hold_id: UUID,
+  from_user_id: { ...UUID, description: 'Whose money is held' },
+  to_user_id: { ...UUID, description: 'Who receives it if captured' },
+  amount: schemaRef('Amount'),
+  status: { enum: ['held', 'captured', 'voided', 'expired'] },
+  captured_amount: { oneOf: [schemaRef('Amount'), { type: 'null' }], description: 'Set once captured' },
+  transfer_id: { oneOf: [UUID, { type: 'null' }], description: 'The transfer a capture made' },
+  expires_at: { type: 'string', format: 'date-time' },
+  created_at: { type: 'string', format: 'date-time' },
+};
 
 /** An RFC 3339 instant in the query (at most millisecond precision, with an offset). */
 function instantParameter(name: string, description: string) {
@@ -65,7 +79,7 @@ const moneyErrorResponses = {
 export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
   title: 'transaction-service',
   description:
-    'Balances, add-money, transfers and history of the digital wallet. Amounts are decimal strings with exactly ' +
+    'Balances, add-money, transfers, holds and history of the digital wallet. Amounts are decimal strings with exactly ' +
     'two decimals in responses ("12.50"); requests accept such a string or a JSON number. Money operations ' +
     'accept an optional Idempotency-Key header: a retry with the same key and body gets the stored outcome ' +
     'with `Idempotent-Replayed: true` and moves no money twice. Errors are application/problem+json with a ' +
@@ -114,6 +128,130 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
             'balance_limit_exceeded',
             'idempotency_key_reused',
           ], responseHeaders),
+        },
+      },
+    },
+    '/holds': {
+      post: {
+        tags: ['wallet'],
+        summary: "Reserve money of a user for another: capture it later, or release it",
+        description:
+          "A hold takes `amount` out of the sender's available balance (not its balance) until it is captured, voided " +
+          'or expires (`expires_in_seconds`, 1 ... 2,592,000, default 604,800 = 7 days). Checked, like a transfer, ' +
+          'against the available balance. Same Idempotency-Key rules as /transfer.',
+        operationId: 'placeHold',
+        parameters: [idempotencyKeyParameter, requestIdParameter],
+        requestBody: jsonRequestBody('HoldRequest'),
+        responses: {
+          '201': jsonResponse('Held (or the replay of the hold made with this Idempotency-Key)', 'HoldResult', responseHeaders),
+          ...moneyErrorResponses,
+          '400': problemResponse(400, 'The request is not valid', [
+            'validation_failed',
+            'invalid_amount',
+            'self_transfer',
+            'malformed_json',
+            'invalid_idempotency_key',
+          ]),
+          '422': problemResponse(422, 'The hold cannot be placed', ['insufficient_funds', 'idempotency_key_reused'], responseHeaders),
+        },
+      },
+    },
+    '/holds/{hold_id}': {
+      get: {
+        tags: ['wallet'],
+        summary: 'A hold',
+        description: "`status` is `expired` from `expires_at` on (by the database's clock), even before its money was released.",
+        operationId: 'getHold',
+        parameters: [holdIdParameter, requestIdParameter],
+        responses: {
+          '200': jsonResponse('The hold', 'Hold'),
+          '400': problemResponse(400, 'hold_id is not valid', ['validation_failed']),
+          '404': problemResponse(404, 'There is no such hold', ['hold_not_found']),
+          ...commonErrorResponses,
+        },
+      },
+    },
+    '/holds/{hold_id}/capture': {
+      post: {
+        tags: ['wallet'],
+        summary: 'Move held money to the receiver (all of it, or `amount`), releasing the rest',
+        description:
+          'A hold is captured at most once: the captured amount moves as a transfer (its two ledger entries, both ' +
+          "users' history, `transfer_id`) and any remainder is released. Refused with 409 `hold_expired` when the " +
+          "database's clock, in the capturing transaction, is at or past `expires_at`, whether or not the hold was " +
+          'released yet.',
+        operationId: 'captureHold',
+        parameters: [holdIdParameter, idempotencyKeyParameter, requestIdParameter],
+        requestBody: { ...jsonRequestBody('CaptureRequest'), required: false },
+        responses: {
+          '200': jsonResponse('Captured (or the replay of the capture made with this Idempotency-Key)', 'HoldResult', responseHeaders),
+          ...moneyErrorResponses,
+          '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
+          '409': problemResponse(409, 'The hold is no longer held, or a request with this Idempotency-Key is still being processed', [
+            'hold_expired',
+            'hold_already_captured',
+            'hold_already_voided',
+            'idempotency_request_in_flight',
+          ], responseHeaders),
+          '422': problemResponse(422, 'The capture cannot be made', [
+            'capture_exceeds_hold',
+            'balance_limit_exceeded',
+            'idempotency_key_reused',
+          ], responseHeaders),
+        },
+      },
+    },
+    '/holds/{hold_id}/void': {
+      post: {
+        tags: ['wallet'],
+        summary: 'Release a hold without moving money',
+        description: 'Voiding a voided hold with a new Idempotency-Key is 409 `hold_already_voided`; with the same key, the stored 200 is replayed.',
+        operationId: 'voidHold',
+        parameters: [holdIdParameter, idempotencyKeyParameter, requestIdParameter],
+        requestBody: { ...jsonRequestBody('VoidRequest'), required: false },
+        responses: {
+          '200': jsonResponse('Voided (or the replay of the void made with this Idempotency-Key)', 'HoldResult', responseHeaders),
+          ...moneyErrorResponses,
+          '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
+          '409': problemResponse(409, 'The hold is no longer held, or a request with this Idempotency-Key is still being processed', [
+            'hold_expired',
+            'hold_already_captured',
+            'hold_already_voided',
+            'idempotency_request_in_flight',
+          ], responseHeaders),
+          '422': problemResponse(422, 'The Idempotency-Key was used with another request', ['idempotency_key_reused'], responseHeaders),
+        },
+      },
+    },
+    '/users/{user_id}/holds': {
+      get: {
+        tags: ['wallet'],
+        summary: "A user's holds as sender, newest first",
+        operationId: 'listHolds',
+        parameters: [
+          userIdParameter,
+          {
+            name: 'status',
+            in: 'query',
+            required: false,
+            description: 'Only holds in this state (held: active and not expired; expired: past expires_at, released or not)',
+            schema: { enum: ['held', 'captured', 'voided', 'expired'] },
+          },
+          { name: 'limit', in: 'query', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            description: 'The `next_cursor` of the previous page; omit for the newest page',
+            schema: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+          },
+          requestIdParameter,
+        ],
+        responses: {
+          '200': jsonResponse('One page of holds', 'HoldPage'),
+          '400': problemResponse(400, 'user_id, status, limit or cursor is not valid', ['validation_failed']),
+          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
+          ...commonErrorResponses,
         },
       },
     },
@@ -232,12 +370,13 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
       Amount: decimalAmountSchema,
       AddMoneyRequest: closedObject({ required: ['user_id', 'amount'], properties: { user_id: UUID, amount: schemaRef('AmountInput') } }),
       AddMoneyResponse: closedObject({
-        required: ['user_id', 'transaction_id', 'amount', 'updated_balance'],
+        required: ['user_id', 'transaction_id', 'amount', 'updated_balance', 'available_balance'],
         properties: {
           user_id: UUID,
           transaction_id: { ...UUID, description: 'The ledger entry of this credit' },
           amount: schemaRef('Amount'),
           updated_balance: schemaRef('Amount'),
+          available_balance: { ...schemaRef('Amount'), description: "The user's available balance after the credit" },
         },
       }),
       TransferRequest: closedObject({
@@ -249,27 +388,64 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         },
       }),
       TransferResponse: closedObject({
-        required: ['transfer_id', 'from_user_id', 'to_user_id', 'amount', 'updated_balance', 'created_at'],
+        required: ['transfer_id', 'from_user_id', 'to_user_id', 'amount', 'updated_balance', 'available_balance', 'created_at'],
         properties: {
           transfer_id: UUID,
           from_user_id: UUID,
           to_user_id: UUID,
           amount: schemaRef('Amount'),
           updated_balance: { ...schemaRef('Amount'), description: "The sender's balance after the transfer" },
+          available_balance: { ...schemaRef('Amount'), description: "The sender's available balance after the transfer" },
           created_at: { type: 'string', format: 'date-time' },
         },
       }),
       BalanceResponse: closedObject({
-        required: ['user_id', 'balance'],
+        required: ['user_id', 'balance', 'available_balance'],
         properties: {
           user_id: UUID,
-          balance: schemaRef('Amount'),
+          balance: { ...schemaRef('Amount'), description: 'The posted balance: the sum of the ledger' },
+          available_balance: {
+            ...schemaRef('Amount'),
+            description: "The balance less the user's active (held, unexpired) holds as sender: what transfers and holds may spend",
+          },
           as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
           sequence: {
             type: 'string',
             pattern: '^(0|[1-9][0-9]*)$',
             description: 'The sequence of the last change counted (0: none); only with as_of',
           },
+        },
+      }),
+      HoldRequest: closedObject({
+        required: ['from_user_id', 'to_user_id', 'amount'],
+        properties: {
+          from_user_id: UUID,
+          to_user_id: UUID,
+          amount: schemaRef('AmountInput'),
+          expires_in_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000, default: 604_800 },
+        },
+      }),
+      CaptureRequest: closedObject({
+        required: [],
+        properties: { amount: { ...schemaRef('AmountInput'), description: 'At most the held amount; default: all of it' } },
+      }),
+      VoidRequest: closedObject({ required: [], properties: {}, description: 'Empty: `{}` (like every POST, sent as application/json)' }),
+      Hold: closedObject({
+        required: HOLD_FIELDS,
+        properties: HOLD_PROPERTIES,
+      }),
+      HoldResult: closedObject({
+        required: [...HOLD_FIELDS, 'available_balance'],
+        properties: {
+          ...HOLD_PROPERTIES,
+          available_balance: { ...schemaRef('Amount'), description: "The sender's available balance after this operation" },
+        },
+      }),
+      HoldPage: closedObject({
+        required: ['items', 'next_cursor'],
+        properties: {
+          items: { type: 'array', items: schemaRef('Hold') },
+          next_cursor: { oneOf: [{ type: 'string' }, { type: 'null' }], description: 'Pass as `cursor` to get the next (older) page; null on the last page' },
         },
       }),
       Statement: closedObject({

@@ -108,10 +108,11 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
       }),
       BalanceRequest: closedObject({ properties: { email: EMAIL } }),
       Balance: closedObject({
-        required: ['email', 'balance'],
+        required: ['email', 'balance', 'available_balance'],
         properties: {
           email: { type: 'string', format: 'email' },
-          balance: decimalAmountSchema,
+          balance: { ...decimalAmountSchema, description: 'The posted balance: the sum of the ledger' },
+          available_balance: { ...decimalAmountSchema, description: "The balance less the user's active holds as sender (transaction-service, ADR 12)" },
           as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
         },
       }),
