@@ -25,6 +25,8 @@ export WALLET_AS_OF = $(value AS_OF)
 export WALLET_LIMIT = $(value LIMIT)
 export WALLET_CURSOR = $(value CURSOR)
 export WALLET_FORMAT = $(value FORMAT)
+export WALLET_HOLD = $(value HOLD)
+export WALLET_EXPIRES_IN = $(value EXPIRES_IN)
 # USER is also the login name in every shell's environment: only a USER= given on the command line counts.
 export WALLET_USER = $(if $(filter command line,$(origin USER)),$(value USER))
 # make would otherwise export command-line variables itself, expanding them first (a $(shell ...)
@@ -41,7 +43,7 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
+        create-user add-money transfer hold capture void balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
         bench-events bench-statements seed-ledger chaos reconcile dist
 
 help: ## list the targets
@@ -121,6 +123,15 @@ add-money: ## POST /add-money: make add-money USER=<id> AMOUNT=10.00 [KEY=<idemp
 
 transfer: ## POST /transfer: make transfer FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<idempotency key>]
 	@$(API) transfer
+
+hold: ## POST /holds: make hold FROM=<id> TO=<id> AMOUNT=10.00 [EXPIRES_IN=<seconds>] [KEY=<idempotency key>]
+	@$(API) hold
+
+capture: ## POST /holds/{id}/capture: make capture HOLD=<hold id> [AMOUNT=<part; default all>] [KEY=<idempotency key>]
+	@$(API) capture
+
+void: ## POST /holds/{id}/void: make void HOLD=<hold id> [KEY=<idempotency key>]
+	@$(API) void
 
 balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co [AS_OF=<RFC 3339 instant>]
 	@$(API) balance

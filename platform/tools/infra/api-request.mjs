@@ -1,6 +1,6 @@
 /* global fetch, URLSearchParams */
-// The Makefile's request targets (make create-user, add-money, transfer, balance, history, balance-at,
-// statement).
+// The Makefile's request targets (make create-user, add-money, transfer, hold, capture, void, balance,
+// history, balance-at, statement).
 // Every value arrives in the environment (WALLET_*), never on a command line, and the body is built
 // with JSON.stringify: an email with an apostrophe works, and nothing a variable holds is ever read
 // as shell code or as JSON syntax. Prints the JSON answer; exits 1 when the service is unreachable.
@@ -17,6 +17,23 @@ const requests = {
     { from_user_id: env('FROM'), to_user_id: env('TO'), amount_to_transfer: env('AMOUNT') },
     idempotency,
   ],
+  hold: () => [
+    `${txUrl}/holds`,
+    {
+      from_user_id: env('FROM'),
+      to_user_id: env('TO'),
+      amount: env('AMOUNT'),
+      // A JSON integer, as the API wants it; left out when not given (the 7-day default).
+      ...(env('EXPIRES_IN') === '' ? {} : { expires_in_seconds: Number(env('EXPIRES_IN')) }),
+    },
+    idempotency,
+  ],
+  capture: () => [
+    `${txUrl}/holds/${encodeURIComponent(env('HOLD'))}/capture`,
+    env('AMOUNT') === '' ? {} : { amount: env('AMOUNT') },
+    idempotency,
+  ],
+  void: () => [`${txUrl}/holds/${encodeURIComponent(env('HOLD'))}/void`, {}, idempotency],
   balance: () => [`${userUrl}/balance?${query({ email: env('EMAIL'), as_of: env('AS_OF') })}`],
   history: () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/transactions`],
   'balance-at': () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/balance?${query({ as_of: env('AS_OF') })}`],
