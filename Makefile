@@ -44,7 +44,7 @@ COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
         create-user add-money transfer hold capture void balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
-        bench-events bench-statements seed-ledger chaos reconcile dist
+        bench-events bench-holds bench-statements seed-ledger chaos reconcile dist
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -162,6 +162,9 @@ bench-pipeline: build ## user-created pipeline, GET /balance rates and a balance
 
 bench-events: build ## money events on a private stack: event lag at 50 and 500 clients, relay drain of a 200,000-event backlog (see BENCHMARKS.md)
 	node platform/dist/tools/bench/run-bench-events.js
+
+bench-holds: build ## holds on a private stack: hold+capture pairs/s vs transfers/s (same clients), expiry release lag of 10,000 holds (BENCHMARKS.md)
+	node platform/dist/tools/bench/run-bench-holds.js
 
 seed-ledger: build ## seed a bench database with 1,000,000 ledger rows over 10,000 users (set-based SQL; see BENCHMARKS.md)
 	node platform/dist/tools/bench/seed-ledger.js
