@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import type { BalanceReply, TransactionHistoryItem, TransactionHistoryPage } from '@wallet/platform';
 import {
-  installTestTrigger,
+  installParkingTrigger,
   requestJson,
   runTransferLoad,
   seedCreditRun,
@@ -14,7 +14,6 @@ import {
   startTransactionServiceHarness,
   TEST_NATS_URL,
   testNatsLogin,
-  waitFor,
   type TransactionServiceHarness,
 } from '@wallet/platform/testkit';
 import { formatMinor } from '../src/domain/money';
@@ -228,37 +227,15 @@ describe('bad input is a clear 4xx, never a 500', () => {
   });
 });
 
-/** Parks the money batch right after its write (its rows timed, its users' rows locked) until `release`. */
-async function parkBatches(key: number): Promise<{ release: () => Promise<void>; remove: () => Promise<void> }> {
-  const remove = await installTestTrigger(h.db, {
-    name: `park_batch_${key}`,
-    on: 'AFTER INSERT ON money_batches FOR EACH STATEMENT',
-    body: `PERFORM pg_advisory_lock_shared(${key}); PERFORM pg_advisory_unlock_shared(${key}); RETURN NULL;`,
-  });
-  const gate = await h.db.transaction();
-  await gate.raw('SELECT pg_advisory_xact_lock(?)', [key]);
-  return {
-    release: async () => {
-      if (!gate.isCompleted()) await gate.commit();
-    },
-    remove: async () => {
-      if (!gate.isCompleted()) await gate.rollback();
-      await remove();
-    },
-  };
-}
-
 describe('the hard rule: an answer about a past moment never changes', () => {
   test('a read of a settled instant waits for a batch that holds the user and timed its rows before that instant', async () => {
     const [a, b] = await h.createUsers(2);
     await h.fund(a!, '50.00');
-    const park = await parkBatches(5151);
+    // The money batch parked right after its write (its rows timed, its users' rows locked) until released.
+    const park = await installParkingTrigger(h.db, { name: 'park_batch_5151', on: 'AFTER INSERT ON money_batches FOR EACH STATEMENT', key: 5151 });
     try {
       const transfer = requestJson(`${h.url}/transfer`, { body: { from_user_id: a, to_user_id: b, amount_to_transfer: '20.00' } });
-      await waitFor(async () => {
-        const waiting = await h.db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 5151 AND NOT granted");
-        return waiting.rows.length > 0 ? true : undefined;
-      }, { timeoutMs: 10_000, what: 'the batch to park after its write' });
+      await park.waitUntilParked('the batch to park after its write');
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 100));
       const asOf = iso(Date.now() - SETTLE_MS);
       // The hazard: the parked rows carry a time before as_of, and a plain read does not see them.
