@@ -192,12 +192,10 @@ function declareRelayMetrics(registry: MetricsRegistry, names: RelayMetricNames,
   const readBacklog = () => measure().catch(() => undefined);
   metric.gaugeReading(names.backlog, `${names.what} not yet published`, async () => (await readBacklog())?.unpublished);
   metric.gaugeReading(names.oldestAge, `Age of the oldest unpublished ${names.what.toLowerCase()} row (0 when none)`, async () => (await readBacklog())?.oldestAgeSeconds);
-  const failures = metric.counter<'reason'>(names.failures, 'Relay iterations that failed, by reason', ['reason']);
-  // Present at 0 from the start: the publish-failure alert's increase() needs a sample before the first one.
-  failures.inc({ reason: 'publish' }, 0);
   return {
     published: metric.counter(names.published, `${names.what} published to Kafka (a replayed or re-sent event counts again)`),
-    failures,
+    // publish present at 0 from the start, for the publish-failure alert's increase().
+    failures: metric.counter<'reason'>(names.failures, 'Relay iterations that failed, by reason', ['reason'], { presentAtZero: [{ reason: 'publish' }] }),
     publishLag: metric.histogram(
       names.publishLag,
       `Time from the outbox insert to its publication on Kafka (${names.what.toLowerCase()})`,

@@ -2,25 +2,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
-import type { BalanceReply, TransactionHistoryItem } from '@wallet/platform';
+import type { BalanceReply, TransactionHistoryItem, TransactionHistoryPage } from '@wallet/platform';
 import {
-  findFreePort,
-  installTestTrigger,
-  REPO_ROOT,
+  installParkingTrigger,
   requestJson,
-  spawnNode,
-  uniqueName,
   runTransferLoad,
+  seedCreditRun,
+  spawnTransactionService,
   startTransactionServiceHarness,
   TEST_NATS_URL,
   testNatsLogin,
-  waitFor,
   type TransactionServiceHarness,
 } from '@wallet/platform/testkit';
 import { formatMinor } from '../src/domain/money';
+import type { StatementPage } from '../src/domain/statements';
 import { buildLedger, insertLedger, replayBalanceAt, replayPeriod, seededRandom, type LedgerModel, type ModelEntry } from './support/ledger-model';
 
 /** Short enough for fast tests, long enough to be a real window the reads must respect. */
@@ -77,18 +74,8 @@ function someInstant(user: string): number {
   return model.firstMs - DAY + Math.floor(random() * (model.lastMs - model.firstMs + 2 * DAY));
 }
 
-interface StatementBody {
-  user_id: string;
-  from: string;
-  to: string;
-  opening_balance: string;
-  closing_balance: string;
-  total_credits: string;
-  total_debits: string;
-  entry_count: number;
-  items: TransactionHistoryItem[];
-  next_cursor: string | null;
-}
+/** The statement's JSON: the domain page's figures, then its rows as history items and the next page's cursor. */
+type StatementBody = Omit<StatementPage, 'rows' | 'next'> & TransactionHistoryPage;
 
 /** Every page of a statement, following next_cursor (bounded by the period's entry count). */
 async function allPages(user: string, query: string, limit: number): Promise<{ first: StatementBody; items: TransactionHistoryItem[] }> {
@@ -241,37 +228,15 @@ describe('bad input is a clear 4xx, never a 500', () => {
   });
 });
 
-/** Parks the money batch right after its write (its rows timed, its users' rows locked) until `release`. */
-async function parkBatches(key: number): Promise<{ release: () => Promise<void>; remove: () => Promise<void> }> {
-  const remove = await installTestTrigger(h.db, {
-    name: `park_batch_${key}`,
-    on: 'AFTER INSERT ON money_batches FOR EACH STATEMENT',
-    body: `PERFORM pg_advisory_lock_shared(${key}); PERFORM pg_advisory_unlock_shared(${key}); RETURN NULL;`,
-  });
-  const gate = await h.db.transaction();
-  await gate.raw('SELECT pg_advisory_xact_lock(?)', [key]);
-  return {
-    release: async () => {
-      if (!gate.isCompleted()) await gate.commit();
-    },
-    remove: async () => {
-      if (!gate.isCompleted()) await gate.rollback();
-      await remove();
-    },
-  };
-}
-
 describe('the hard rule: an answer about a past moment never changes', () => {
   test('a read of a settled instant waits for a batch that holds the user and timed its rows before that instant', async () => {
     const [a, b] = await h.createUsers(2);
     await h.fund(a!, '50.00');
-    const park = await parkBatches(5151);
+    // The money batch parked right after its write (its rows timed, its users' rows locked) until released.
+    const park = await installParkingTrigger(h.db, { name: 'park_batch_5151', on: 'AFTER INSERT ON money_batches FOR EACH STATEMENT', key: 5151 });
     try {
       const transfer = requestJson(`${h.url}/transfer`, { body: { from_user_id: a, to_user_id: b, amount_to_transfer: '20.00' } });
-      await waitFor(async () => {
-        const waiting = await h.db.raw<{ rows: unknown[] }>("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 5151 AND NOT granted");
-        return waiting.rows.length > 0 ? true : undefined;
-      }, { timeoutMs: 10_000, what: 'the batch to park after its write' });
+      await park.waitUntilParked('the batch to park after its write');
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 100));
       const asOf = iso(Date.now() - SETTLE_MS);
       // The hazard: the parked rows carry a time before as_of, and a plain read does not see them.
@@ -374,44 +339,15 @@ function streamCsv(url: string): Promise<{ lines: number; last: string; ms: numb
   });
 }
 
-async function seedLongPeriod(user: string, startMs: number, entries: number): Promise<void> {
-  await h.db.raw(
-    `WITH u AS (INSERT INTO users (user_id, created_at) VALUES (:user, now()) RETURNING user_id)
-     INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor, created_at, sequence)
-     SELECT gen_random_uuid(), (SELECT user_id FROM u), 'credit', 'add_money', 100 + n % 1000,
-            sum(100 + n % 1000) OVER (ORDER BY n), to_timestamp(:start / 1000.0) + n * interval '10 milliseconds', n
-       FROM generate_series(1, :entries) AS n`,
-    { user, start: startMs, entries },
-  );
-  await h.db.raw(
-    `UPDATE users u SET balance_minor = t.balance_after_minor, last_sequence = t.sequence, last_entry_at = t.created_at
-       FROM transactions t WHERE t.user_id = u.user_id AND u.user_id = :user AND t.sequence = :entries`,
-    { user, entries },
-  );
-  await h.db.raw('ANALYZE transactions');
-}
-
 test('a period of 200,000 entries streams as CSV with bounded memory (RSS of the serving process)', async () => {
   const user = randomUUID();
   const start = Date.now() - 30 * DAY;
-  await seedLongPeriod(user, start, 200_000);
+  await seedCreditRun(h.db, user, start, 200_000);
   // The service in a process of its own, so that its memory is all the stream's; without a cap V8
-  // lets the heap of collectable garbage grow far beyond what is live (measured: +90 MB).
-  const port = await findFreePort();
-  const child = spawnNode(join(REPO_ROOT, 'transaction-service/dist/src/entry-points/main.js'), {
-    ...h.env,
-    PORT: String(port),
-    OPERATOR_PORT: '0',
-    LOG_LEVEL: 'warn',
-    KAFKA_CONSUMER_GROUP: uniqueName('test-tx-csv'),
-    // A heap smaller than the CSV itself (about 45 MB): holding the period would end the process.
-  }, ['--max-old-space-size=64']);
+  // lets the heap of collectable garbage grow far beyond what is live (measured: +90 MB). A heap
+  // smaller than the CSV itself (about 45 MB): holding the period would end the process.
+  const { url, child } = await spawnTransactionService(h, 'test-tx-csv', { nodeArgs: ['--max-old-space-size=64'], timeoutMs: 30_000 });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(async () => ((await requestJson(`${url}/healthz`).catch(() => undefined))?.status === 200 ? true : undefined), {
-      timeoutMs: 30_000,
-      what: `the service to start: ${child.output()}`,
-    });
     // Warm up (the first request loads code), then measure from a quiet process.
     await streamCsv(`${url}/users/${user}/statement?from=${encodeURIComponent(iso(start))}&to=${encodeURIComponent(iso(start + 10_000))}`);
     const before = memoryOf(child.child.pid!);

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { installTestTrigger, metricValue, parseCents, requestJson, scrapeMetrics, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
+import { installParkingTrigger, metricValue, parseCents, requestJson, scrapeMetrics, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { purgeExpiredIdempotencyKeys } from '../src/data-access/idempotency-repository';
 
 let h: TransactionServiceHarness;
@@ -62,31 +62,19 @@ describe('add money', () => {
     // decided from what the row lock then sees, not from an earlier read. A statement-level
     // trigger parks the batch after its key claim, before it locks the users, on an advisory lock
     // the test holds, so the interleaving is forced rather than hoped for.
-    const removeTrigger = await installTestTrigger(h.db, {
-      name: 'park_credit',
-      on: 'AFTER INSERT ON idempotency_keys FOR EACH STATEMENT',
-      body: 'PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); RETURN NULL;',
-    });
+    const park = await installParkingTrigger(h.db, { name: 'park_credit', on: 'AFTER INSERT ON idempotency_keys FOR EACH STATEMENT', key: 4242 });
     const userId = uuidv7();
-    const gate = await h.db.transaction(); // holds the advisory lock until it ends
     try {
-      await gate.raw('SELECT pg_advisory_xact_lock(4242)');
       const pending = post('/add-money', { user_id: userId, amount: '5.00' }, { 'Idempotency-Key': `arrive-${userId}` });
-      await waitFor(async () => {
-        const waiting = await h.db.raw<{ rows: unknown[] }>(
-          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted",
-        );
-        return waiting.rows.length > 0 ? true : undefined;
-      }, { timeoutMs: 10_000, what: 'the credit to wait at the trigger' });
+      await park.waitUntilParked('the credit to wait at the trigger');
       await h.db('users').insert({ user_id: userId, created_at: new Date() }); // user-created arrives
-      await gate.commit();
+      await park.release();
       const response = await pending;
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.updated_balance, '5.00');
       assert.equal(await balanceOf(userId), '5.00');
     } finally {
-      if (!gate.isCompleted()) await gate.rollback();
-      await removeTrigger();
+      await park.remove();
     }
   });
 });

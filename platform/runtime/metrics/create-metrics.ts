@@ -14,6 +14,14 @@ export function createMetricsRegistry(service: string): client.Registry {
   return registry;
 }
 
+export interface CounterOptions<L extends string> {
+  /**
+   * Label sets exported at 0 from the start, before anything counts them: an alert on increase()
+   * needs a sample before the first increment, or the first one goes unseen.
+   */
+  presentAtZero?: ReadonlyArray<Partial<Record<L, string>>>;
+}
+
 /**
  * Declares metrics on one process's registry. prom-client wants `registers: [registry]` on every
  * metric, and one left without it lands on the global registry, which nothing scrapes; this binds
@@ -22,8 +30,11 @@ export function createMetricsRegistry(service: string): client.Registry {
 export function declareMetrics(registry: client.Registry) {
   const registers = [registry];
   return {
-    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) =>
-      new client.Counter<L>({ name, help, labelNames, registers }),
+    counter: <L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], options: CounterOptions<L> = {}) => {
+      const counter = new client.Counter<L>({ name, help, labelNames, registers });
+      for (const labels of options.presentAtZero ?? []) counter.inc(labels, 0);
+      return counter;
+    },
     histogram: <L extends string = never>(name: string, help: string, buckets: readonly number[], labelNames: readonly L[] = []) =>
       new client.Histogram<L>({ name, help, buckets: [...buckets], labelNames, registers }),
     /** A gauge the code sets itself. */

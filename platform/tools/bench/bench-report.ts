@@ -106,3 +106,14 @@ export function currentCommit(): string | undefined {
   const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
   return `${head.stdout.trim()}${dirty ? '+dirty' : ''}`;
 }
+
+/** Runs a bench's main and exits with its code (0 when it returns none), or with 1 after saying why it failed. */
+export function runToExit(what: string, main: () => Promise<number | void>): void {
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (error: unknown) => {
+      process.stderr.write(`${what} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -54,7 +54,7 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
-export async function startPrivateStack(options: {
+export interface PrivateStackOptions {
   logLevel: string;
   relayMaxBackoffMs: number;
   /** The checkout whose compiled entry points run (default: this one). */
@@ -69,7 +69,25 @@ export async function startPrivateStack(options: {
   /** false: every process logs in as the owner (a checkout from before the least-privilege logins). */
   serviceLogins?: boolean;
   name?: string;
-}): Promise<PrivateStack> {
+}
+
+/**
+ * Runs `body` on a private stack and stops the stack after it, whatever happens; when the body
+ * fails, the tail of the processes' output goes to stderr first (it says why, more often than not).
+ */
+export async function withPrivateStack<T>(options: PrivateStackOptions, body: (stack: PrivateStack) => Promise<T>): Promise<T> {
+  const stack = await startPrivateStack(options);
+  try {
+    return await body(stack);
+  } catch (error) {
+    process.stderr.write(`${JSON.stringify(stack.outputs(), null, 1).slice(-6_000)}\n`);
+    throw error;
+  } finally {
+    await stack.stop();
+  }
+}
+
+export async function startPrivateStack(options: PrivateStackOptions): Promise<PrivateStack> {
   const ENTRY = entries(options.root ?? REPO_ROOT);
   const id = uniqueName(options.name ?? 'chaos');
   const userDatabaseUrl = databaseUrl(`${id}_users`);

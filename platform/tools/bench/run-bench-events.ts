@@ -20,9 +20,9 @@ import Joi from 'joi';
 import pg from 'pg';
 import { defineConfig, sleep } from '@wallet/platform';
 import { checkMoneyEvents, metricValue, percentile, REPO_ROOT, requestJson, runTransferLoad, uniqueName, type TransferLoadResult } from '@wallet/platform/testkit';
-import { currentCommit, print, summarizeLoad, writeJsonFile, type LoadSummary } from './bench-report';
+import { currentCommit, print, runToExit, summarizeLoad, writeJsonFile, type LoadSummary } from './bench-report';
 import type { LagRecord, LagWorkerReply, LagWorkerRequest } from './money-events-lag-worker';
-import { startPrivateStack, type PrivateStack } from './private-stack';
+import { withPrivateStack, type PrivateStack } from './private-stack';
 import { startProgressLine } from './progress-line';
 import { createUsers, fundUsers, waitForArrival, type BenchUser } from './wallet-client';
 
@@ -277,25 +277,13 @@ async function main(): Promise<number> {
     `make bench-events: ${config.users} users; lag at ${config.clients} clients (${config.transfers} transfers each); relay drain of ${config.backlog} events`,
     `  commit ${currentCommit()}; ${machine.cpus} cores (${machine.cpu_model}), ${machine.memory_gb} GiB, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
   ]);
-  const stack = await startPrivateStack({ logLevel: 'warn', relayMaxBackoffMs: 5_000, name: 'benchevents' });
-  try {
+  return withPrivateStack({ logLevel: 'warn', relayMaxBackoffMs: 5_000, name: 'benchevents' }, async (stack) => {
     const measured = await runBenchEvents(stack, runId);
     const result = { kind: 'bench-events', run_id: runId, finished_at: new Date().toISOString(), commit: currentCommit(), machine, loadavg_after: loadavg(), config, ...measured };
     writeJsonFile(config.resultFile, result);
     print(`result written to ${config.resultFile}`);
     return (measured.verified as { ok: boolean } | undefined)?.ok === false ? 1 : 0;
-  } catch (error) {
-    process.stderr.write(`${JSON.stringify(stack.outputs(), null, 1).slice(-6_000)}\n`);
-    throw error;
-  } finally {
-    await stack.stop();
-  }
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench-events failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runToExit('bench-events', main);

@@ -28,9 +28,9 @@ import { connect } from 'nats';
 import pg from 'pg';
 import { defineConfig, OUTBOX_TABLE, natsInboxPrefix, sleep } from '@wallet/platform';
 import { metricValue, percentile, requestJson, scrapeMetrics, serviceCredentialsEnv, testKafka, testNatsLogin, TEST_NATS_URL, uniqueName, REPO_ROOT } from '@wallet/platform/testkit';
-import { currentCommit, print, writeJsonFile } from './bench-report';
+import { currentCommit, print, runToExit, writeJsonFile } from './bench-report';
 import { writeHtmlReport } from './html-report';
-import { startPrivateStack, type PrivateStack } from './private-stack';
+import { withPrivateStack, type PrivateStack } from './private-stack';
 import { createUser, mapWithConcurrency, type BenchUser } from './wallet-client';
 
 interface PipelineBenchConfig {
@@ -497,7 +497,7 @@ async function main(): Promise<void> {
     `  replay ${config.replayEvents} events, flood ${config.floodMessages} messages; code under ${config.root}`,
     `  machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
   ]);
-  const stack = await startPrivateStack({
+  const options = {
     logLevel: 'warn',
     relayMaxBackoffMs: 5_000,
     root: config.root,
@@ -506,8 +506,8 @@ async function main(): Promise<void> {
     partitions: 6,
     transactionNodeArgs: [`--max-old-space-size=${config.txHeapMb}`],
     name: 'benchpipe',
-  });
-  try {
+  };
+  await withPrivateStack(options, async (stack) => {
     // Ready (consumer in its group) before anything is measured.
     const readyBy = Date.now() + 60_000;
     while ((await requestJson<unknown>(`${stack.txUrl}/readyz`).then((r) => r.status, () => 0)) !== 200) {
@@ -526,18 +526,7 @@ async function main(): Promise<void> {
     const resultFile = join(REPO_ROOT, '.run', 'bench-pipeline-result.json');
     writeJsonFile(resultFile, result);
     print(`result written to ${resultFile}, report to ${writeHtmlReport(resultFile, result)}`);
-  } catch (error) {
-    process.stderr.write(`${JSON.stringify(stack.outputs(), null, 1).slice(-6_000)}\n`);
-    throw error;
-  } finally {
-    await stack.stop();
-  }
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`bench-pipeline failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runToExit('bench-pipeline', main);

@@ -16,15 +16,14 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import {
-  findFreePort,
   percentile,
   REPO_ROOT,
   requestJson,
   runTransferLoad,
-  spawnNode,
+  seedCreditRun,
+  spawnTransactionService,
   startTransactionServiceHarness,
-  uniqueName,
-  waitFor,
+  type SpawnedProcess,
   type TransactionServiceHarness,
 } from '@wallet/platform/testkit';
 import { currentCommit, print, writeJsonFile } from './bench-report';
@@ -81,20 +80,7 @@ async function readDuringLoad(url: string, users: string[], span: { startMs: num
 async function seedCsvUser(h: TransactionServiceHarness, rows: number): Promise<{ user: string; startMs: number }> {
   const user = randomUUID();
   const startMs = Date.now() - 40 * DAY;
-  await h.db.raw(
-    `WITH u AS (INSERT INTO users (user_id, created_at) VALUES (:user, now()) RETURNING user_id)
-     INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor, created_at, sequence)
-     SELECT gen_random_uuid(), (SELECT user_id FROM u), 'credit', 'add_money', 100 + n % 1000,
-            sum(100 + n % 1000) OVER (ORDER BY n), to_timestamp(:startMs / 1000.0) + n * interval '10 milliseconds', n
-       FROM generate_series(1, :rows) AS n`,
-    { user, startMs, rows },
-  );
-  await h.db.raw(
-    `UPDATE users u SET balance_minor = t.balance_after_minor, last_sequence = t.sequence, last_entry_at = t.created_at
-       FROM transactions t WHERE t.user_id = u.user_id AND u.user_id = :user AND t.sequence = :rows`,
-    { user, rows },
-  );
-  await h.db.raw('ANALYZE transactions');
+  await seedCreditRun(h.db, user, startMs, rows);
   return { user, startMs };
 }
 
@@ -123,24 +109,17 @@ function streamCsv(url: string, pid: number): Promise<{ ms: number; bytes: numbe
 
 async function main(): Promise<void> {
   const h = await startTransactionServiceHarness();
-  const port = await findFreePort();
-  const child = spawnNode(join(REPO_ROOT, 'transaction-service/dist/src/entry-points/main.js'), {
-    ...h.env,
-    PORT: String(port),
-    OPERATOR_PORT: '0',
-    LOG_LEVEL: 'warn',
-    KAFKA_CONSUMER_GROUP: uniqueName('bench-statements'),
+  let child: SpawnedProcess | undefined;
+  try {
     // More than the default 10 (readers would queue for the pool), fewer than the readers: the server's
     // max_connections (100) is shared with the other pools and whatever else runs on it.
-    AS_OF_DB_POOL_MAX: String(Math.min(20, config.readers)),
-  });
-  try {
+    const spawned = await spawnTransactionService(h, 'bench-statements', { env: { AS_OF_DB_POOL_MAX: String(Math.min(20, config.readers)) } });
+    const { url } = spawned;
+    child = spawned.child;
     let started = performance.now();
     const seeded = await seedLedger(h.db, { users: config.users, rows: config.rows, days: 30 });
     const seedSeconds = Number(((performance.now() - started) / 1000).toFixed(1));
     print(`seeded ${config.rows} rows over ${config.users} users in ${seedSeconds} s`);
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(async () => ((await requestJson(`${url}/healthz`).catch(() => undefined))?.status === 200 ? true : undefined), { timeoutMs: 60_000, what: 'transaction-service' });
     let loading = true;
     started = performance.now();
     const loadUsers = seeded.userIds.slice(0, 2_000);
@@ -155,12 +134,12 @@ async function main(): Promise<void> {
     print(`  statement page ${JSON.stringify(reads.statementPage)} ms`);
     print(`  non-200 answers ${JSON.stringify(reads.failures)}`);
     const csvUser = await seedCsvUser(h, config.csvRows);
-    const csv = await streamCsv(`${url}/users/${csvUser.user}/statement?from=${encodeURIComponent(iso(csvUser.startMs))}`, child.child.pid!);
+    const csv = await streamCsv(`${url}/users/${csvUser.user}/statement?from=${encodeURIComponent(iso(csvUser.startMs))}`, spawned.child.child.pid!);
     print(`CSV of ${config.csvRows} entries: ${JSON.stringify(csv)}`);
     const result = { commit: currentCommit(), cpus: cpus().length, cpu: cpus()[0]?.model, config, seedSeconds, loadSeconds, transfersPerSecond, reads, csv };
     writeJsonFile(join(REPO_ROOT, '.run', 'bench-statements-result.json'), result);
   } finally {
-    await child.stop();
+    await child?.stop();
     await h.stop();
   }
 }

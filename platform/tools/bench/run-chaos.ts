@@ -116,15 +116,16 @@ interface ScheduledDrill {
   skip: string;
 }
 
+/** A drill not yet placed in the load: planLoadDrills sets `at` and the result's name. */
+function scheduledDrill(id: string, label: string, skip: string, run: () => Promise<string>): ScheduledDrill {
+  return { at: 0, label, skip, result: { id, name: '', status: 'skipped', detail: '' }, run };
+}
+
 function killDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): ScheduledDrill[] {
   const plan: ScheduledDrill[] = [];
   for (let k = 1; k <= config.kills; k += 1) {
-    plan.push({
-      at: 0,
-      label: `kill -9 transaction-service #${k}`,
-      skip: '',
-      result: { id: `kill-transaction-service-${k}`, name: '', status: 'skipped', detail: '' },
-      run: async () => {
+    plan.push(
+      scheduledDrill(`kill-transaction-service-${k}`, `kill -9 transaction-service #${k}`, '', async () => {
         progress.log(`[chaos] kill -9 transaction-service (#${k})`);
         const started = performance.now();
         await stack.killTransactionService();
@@ -133,8 +134,8 @@ function killDrills(config: ChaosConfig, stack: PrivateStack, progress: Progress
         const downMs = performance.now() - started;
         progress.log(`[chaos] transaction-service is back after ${seconds(downMs)}`);
         return `down for ${seconds(downMs)} (SIGKILL, ${config.killDownMs} ms pause, restart until /healthz answered)`;
-      },
-    });
+      }),
+    );
   }
   return plan;
 }
@@ -154,60 +155,46 @@ const describeInFlight = (seen: InFlight | undefined, when: string): string =>
 /** The clean restart, then the two crashes: an immediate stop of the cluster and a SIGKILLed backend. */
 async function postgresDrills(config: ChaosConfig, stack: PrivateStack, progress: ProgressLine): Promise<ScheduledDrill[]> {
   const database = new URL(stack.txDatabaseUrl).pathname.slice(1);
-  const skipReason = (enabled: boolean, variable: string, availability: DrillAvailability): string =>
-    !enabled ? `disabled (${variable}=0)` : availability.available ? '' : availability.reason;
-  const restart: ScheduledDrill = {
-    at: 0,
-    label: 'PostgreSQL restarted',
-    skip: skipReason(config.restartPostgres, 'CHAOS_RESTART_POSTGRES', detectPostgresRestart()),
-    result: { id: 'restart-postgres', name: '', status: 'skipped', detail: '' },
-    run: async () => {
-      progress.log('[chaos] restarting PostgreSQL');
-      const restartMs = await restartPostgres();
-      progress.log(`[chaos] PostgreSQL restarted in ${seconds(restartMs)}`);
-      return `restart took ${seconds(restartMs)}; ${await readyAfter(stack, config)}`;
-    },
-  };
-  const crash: ScheduledDrill = {
-    at: 0,
-    label: 'PostgreSQL crashed (stop -m immediate, then start)',
-    skip: skipReason(config.crashPostgres, 'CHAOS_CRASH_POSTGRES', detectPostgresCrash()),
-    result: { id: 'crash-postgres', name: '', status: 'skipped', detail: '' },
-    run: async () => {
-      progress.log('[chaos] PostgreSQL stop -m immediate (a crash: no checkpoint, open transactions lost)');
-      const watching = watchUntilDown(TEST_POSTGRES_URL, database, 'transaction_service', 30_000);
-      const stoppedAt = performance.now();
-      toRestore.add('postgres');
-      let stopMs = 0;
-      try {
-        stopMs = await stopPostgresImmediately();
-      } finally {
-        // Started again at once even if the stop failed half-way: the cluster is shared.
-        await startPostgres(TEST_POSTGRES_URL);
-        toRestore.delete('postgres');
-      }
-      const startMs = performance.now() - stoppedAt - stopMs;
-      progress.log(`[chaos] PostgreSQL is back after crash recovery (${seconds(stopMs + startMs)})`);
-      const seen = await watching;
-      return `${describeInFlight(seen, 'at the crash')}; stop took ${seconds(stopMs)}, start with crash recovery ${seconds(startMs)}; ${await readyAfter(stack, config)}`;
-    },
-  };
-  const backendKill: ScheduledDrill = {
-    at: 0,
-    label: 'kill -9 of a transaction_service backend (the OOM killer)',
-    skip: skipReason(config.killPostgresBackend, 'CHAOS_KILL_POSTGRES_BACKEND', config.killPostgresBackend ? await detectBackendKill(TEST_POSTGRES_URL) : { available: true, reason: '' }),
-    result: { id: 'kill-postgres-backend', name: '', status: 'skipped', detail: '' },
-    run: async () => {
-      progress.log('[chaos] kill -9 one transaction_service backend of the private database');
-      const killed = await killBackend(TEST_POSTGRES_URL, database, 'transaction_service', config.backendKillAimMs);
-      if (!killed.resetSeen) throw new Error(`backend ${killed.pid} was killed, but the postmaster was not seen resetting the other backends`);
-      progress.log(`[chaos] PostgreSQL answered again ${seconds(killed.recoveredMs)} after the backend kill`);
-      return (
-        `killed backend ${killed.pid} while it was ${killed.state} (${JSON.stringify(killed.query)}); ${describeInFlight(killed.inFlight, 'at the kill')}; ` +
-        `the postmaster reset every backend; queries answered again ${seconds(killed.recoveredMs)} after the kill; ${await readyAfter(stack, config)}`
-      );
-    },
-  };
+  // Skipped when its variable turned it off, or when this machine cannot do it.
+  const drill = (id: string, label: string, enabled: boolean, variable: string, can: DrillAvailability, run: () => Promise<string>) =>
+    scheduledDrill(id, label, !enabled ? `disabled (${variable}=0)` : can.available ? '' : can.reason, run);
+  const restart = drill('restart-postgres', 'PostgreSQL restarted', config.restartPostgres, 'CHAOS_RESTART_POSTGRES', detectPostgresRestart(), async () => {
+    progress.log('[chaos] restarting PostgreSQL');
+    const restartMs = await restartPostgres();
+    progress.log(`[chaos] PostgreSQL restarted in ${seconds(restartMs)}`);
+    return `restart took ${seconds(restartMs)}; ${await readyAfter(stack, config)}`;
+  });
+  const crashLabel = 'PostgreSQL crashed (stop -m immediate, then start)';
+  const crash = drill('crash-postgres', crashLabel, config.crashPostgres, 'CHAOS_CRASH_POSTGRES', detectPostgresCrash(), async () => {
+    progress.log('[chaos] PostgreSQL stop -m immediate (a crash: no checkpoint, open transactions lost)');
+    const watching = watchUntilDown(TEST_POSTGRES_URL, database, 'transaction_service', 30_000);
+    const stoppedAt = performance.now();
+    toRestore.add('postgres');
+    let stopMs = 0;
+    try {
+      stopMs = await stopPostgresImmediately();
+    } finally {
+      // Started again at once even if the stop failed half-way: the cluster is shared.
+      await startPostgres(TEST_POSTGRES_URL);
+      toRestore.delete('postgres');
+    }
+    const startMs = performance.now() - stoppedAt - stopMs;
+    progress.log(`[chaos] PostgreSQL is back after crash recovery (${seconds(stopMs + startMs)})`);
+    const seen = await watching;
+    return `${describeInFlight(seen, 'at the crash')}; stop took ${seconds(stopMs)}, start with crash recovery ${seconds(startMs)}; ${await readyAfter(stack, config)}`;
+  });
+  const backendLabel = 'kill -9 of a transaction_service backend (the OOM killer)';
+  const canKill = config.killPostgresBackend ? await detectBackendKill(TEST_POSTGRES_URL) : { available: true, reason: '' };
+  const backendKill = drill('kill-postgres-backend', backendLabel, config.killPostgresBackend, 'CHAOS_KILL_POSTGRES_BACKEND', canKill, async () => {
+    progress.log('[chaos] kill -9 one transaction_service backend of the private database');
+    const killed = await killBackend(TEST_POSTGRES_URL, database, 'transaction_service', config.backendKillAimMs);
+    if (!killed.resetSeen) throw new Error(`backend ${killed.pid} was killed, but the postmaster was not seen resetting the other backends`);
+    progress.log(`[chaos] PostgreSQL answered again ${seconds(killed.recoveredMs)} after the backend kill`);
+    return (
+      `killed backend ${killed.pid} while it was ${killed.state} (${JSON.stringify(killed.query)}); ${describeInFlight(killed.inFlight, 'at the kill')}; ` +
+      `the postmaster reset every backend; queries answered again ${seconds(killed.recoveredMs)} after the kill; ${await readyAfter(stack, config)}`
+    );
+  });
   // The crash last: its outage is the longest, and the drills after a PostgreSQL outage need load left.
   return [restart, backendKill, crash];
 }

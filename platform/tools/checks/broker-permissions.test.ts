@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import { connect, type NatsConnection, type NatsError } from 'nats';
 import { BALANCE_QUEUE_GROUP, BALANCE_SUBJECT, MONEY_EVENTS_GROUP_PREFIX } from '@wallet/platform';
 import {
@@ -333,6 +333,27 @@ function assertRefused(outcome: ConsumeOutcome, errors: string[], refusal: RegEx
   );
 }
 
+/** For assert.rejects: the broker refused a request for want of a permission on the topic. */
+function topicNotAuthorized(error: Error & { type?: string }): true {
+  assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
+  return true;
+}
+
+/** An admin client of `kafka`, connected (and put in `clients`), that the broker does not let create a topic. */
+async function adminRefusedNewTopics(kafka: Kafka, topicPrefix: string, clients: KafkaClients): Promise<Admin> {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  clients.push(admin);
+  await admin.connect();
+  await assert.rejects(
+    admin.createTopics({ topics: [{ topic: uniqueName(topicPrefix) }], validateOnly: false }),
+    (error: Error & { errors?: Array<{ type?: string }> }) => {
+      assert.deepEqual(error.errors?.map((e) => e.type), ['TOPIC_AUTHORIZATION_FAILED'], String(error));
+      return true;
+    },
+  );
+  return admin;
+}
+
 describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service reads the topic', () => {
   const topic = uniqueName('test-user-created');
   const group = uniqueName('test-tx');
@@ -397,28 +418,13 @@ describe('Kafka: SASL/SCRAM only, outbox-relay writes and transaction-service re
     const producer = tx.producer({ retry: { retries: 0 } });
     clients.push(producer);
     await producer.connect();
-    await assert.rejects(
-      producer.send({ topic, acks: -1, messages: [{ key: 'forged', value: '{"user_id":"forged"}' }] }),
-      (error: Error & { type?: string }) => {
-        assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
-        return true;
-      },
-    );
+    await assert.rejects(producer.send({ topic, acks: -1, messages: [{ key: 'forged', value: '{"user_id":"forged"}' }] }), topicNotAuthorized);
     // Nor as an idempotent producer (that needs the cluster's IDEMPOTENT_WRITE, the relay's alone).
     const idempotent = tx.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 1 } });
     clients.push(idempotent);
     await assert.rejects(idempotent.connect().then(() => idempotent.send({ topic, messages: [{ value: 'x' }] })));
 
-    const admin = tx.admin({ retry: { retries: 0 } });
-    clients.push(admin);
-    await admin.connect();
-    await assert.rejects(
-      admin.createTopics({ topics: [{ topic: uniqueName('tx-made-topic') }], validateOnly: false }),
-      (error: Error & { errors?: Array<{ type?: string }> }) => {
-        assert.deepEqual(error.errors?.map((e) => e.type), ['TOPIC_AUTHORIZATION_FAILED'], String(error));
-        return true;
-      },
-    );
+    await adminRefusedNewTopics(tx, 'tx-made-topic', clients);
 
     const observed = observedKafka('permissions-tx-other-group', 'transaction-service');
     const outcome = await consume(observed.kafka, uniqueName('another-group'));
@@ -475,10 +481,7 @@ describe('Kafka money-events: outbox-relay writes it, money-events-reader only r
     const producer = testMoneyEventsReader('permissions-reader-writer').producer({ retry: { retries: 0 } });
     clients.push(producer);
     await producer.connect();
-    await assert.rejects(producer.send({ topic: moneyEvents, acks: -1, messages: [{ key: 'forged', value: '{"type":"forged"}' }] }), (error: Error & { type?: string }) => {
-      assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
-      return true;
-    });
+    await assert.rejects(producer.send({ topic: moneyEvents, acks: -1, messages: [{ key: 'forged', value: '{"type":"forged"}' }] }), topicNotAuthorized);
     await readerReadsMoneyEvents();
   });
 
@@ -502,20 +505,8 @@ describe('Kafka money-events: outbox-relay writes it, money-events-reader only r
   });
 
   test('money-events-reader cannot create or delete topics (it may describe money-events)', async () => {
-    const admin = testMoneyEventsReader('permissions-reader-admin').admin({ retry: { retries: 0 } });
-    clients.push(admin);
-    await admin.connect();
-    await assert.rejects(
-      admin.createTopics({ topics: [{ topic: uniqueName('reader-made-topic') }], validateOnly: false }),
-      (error: Error & { errors?: Array<{ type?: string }> }) => {
-        assert.deepEqual(error.errors?.map((e) => e.type), ['TOPIC_AUTHORIZATION_FAILED'], String(error));
-        return true;
-      },
-    );
-    await assert.rejects(admin.deleteTopics({ topics: [moneyEvents], timeout: 5_000 }), (error: Error & { type?: string }) => {
-      assert.match(`${error.name} ${error.type ?? ''} ${error.message}`, /TOPIC_AUTHORIZATION_FAILED|not authorized/i);
-      return true;
-    });
+    const admin = await adminRefusedNewTopics(testMoneyEventsReader('permissions-reader-admin'), 'reader-made-topic', clients);
+    await assert.rejects(admin.deleteTopics({ topics: [moneyEvents], timeout: 5_000 }), topicNotAuthorized);
     // It does see money-events (DESCRIBE), which is still there.
     const metadata = await admin.fetchTopicMetadata({ topics: [moneyEvents] });
     assert.deepEqual(metadata.topics.map((t) => t.name), [moneyEvents]);

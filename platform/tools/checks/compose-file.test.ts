@@ -387,10 +387,12 @@ describe('the shell tools and the TypeScript side listen on the same local addre
     assert.equal(value('PG_PORT'), String(LOCAL_POSTGRES_PORT));
     assert.equal(value('NATS_PORT'), String(LOCAL_NATS_PORT));
     assert.equal(`127.0.0.1:${value('KAFKA_PORT')}`, LOCAL_KAFKA_BROKERS);
-    // Every script that needs them sources the one file instead of spelling them again.
-    for (const script of ['infra.sh', 'bench-db.sh', 'bench-compare.sh', 'credentials.sh', 'run.sh']) {
+    // Every script that needs them sources the one file (itself, or through script-lib.sh, which
+    // sources it first) instead of spelling them again.
+    assert.match(read('platform/tools/infra/script-lib.sh'), /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/local-defaults\.sh"$/m);
+    for (const script of ['infra.sh', 'bench-db.sh', 'bench-compare.sh', 'credentials.sh', 'run.sh', 'script-lib.sh']) {
       const text = read(`platform/tools/infra/${script}`);
-      assert.match(text, /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/local-defaults\.sh"$/m, script);
+      assert.match(text, /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(local-defaults\.sh"|script-lib\.sh" [a-z-]+)$/m, script);
       assert.doesNotMatch(text, /:-(4223|9094|9095|5432)\}/, `${script} spells a local port again`);
     }
   });

@@ -14,18 +14,17 @@
 # `make bench-db` read.
 set -euo pipefail
 
-# ROOT (and the local addresses)
-source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
+# ROOT; log, die, RUN_DIR
+source "$(dirname "${BASH_SOURCE[0]}")/script-lib.sh" bench-compare
 ROUNDS="${BENCH_COMPARE_ROUNDS:-3}"
-OUT_FILE="$ROOT/.run/bench-compare-result.json"
-DB_RESULT="$ROOT/.run/bench-db-result.json"
+OUT_FILE="$RUN_DIR/bench-compare-result.json"
+DB_RESULT="$RUN_DIR/bench-db-result.json"
 
-log() { printf '[bench-compare] %s\n' "$*"; }
 json_field() { node -e 'process.stdout.write(String(require(process.argv[1])[process.argv[2]] ?? ""))' "$1" "$2"; }
 ratio() { awk -v o="$1" -v t="$2" 'BEGIN { printf "%.2f", o / t }'; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { log "BENCH_COMPARE_ROUNDS must be a positive integer" >&2; exit 1; }
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_COMPARE_ROUNDS must be a positive integer"
 
 u_per=() u_batch=() h_per=() h_batch=() rows=()
 # The rates behind each ratio, for the HTML report's charts.
@@ -69,7 +68,7 @@ awk -v a="$m_u_per" -v b="$m_u_batch" -v c="$m_h_per" -v d="$m_h_batch" 'BEGIN {
   printf "  median hot pair: %.2f x per-transfer pgbench (target >= 5.0: %s), %.2f x the batch ceiling\n", c, (c >= 5 ? "met" : "MISSED"), d
 }'
 
-mkdir -p "$ROOT/.run"
+mkdir -p "$RUN_DIR"
 list() { local IFS=,; echo "$*"; }
 commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"

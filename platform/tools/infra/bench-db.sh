@@ -12,8 +12,8 @@
 # which pgbench runs to do; hot-pair runs use BENCH_HOT_PAIR_SHARE).
 set -euo pipefail
 
-# ROOT, PG_HOST/PG_PORT/PG_USER
-source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
+# ROOT, PG_HOST/PG_PORT/PG_USER; log, die, RUN_DIR
+source "$(dirname "${BASH_SOURCE[0]}")/script-lib.sh" bench-db
 DB="wallet_bench_pgbench"
 DB_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
 USERS="${BENCH_USERS:-50}"
@@ -25,11 +25,9 @@ RUNS=" ${BENCH_DB_RUNS:-uniform hot pool batch batch-hot} "
 BATCH_SIZE="${BENCH_BATCH_SIZE:-500}"
 BATCH_CLIENTS="${BENCH_BATCH_CLIENTS:-1}"
 POOL_SIZE="${DB_POOL_MAX:-20}" # transaction-service's connection pool (its DB_POOL_MAX default)
-RESULT_FILE="$ROOT/.run/bench-result.json"
-OUT_FILE="$ROOT/.run/bench-db-result.json"
+RESULT_FILE="$RUN_DIR/bench-result.json"
+OUT_FILE="$RUN_DIR/bench-db-result.json"
 
-log() { printf '[bench-db] %s\n' "$*"; }
-die() { printf '[bench-db] error: %s\n' "$*" >&2; exit 1; }
 psql_admin() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres "$@"; }
 
 command -v pgbench >/dev/null 2>&1 || die "pgbench is not installed (apt-get install postgresql-client)"
@@ -129,7 +127,7 @@ else
   echo "no $RESULT_FILE yet: run make bench first to compare"
 fi
 
-mkdir -p "$ROOT/.run"
+mkdir -p "$RUN_DIR"
 cat >"$OUT_FILE" <<JSON
 {
   "kind": "bench-db",

@@ -6,9 +6,8 @@
 # native commands and Kafka runs from its Maven Central jars on the JDK (KRaft, single node).
 set -euo pipefail
 
-# ROOT, PG_HOST/PG_PORT/PG_USER, NATS_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT
-source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
-RUN_DIR="$ROOT/.run"
+# ROOT, PG_HOST/PG_PORT/PG_USER, NATS_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT; log, die, RUN_DIR, port_open, stop_pid_file
+source "$(dirname "${BASH_SOURCE[0]}")/script-lib.sh" infra
 KAFKA_HOME="$ROOT/.cache/kafka"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 KAFKA_VERSION="3.9.1"
@@ -16,11 +15,6 @@ KAFKA_VERSION="3.9.1"
 KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-WaLLetKRaftCluster0001}"
 NATS_CONFIG="$ROOT/platform/tools/infra/nats/nats-server.conf"
 DATABASES=(wallet_users wallet_transactions)
-
-log() { printf '[infra] %s\n' "$*"; }
-die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
-
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 wait_port() { # host port name seconds
   local i
@@ -228,19 +222,6 @@ ensure_kafka() {
   kafka_admin setup
 }
 
-stop_pid_file() { # name file
-  local file="$2" pid i
-  [ -f "$file" ] || return 0
-  pid="$(cat "$file")"
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stopping $1 (pid $pid)"
-    kill "$pid"
-    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && { log "$1 did not stop in 30 s: killing"; kill -9 "$pid"; }
-  fi
-  rm -f "$file"
-}
-
 case "${1:-up}" in
   up)
     load_credentials
@@ -252,12 +233,12 @@ case "${1:-up}" in
   kafka-jars) ensure_kafka_jars ;;
   databases) load_credentials && setup_databases ;;
   kafka-up) load_credentials && ensure_kafka ;;
-  kafka-down) stop_pid_file kafka "$RUN_DIR/kafka.pid" ;;
+  kafka-down) stop_pid_file kafka "$RUN_DIR/kafka.pid" 30 ;;
   nats-up) load_credentials && ensure_nats ;;
-  nats-down) stop_pid_file nats-server "$RUN_DIR/nats.pid" ;;
+  nats-down) stop_pid_file nats-server "$RUN_DIR/nats.pid" 30 ;;
   down)
-    stop_pid_file kafka "$RUN_DIR/kafka.pid"
-    stop_pid_file nats-server "$RUN_DIR/nats.pid"
+    stop_pid_file kafka "$RUN_DIR/kafka.pid" 30
+    stop_pid_file nats-server "$RUN_DIR/nats.pid" 30
     if [ -f "$RUN_DIR/compose-services" ]; then
       mapfile -t started_services < <(sort -u "$RUN_DIR/compose-services")
       (cd "$ROOT" && docker compose --env-file "$CREDENTIALS_FILE" stop "${started_services[@]}")

@@ -8,9 +8,8 @@
 # listener binds the loopback (HOST) and each process logs in to PostgreSQL with its own role;
 # the migrations run as each database's owner role (db/README.md).
 set -euo pipefail
-# ROOT, NATS_PORT, KAFKA_PORT
-source "$(dirname "${BASH_SOURCE[0]}")/local-defaults.sh"
-RUN_DIR="$ROOT/.run"
+# ROOT, NATS_PORT, KAFKA_PORT; RUN_DIR, pid_file_alive, stop_pid_file
+source "$(dirname "${BASH_SOURCE[0]}")/script-lib.sh" run
 NAMES=(transaction-service user-service outbox-relay)
 declare -A ENTRY=(
   [user-service]="user-service/dist/src/entry-points/main.js"
@@ -62,7 +61,7 @@ case "${1:-foreground}" in
   start)
     mkdir -p "$RUN_DIR"
     for name in "${NAMES[@]}"; do
-      if [ -f "$RUN_DIR/$name.pid" ] && kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null; then
+      if pid_file_alive "$RUN_DIR/$name.pid"; then
         echo "$name already runs (pid $(cat "$RUN_DIR/$name.pid"))"
         continue
       fi
@@ -77,23 +76,12 @@ case "${1:-foreground}" in
     echo "docs: http://localhost:${USER_SERVICE_PORT:-3001}/docs  http://localhost:${TRANSACTION_SERVICE_PORT:-3002}/docs   logs: make logs"
     ;;
   stop)
-    for name in "${NAMES[@]}"; do
-      file="$RUN_DIR/$name.pid"
-      [ -f "$file" ] || continue
-      pid="$(cat "$file")"
-      if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-        echo "stopped $name"
-      fi
-      rm -f "$file"
-    done
+    for name in "${NAMES[@]}"; do stop_pid_file "$name" "$RUN_DIR/$name.pid" 20; done
     ;;
   status)
     for name in "${NAMES[@]}"; do
       file="$RUN_DIR/$name.pid"
-      if [ -f "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null; then echo "$name: running (pid $(cat "$file"))"; else echo "$name: stopped"; fi
+      if pid_file_alive "$file"; then echo "$name: running (pid $(cat "$file"))"; else echo "$name: stopped"; fi
     done
     ;;
   *) echo "usage: $0 foreground|start|stop|status" >&2; exit 2 ;;

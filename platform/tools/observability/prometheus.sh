@@ -7,19 +7,15 @@
 #   prometheus.sh stop     stop what `start` started, by its pid file
 #   prometheus.sh status
 set -euo pipefail
-# ROOT
-source "$(dirname "${BASH_SOURCE[0]}")/../infra/local-defaults.sh"
-RUN_DIR="$ROOT/.run"
+# ROOT; log, die, RUN_DIR, port_open, pid_file_alive, stop_pid_file
+source "$(dirname "${BASH_SOURCE[0]}")/../infra/script-lib.sh" prometheus
 HERE="$ROOT/platform/tools/observability"
 WORK_DIR="$RUN_DIR/prometheus"
 PID_FILE="$RUN_DIR/prometheus.pid"
 PORT="${PROMETHEUS_PORT:-9090}"
 URL="http://127.0.0.1:$PORT"
 
-log() { printf '[prometheus] %s\n' "$*"; }
-die() { printf '[prometheus] error: %s\n' "$*" >&2; exit 1; }
-ours_running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+ours_running() { pid_file_alive "$PID_FILE"; }
 
 # The repo's config with the ports run.sh uses (USER_SERVICE_PORT, TRANSACTION_SERVICE_PORT), beside
 # a copy of the rules: Prometheus resolves rule_files relative to its config file.
@@ -34,7 +30,7 @@ render_config() {
 start() {
   if ours_running; then log "already runs (pid $(cat "$PID_FILE")): $URL"; return; fi
   command -v prometheus >/dev/null 2>&1 || die "no prometheus binary here: apt-get install prometheus (Debian's package; .ci/run installs it)"
-  port_open && die "something else listens on 127.0.0.1:$PORT: stop it or set PROMETHEUS_PORT"
+  port_open 127.0.0.1 "$PORT" && die "something else listens on 127.0.0.1:$PORT: stop it or set PROMETHEUS_PORT"
   render_config
   log "starting on $URL (log: .run/prometheus.log)"
   nohup prometheus --config.file="$WORK_DIR/prometheus.yml" --storage.tsdb.path="$WORK_DIR/data" \
@@ -51,22 +47,9 @@ start() {
   die "not ready within 30 s; see .run/prometheus.log"
 }
 
-stop() {
-  [ -f "$PID_FILE" ] || return 0
-  local pid i
-  pid="$(cat "$PID_FILE")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    log "stopped"
-  fi
-  rm -f "$PID_FILE"
-}
-
 case "${1:-start}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop_pid_file prometheus "$PID_FILE" 20 ;;
   status) if ours_running; then echo "prometheus: running (pid $(cat "$PID_FILE")) $URL"; else echo "prometheus: stopped"; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -47,15 +47,14 @@ type ConsumerMetrics = ReturnType<typeof declareConsumerMetrics>;
 
 function declareConsumerMetrics(registry: MetricsRegistry) {
   const metric = declareMetrics(registry);
-  const consumed = metric.counter<'outcome'>(
-    'user_created_events_consumed_total',
-    'user-created messages handled, by outcome (registered, duplicate, dead_lettered)',
-    ['outcome'],
-  );
-  // Present at 0 from the start: the dead-letter alert's increase() needs a sample before the first one.
-  consumed.inc({ outcome: 'dead_lettered' }, 0);
   return {
-    consumed,
+    // dead_lettered present at 0 from the start, for the dead-letter alert's increase().
+    consumed: metric.counter<'outcome'>(
+      'user_created_events_consumed_total',
+      'user-created messages handled, by outcome (registered, duplicate, dead_lettered)',
+      ['outcome'],
+      { presentAtZero: [{ outcome: 'dead_lettered' }] },
+    ),
     chunks: metric.counter(
       'user_created_chunks_total',
       'Chunks of user-created messages applied, by how (batch: one transaction; one_by_one: after a permanent error)',

@@ -85,11 +85,11 @@ export function answerBalanceRequests(options: BalanceResponderOptions): { stop(
 function declareResponderMetrics(registry: BalanceResponderOptions['metrics'], pendingNow: () => number) {
   const metric = declareMetrics(registry);
   metric.gaugeReading('nats_balance_requests_pending', 'Balance requests accepted and not yet answered', pendingNow);
-  const answered = metric.counter<'result'>('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result']);
-  // Present at 0 from the start: the busy alert's increase() needs a sample before the first one.
-  answered.inc({ result: 'busy' }, 0);
   return {
-    answered,
+    // busy present at 0 from the start, for the busy alert's increase().
+    answered: metric.counter<'result'>('nats_balance_requests_answered_total', 'Balance requests answered over NATS, by result', ['result'], {
+      presentAtZero: [{ result: 'busy' }],
+    }),
     dropped: metric.counter(
       'nats_balance_requests_dropped_total',
       'Messages on the balance subject not answered, by reason (no_reply: nobody waits for an answer; foreign_reply: the reply subject is outside the user-service inbox)',
