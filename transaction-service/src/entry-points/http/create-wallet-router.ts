@@ -1,11 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError, requestBody, writeResponse } from '@wallet/platform';
+import { AppError, requestBody, toClientError, writeResponse, type Logger } from '@wallet/platform';
+import { runBatch } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
+import { toBatchResult } from './batch-presenter';
+import { parseBatchRequest } from './batch-requests';
 import { toHttpResponse } from './money-presenter';
 import { parseAddMoneyRequest, parseTransferRequest } from './money-requests';
 import { parseAsOfQuery, parseStatementQuery, statementFormat, toStatementBody, writeStatementCsv } from './statements';
@@ -17,6 +20,10 @@ export interface WalletRouterDeps {
   statements: StatementQueries;
   /** Largest amount of one operation, in minor units. */
   maxAmountMinor: Minor;
+  /** Operations in one POST /batch. */
+  batchMaxOperations: number;
+  /** Logs what a batch item failed with when it is no client's business (the error middleware's rule). */
+  logger: Logger;
 }
 
 /**
@@ -25,7 +32,7 @@ export interface WalletRouterDeps {
  * entry-points/operator.)
  */
 export function createWalletRouter(deps: WalletRouterDeps): Router {
-  const { money, queries, statements, maxAmountMinor } = deps;
+  const { money, queries, statements, maxAmountMinor, logger } = deps;
   const router = new Router();
 
   router.post('/add-money', async (ctx) => {
@@ -36,6 +43,14 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
   router.post('/transfer', async (ctx) => {
     const request = parseTransferRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
     writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  // Always 200 once the envelope is valid: each operation's own status is in its result (ADR 12).
+  router.post('/batch', async (ctx) => {
+    const request = parseBatchRequest(requestBody(ctx), { maxOperations: deps.batchMaxOperations, maxAmountMinor });
+    const outcomes = await runBatch({ money }, request);
+    const clientError = (error: unknown) => toClientError(error, logger, { method: ctx.method, path: ctx.path });
+    ctx.body = { results: outcomes.map((outcome) => toBatchResult(outcome, clientError)) };
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {
