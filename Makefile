@@ -41,7 +41,7 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
+        create-user add-money transfer batch balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
         bench-events bench-statements seed-ledger chaos reconcile dist
 
 help: ## list the targets
@@ -121,6 +121,9 @@ add-money: ## POST /add-money: make add-money USER=<id> AMOUNT=10.00 [KEY=<idemp
 
 transfer: ## POST /transfer: make transfer FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<idempotency key>]
 	@$(API) transfer
+
+batch: ## POST /batch example: make batch FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<key prefix>] (credit, transfer, one invalid op)
+	@$(API) batch
 
 balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co [AS_OF=<RFC 3339 instant>]
 	@$(API) balance
