@@ -42,7 +42,7 @@ COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
         create-user add-money transfer batch balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
-        bench-events bench-statements seed-ledger chaos reconcile dist
+        bench-events bench-statements seed-ledger chaos reconcile dist client-types
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -163,6 +163,9 @@ bench-statements: build ## as_of and statement-page latency at 50 readers during
 
 chaos: build ## fault drills during a bench run (kills, PostgreSQL restart and crashes, outages), then the books check
 	node platform/dist/tools/bench/run-chaos.js
+
+client-types: build ## regenerate client/src/generated/api-types.ts from the services' OpenAPI documents
+	node platform/dist/tools/client-types/generate-client-types.js
 
 reconcile: build ## recompute every balance from the ledger and report mismatches
 	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/reconcile.js
