@@ -140,7 +140,7 @@ history: ## GET a user's transactions: make history USER=<id>
 tail-events: $(DEPS) ## print money events as they arrive, as money-events-reader (FROM=beginning: from the oldest)
 	@$(CREDENTIALS) exec money-events-reader node platform/tools/infra/tail-events.mjs
 
-bench: build ## load + books check against a running stack (see BENCHMARKS.md)
+bench: build ## load + books check against a running stack (see BENCHMARKS.md); BENCH_MODE=batch: POST /batch and client auto-batching vs single requests
 	node platform/dist/tools/bench/run-bench.js
 
 bench-db: build ## raw PostgreSQL transfer baseline with pgbench, compared with our transfers/s
