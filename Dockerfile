@@ -13,6 +13,7 @@ WORKDIR /app
 # manifests are copied because the lockfile describes the whole workspace.
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY platform/package.json platform/
+COPY client/package.json client/
 COPY user-service/package.json user-service/
 COPY transaction-service/package.json transaction-service/
 COPY outbox-relay/package.json outbox-relay/
@@ -33,6 +34,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY platform/package.json platform/
+COPY client/package.json client/
 COPY user-service/package.json user-service/
 COPY transaction-service/package.json transaction-service/
 COPY outbox-relay/package.json outbox-relay/

@@ -43,8 +43,8 @@ CREDENTIALS := bash platform/tools/infra/credentials.sh
 COMPOSE := docker compose --env-file .credentials.env
 
 .PHONY: help setup build up down logs ps observe infra infra-down migrate run test lint replay-outbox replay-money-events \
-        create-user add-money transfer hold capture void balance history balance-at statement tail-events bench bench-db bench-compare bench-pipeline \
-        bench-events bench-holds bench-statements seed-ledger chaos reconcile dist
+        create-user add-money transfer hold capture void batch balance history balance-at statement tail-events bench bench-db \
+        bench-compare bench-pipeline bench-events bench-holds bench-statements seed-ledger chaos reconcile dist client-types
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -133,6 +133,9 @@ capture: ## POST /holds/{id}/capture: make capture HOLD=<hold id> [AMOUNT=<part;
 void: ## POST /holds/{id}/void: make void HOLD=<hold id> [KEY=<idempotency key>]
 	@$(API) void
 
+batch: ## POST /batch example: make batch FROM=<id> TO=<id> AMOUNT=1.50 [KEY=<key prefix>] (credit, transfer, one invalid op)
+	@$(API) batch
+
 balance: ## GET /balance through user-service (NATS): make balance EMAIL=a@b.co [AS_OF=<RFC 3339 instant>]
 	@$(API) balance
 
@@ -148,7 +151,7 @@ history: ## GET a user's transactions: make history USER=<id>
 tail-events: $(DEPS) ## print money events as they arrive, as money-events-reader (FROM=beginning: from the oldest)
 	@$(CREDENTIALS) exec money-events-reader node platform/tools/infra/tail-events.mjs
 
-bench: build ## load + books check against a running stack (see BENCHMARKS.md)
+bench: build ## load + books check against a running stack (see BENCHMARKS.md); BENCH_MODE=batch: POST /batch and client auto-batching vs single requests
 	node platform/dist/tools/bench/run-bench.js
 
 bench-db: build ## raw PostgreSQL transfer baseline with pgbench, compared with our transfers/s
@@ -174,6 +177,9 @@ bench-statements: build ## as_of and statement-page latency at 50 readers during
 
 chaos: build ## fault drills during a bench run (kills, PostgreSQL restart and crashes, outages), then the books check
 	node platform/dist/tools/bench/run-chaos.js
+
+client-types: build ## regenerate client/src/generated/api-types.ts from the services' OpenAPI documents
+	node platform/dist/tools/client-types/generate-client-types.js
 
 reconcile: build ## recompute every balance from the ledger and report mismatches
 	$(CREDENTIALS) exec transaction-service node transaction-service/dist/src/entry-points/reconcile.js

@@ -18,6 +18,7 @@ const testDirs: Array<{ compiled: string; source: string }> = [
   { compiled: 'user-service/dist/test', source: 'user-service/test' },
   { compiled: 'transaction-service/dist/test', source: 'transaction-service/test' },
   { compiled: 'outbox-relay/dist/test', source: 'outbox-relay/test' },
+  { compiled: 'client/dist/test', source: 'client/test' },
 ];
 
 /**

@@ -72,6 +72,12 @@ export const transactionServiceConfig = defineConfig({
   /** Expired holds one sweeper round releases at most. */
   holdSweepRoundLimit: { env: 'HOLD_SWEEP_ROUND_LIMIT', schema: Joi.number().integer().min(1).max(100_000).default(2_000) },
   httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
+  /**
+   * POST /batch: operations in one request (each is queued like a single request, so a batch never
+   * holds more than this of MONEY_QUEUE_LIMIT), and its own body limit (a thousand operations are ~250 KiB).
+   */
+  batchMaxOperations: { env: 'BATCH_MAX_OPERATIONS', schema: Joi.number().integer().min(1).max(10_000).default(1_000) },
+  batchBodyLimitBytes: { env: 'BATCH_BODY_LIMIT_BYTES', schema: Joi.number().integer().min(1_024).max(16_777_216).default(1_048_576) },
   /** Money operations per batch (one database transaction); 1 = one transaction per operation. */
   moneyBatchMax: { env: 'MONEY_BATCH_MAX', schema: Joi.number().integer().min(1).max(10_000).default(500) },
   /** Money batches running at once in this process. */

@@ -195,9 +195,12 @@ async function startHttp(
       queries: new WalletQueries(knex),
       statements: deps.statements,
       maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
+      batchMaxOperations: config.batchMaxOperations,
+      logger,
     }),
     readinessChecks: deps.readinessChecks,
     bodyLimitBytes: config.httpBodyLimitBytes,
+    pathBodyLimits: { '/batch': config.batchBodyLimitBytes },
     apiDocs: createApiDocsRouter(openApiDocument),
   });
   const http = await listenOn(app, config);

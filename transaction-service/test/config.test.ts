@@ -33,4 +33,17 @@ describe('transaction-service configuration', () => {
     assert.equal(new URL(defaults.databaseUrl).username, 'transaction_service');
     assert.equal(new URL(defaults.migrationDatabaseUrl).username, 'wallet_transactions_owner');
   });
+
+  test('POST /batch: at most BATCH_MAX_OPERATIONS operations (1000) in at most BATCH_BODY_LIMIT_BYTES (1 MiB)', () => {
+    const defaults = loadTransactionServiceConfig({});
+    assert.equal(defaults.batchMaxOperations, 1_000);
+    assert.equal(defaults.batchBodyLimitBytes, 1_048_576);
+    assert.equal(loadTransactionServiceConfig({ BATCH_MAX_OPERATIONS: '50' }).batchMaxOperations, 50);
+    for (const bad of ['0', '-1', '10001', 'many', '1.5']) {
+      assert.throws(() => loadTransactionServiceConfig({ BATCH_MAX_OPERATIONS: bad }), /BATCH_MAX_OPERATIONS/, bad);
+    }
+    for (const bad of ['0', '100', '99999999999']) {
+      assert.throws(() => loadTransactionServiceConfig({ BATCH_BODY_LIMIT_BYTES: bad }), /BATCH_BODY_LIMIT_BYTES/, bad);
+    }
+  });
 });

@@ -26,6 +26,11 @@ export interface HttpAppOptions {
   /** Named dependency checks for GET /readyz; each throws when its dependency is unreachable. */
   readinessChecks: Record<string, ReadinessCheck>;
   bodyLimitBytes: number;
+  /**
+   * Body limits of particular paths (exact match, e.g. `{ '/batch': 1_048_576 }`), for the few
+   * endpoints whose requests are lists; every other path keeps bodyLimitBytes.
+   */
+  pathBodyLimits?: Readonly<Record<string, number>>;
   /** Optional GET /openapi.json and /docs (see createApiDocsRouter), mounted before the service's routes. */
   apiDocs?: Router;
 }
@@ -67,7 +72,7 @@ export function createHttpApp(options: HttpAppOptions): Koa {
   app.use(createRequestContextMiddleware(logger, metrics));
   app.use(createProblemMiddleware(logger));
   app.use(requireJsonBody);
-  app.use(createBodyParser(options.bodyLimitBytes));
+  app.use(createBodyParsers(options.bodyLimitBytes, options.pathBodyLimits ?? {}));
   app.use(keepExactNumbers);
 
   app.use(createSystemRouter(options).routes());
@@ -123,6 +128,15 @@ async function requireJsonBody(ctx: Context, next: Next): Promise<void> {
     throw new AppError('unsupported_media_type', 'Send the body as UTF-8 (charset=utf-8)');
   }
   await next();
+}
+
+/** One body parser per limit: a path with a limit of its own gets its parser, every other path the default one. */
+function createBodyParsers(defaultLimitBytes: number, pathLimits: Readonly<Record<string, number>>) {
+  const fallback = createBodyParser(defaultLimitBytes);
+  const byPath = new Map(Object.entries(pathLimits).map(([path, limit]) => [path, createBodyParser(limit)]));
+  return async function bodyParserForPath(ctx: Context, next: Next): Promise<void> {
+    await (byPath.get(ctx.path) ?? fallback)(ctx, next);
+  };
 }
 
 /** koa-bodyparser for JSON only, within the size limit. */

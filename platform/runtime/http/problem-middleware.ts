@@ -34,6 +34,20 @@ function fromInfrastructureError(error: unknown): AppError | undefined {
 }
 
 /**
+ * What a client is told about a failure: an AppError as it is, a body-parser or infrastructure error
+ * mapped to its code, anything else a generic 500 (logged with its stack, never shown). The error
+ * middleware below and every response that carries several outcomes (POST /batch's items) use it,
+ * so one failure reads the same wherever it is answered.
+ */
+export function toClientError(error: unknown, logger: Logger, context: Record<string, unknown>): AppError {
+  const appError = error instanceof AppError ? error : (fromBodyParserError(error) ?? fromInfrastructureError(error));
+  if (appError?.code === 'service_unavailable') logger.warn({ err: error, ...context }, 'dependency unavailable');
+  if (appError) return appError;
+  logger.error({ err: error, ...context }, 'unhandled error');
+  return new AppError('internal_error', 'An internal error occurred; it has been logged');
+}
+
+/**
  * The one error handler, at the top of the chain: every failure becomes application/problem+json
  * with a stable `code`. Unknown errors are logged with their stack and answered with a generic 500;
  * no stack or internal message ever reaches a client.
@@ -51,16 +65,8 @@ export function createProblemMiddleware(logger: Logger) {
         throw new AppError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}`);
       }
     } catch (error) {
-      let appError = error instanceof AppError ? error : (fromBodyParserError(error) ?? fromInfrastructureError(error));
-      if (appError?.code === 'service_unavailable') {
-        logger.warn({ err: error, method: ctx.method, path: ctx.path }, 'dependency unavailable');
-      }
-      if (!appError) {
-        logger.error({ err: error, method: ctx.method, path: ctx.path }, 'unhandled error');
-        appError = new AppError('internal_error', 'An internal error occurred; it has been logged');
-      }
       // Retry-After, when the error says when to retry, travels on it (toProblemResponse).
-      writeResponse(ctx, toProblemResponse(appError));
+      writeResponse(ctx, toProblemResponse(toClientError(error, logger, { method: ctx.method, path: ctx.path })));
     }
   };
 }

@@ -14,6 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { runCli } from '@wallet/platform';
 import { checkBooks, requestJson, runTransferLoad, type BooksCheck, uniqueName } from '@wallet/platform/testkit';
 import { loadBenchConfig, transferLoadOf, type BenchConfig } from './bench-config';
+import { runBatchBench } from './run-bench-batch';
 import { currentCommit, evaluateTargets, formatChecks, formatLoadSummary, formatTargets, print, summarizeLoad, writeJsonFile } from './bench-report';
 import { writeHtmlReport } from './html-report';
 import { startPrivateStack } from './private-stack';
@@ -42,8 +43,10 @@ interface BenchTarget {
 
 async function main(): Promise<number> {
   const config: BenchConfig = loadBenchConfig();
+  // BENCH_MODE=batch: POST /batch and the client's automatic batching against single requests.
+  const run = process.env.BENCH_MODE === 'batch' ? runBatchBench : runBench;
   if (!config.privateStack) {
-    return runBench(config, {
+    return run(config, {
       userUrl: config.userServiceUrl,
       txUrl: config.transactionServiceUrl,
       txOperatorUrl: config.transactionOperatorUrl,
@@ -55,7 +58,7 @@ async function main(): Promise<number> {
   process.stderr.write('starting a private user-service, transaction-service and outbox-relay (BENCH_STACK=private)\n');
   const stack = await startPrivateStack({ logLevel: 'warn', relayMaxBackoffMs: 30_000 });
   try {
-    return await runBench(config, {
+    return await run(config, {
       userUrl: stack.userUrl,
       txUrl: stack.txUrl,
       txOperatorUrl: stack.txOperatorUrl,

@@ -27,6 +27,7 @@ const EXPECTED_OPERATIONS: Record<(typeof SERVICE_DOCUMENTS)[number], string[]> 
   'user-service': ['POST /users', 'GET /balance', 'GET /healthz', 'GET /readyz', 'GET /metrics'],
   'transaction-service': [
     'POST /add-money',
+    'POST /batch',
     'POST /transfer',
     'POST /holds',
     'POST /holds/{hold_id}/capture',

@@ -85,7 +85,7 @@ describe('images contain only runtime code', () => {
     stage.filter((l) => l.startsWith('COPY ')).map((l) => l.replace(/^COPY\s+/, '').split(/\s+/));
 
   test('the build stage copies manifests and runtime sources only', () => {
-    const manifests = new Set(['package.json', 'package-lock.json', 'tsconfig.base.json', ...['platform', ...SERVICES].map((w) => `${w}/package.json`)]);
+    const manifests = new Set(['package.json', 'package-lock.json', 'tsconfig.base.json', ...['platform', 'client', ...SERVICES].map((w) => `${w}/package.json`)]);
     const runtimeSources = new Set(['platform/runtime/', '${SERVICE}/tsconfig.json', '${SERVICE}/src/']);
     const sources = copies(buildStage).flatMap((args) => args.slice(0, -1));
     assert.ok(sources.length > 0);

@@ -1,6 +1,6 @@
 /* global fetch, URLSearchParams */
-// The Makefile's request targets (make create-user, add-money, transfer, hold, capture, void, balance,
-// history, balance-at, statement).
+// The Makefile's request targets (make create-user, add-money, transfer, hold, capture, void, batch,
+// balance, history, balance-at, statement).
 // Every value arrives in the environment (WALLET_*), never on a command line, and the body is built
 // with JSON.stringify: an email with an apostrophe works, and nothing a variable holds is ever read
 // as shell code or as JSON syntax. Prints the JSON answer; exits 1 when the service is unreachable.
@@ -34,6 +34,18 @@ const requests = {
     idempotency,
   ],
   void: () => [`${txUrl}/holds/${encodeURIComponent(env('HOLD'))}/void`, {}, idempotency],
+  // An example of POST /batch: credit FROM, move AMOUNT to TO, and one invalid operation (a
+  // self-transfer) answered 400 in its place while the others run. KEY, when given, prefixes the keys.
+  batch: () => [
+    `${txUrl}/batch`,
+    {
+      operations: [
+        { op: 'add-money', ...batchKey('add'), user_id: env('FROM'), amount: env('AMOUNT') },
+        { op: 'transfer', ...batchKey('transfer'), from_user_id: env('FROM'), to_user_id: env('TO'), amount_to_transfer: env('AMOUNT') },
+        { op: 'transfer', from_user_id: env('TO'), to_user_id: env('TO'), amount_to_transfer: env('AMOUNT') },
+      ],
+    },
+  ],
   balance: () => [`${userUrl}/balance?${query({ email: env('EMAIL'), as_of: env('AS_OF') })}`],
   history: () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/transactions`],
   'balance-at': () => [`${txUrl}/users/${encodeURIComponent(env('USER'))}/balance?${query({ as_of: env('AS_OF') })}`],
@@ -48,6 +60,11 @@ const requests = {
     env('FORMAT') === 'csv' ? { accept: 'text/csv' } : {},
   ],
 };
+
+/** An operation's idempotency_key from KEY (none without it). */
+function batchKey(suffix) {
+  return env('KEY') === '' ? {} : { idempotency_key: `${env('KEY')}-${suffix}` };
+}
 
 /** A query string of the parameters that were given (an empty variable is left out, not sent empty). */
 function query(parameters) {

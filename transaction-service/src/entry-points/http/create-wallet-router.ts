@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError, requestBody, validateInput, writeResponse } from '@wallet/platform';
+import { AppError, requestBody, toClientError, validateInput, writeResponse, type Logger } from '@wallet/platform';
+import { runBatch } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
 import { parseHoldsQuery, toHoldsPage } from './holds';
+import { toBatchResult } from './batch-presenter';
+import { parseBatchRequest } from './batch-requests';
 import { toHoldBody, toHttpResponse } from './money-presenter';
 import { holdIdParam, parseAddMoneyRequest, parseCaptureRequest, parseHoldRequest, parseTransferRequest, parseVoidRequest } from './money-requests';
 import { parseAsOfQuery, parseStatementQuery, statementFormat, toStatementBody, writeStatementCsv } from './statements';
@@ -18,6 +21,10 @@ export interface WalletRouterDeps {
   statements: StatementQueries;
   /** Largest amount of one operation, in minor units. */
   maxAmountMinor: Minor;
+  /** Operations in one POST /batch. */
+  batchMaxOperations: number;
+  /** Logs what a batch item failed with when it is no client's business (the error middleware's rule). */
+  logger: Logger;
 }
 
 /**
@@ -26,7 +33,7 @@ export interface WalletRouterDeps {
  * entry-points/operator.)
  */
 export function createWalletRouter(deps: WalletRouterDeps): Router {
-  const { money, queries, statements, maxAmountMinor } = deps;
+  const { money, queries, statements, maxAmountMinor, logger } = deps;
   const router = new Router();
 
   router.post('/add-money', async (ctx) => {
@@ -39,29 +46,14 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
     writeResponse(ctx, toHttpResponse(await money.submit(request)));
   });
 
-  router.post('/holds', async (ctx) => {
-    const request = parseHoldRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
-    writeResponse(ctx, toHttpResponse(await money.submit(request)));
-  });
+  addHoldRoutes(router, deps);
 
-  router.post('/holds/:hold_id/capture', async (ctx) => {
-    const request = parseCaptureRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
-    writeResponse(ctx, toHttpResponse(await money.submit(request)));
-  });
-
-  router.post('/holds/:hold_id/void', async (ctx) => {
-    const request = parseVoidRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx));
-    writeResponse(ctx, toHttpResponse(await money.submit(request)));
-  });
-
-  router.get('/holds/:hold_id', async (ctx) => {
-    const { hold, shownAt } = await queries.getHold(validateInput(holdIdParam, ctx.params.hold_id));
-    ctx.body = toHoldBody(hold, shownAt);
-  });
-
-  router.get('/users/:user_id/holds', async (ctx) => {
-    const userId = parseUserId(ctx.params.user_id);
-    ctx.body = toHoldsPage(await queries.listHolds(userId, parseHoldsQuery(ctx.query)));
+  // Always 200 once the envelope is valid: each operation's own status is in its result (ADR 13).
+  router.post('/batch', async (ctx) => {
+    const request = parseBatchRequest(requestBody(ctx), { maxOperations: deps.batchMaxOperations, maxAmountMinor });
+    const outcomes = await runBatch({ money }, request);
+    const clientError = (error: unknown) => toClientError(error, logger, { method: ctx.method, path: ctx.path });
+    ctx.body = { results: outcomes.map((outcome) => toBatchResult(outcome, clientError)) };
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {
@@ -93,6 +85,35 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
   });
 
   return router;
+}
+
+/** The holds' routes (ADR 12): place, capture, void through the engine; the reads straight from the read view. */
+function addHoldRoutes(router: Router, deps: WalletRouterDeps): void {
+  const { money, queries, maxAmountMinor } = deps;
+  router.post('/holds', async (ctx) => {
+    const request = parseHoldRequest(requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.post('/holds/:hold_id/capture', async (ctx) => {
+    const request = parseCaptureRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx), maxAmountMinor);
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.post('/holds/:hold_id/void', async (ctx) => {
+    const request = parseVoidRequest(ctx.params.hold_id, requestBody(ctx), idempotencyKeyOf(ctx));
+    writeResponse(ctx, toHttpResponse(await money.submit(request)));
+  });
+
+  router.get('/holds/:hold_id', async (ctx) => {
+    const { hold, shownAt } = await queries.getHold(validateInput(holdIdParam, ctx.params.hold_id));
+    ctx.body = toHoldBody(hold, shownAt);
+  });
+
+  router.get('/users/:user_id/holds', async (ctx) => {
+    const userId = parseUserId(ctx.params.user_id);
+    ctx.body = toHoldsPage(await queries.listHolds(userId, parseHoldsQuery(ctx.query)));
+  });
 }
 
 function idempotencyKeyOf(ctx: Context): string | undefined {

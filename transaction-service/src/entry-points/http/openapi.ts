@@ -255,6 +255,34 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         },
       },
     },
+    '/batch': {
+      post: {
+        tags: ['wallet'],
+        summary: 'Many money operations in one request, each answered as its single endpoint would answer it',
+        description:
+          'Each operation is `{op, idempotency_key?, ...}` with the body of its single endpoint (`add-money`: POST ' +
+          '/add-money, `transfer`: POST /transfer). Valid operations are queued in request order, join the same ' +
+          'group-commit batches as single requests and are decided in that order; `results[i]` is exactly the status ' +
+          'and body the single endpoint would have answered for operation i at that point (a problem document for a ' +
+          "refusal), `replayed` its Idempotent-Replayed, `retry_after` its Retry-After (a 503: retry that operation, " +
+          'with the same key). An invalid operation gets its own 400 in place; the others still run. ' +
+          '`idempotency_key` has the Idempotency-Key header\'s syntax and scope: a key used on POST /transfer and then ' +
+          'on a batch `transfer` with the same request replays. At most BATCH_MAX_OPERATIONS (1000) operations and ' +
+          'BATCH_BODY_LIMIT_BYTES (1 MiB). `atomic: true` (all or none) is not supported yet: 400.',
+        operationId: 'batch',
+        parameters: [requestIdParameter],
+        requestBody: jsonRequestBody('BatchRequest'),
+        responses: {
+          '200': jsonResponse('One result per operation, in request order', 'BatchResponse'),
+          '400': problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field, atomic: true', [
+            'validation_failed',
+            'malformed_json',
+          ]),
+          ...jsonBodyErrorResponses,
+          ...commonErrorResponses,
+        },
+      },
+    },
     '/users/{user_id}/balance': {
       get: {
         tags: ['wallet'],
@@ -397,6 +425,53 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           updated_balance: { ...schemaRef('Amount'), description: "The sender's balance after the transfer" },
           available_balance: { ...schemaRef('Amount'), description: "The sender's available balance after the transfer" },
           created_at: { type: 'string', format: 'date-time' },
+        },
+      }),
+      BatchRequest: closedObject({
+        required: ['operations'],
+        properties: {
+          atomic: { type: 'boolean', default: false, description: 'All or none; not supported yet (400)' },
+          operations: { type: 'array', minItems: 1, items: schemaRef('BatchOperation'), description: 'At most BATCH_MAX_OPERATIONS (1000)' },
+        },
+      }),
+      BatchOperation: {
+        description: 'One operation: `op`, an optional `idempotency_key`, and the body of its single endpoint',
+        oneOf: [schemaRef('BatchAddMoneyOperation'), schemaRef('BatchTransferOperation')],
+      },
+      BatchAddMoneyOperation: closedObject({
+        required: ['op', 'user_id', 'amount'],
+        properties: { op: { const: 'add-money' }, idempotency_key: schemaRef('BatchIdempotencyKey'), user_id: UUID, amount: schemaRef('AmountInput') },
+      }),
+      BatchTransferOperation: closedObject({
+        required: ['op', 'from_user_id', 'to_user_id', 'amount_to_transfer'],
+        properties: {
+          op: { const: 'transfer' },
+          idempotency_key: schemaRef('BatchIdempotencyKey'),
+          from_user_id: UUID,
+          to_user_id: UUID,
+          amount_to_transfer: schemaRef('AmountInput'),
+        },
+      }),
+      BatchIdempotencyKey: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 257,
+        description: 'The Idempotency-Key header of the single endpoint: same syntax, same meaning, same scope',
+      },
+      BatchResponse: closedObject({
+        required: ['results'],
+        properties: { results: { type: 'array', items: schemaRef('BatchResult'), description: 'In request order' } },
+      }),
+      BatchResult: closedObject({
+        required: ['status', 'body', 'replayed'],
+        properties: {
+          status: { type: 'integer', minimum: 200, maximum: 599, description: "The single endpoint's status" },
+          body: {
+            description: "The single endpoint's body: its response, or a problem document",
+            oneOf: [schemaRef('AddMoneyResponse'), schemaRef('TransferResponse'), schemaRef('Problem')],
+          },
+          replayed: { type: 'boolean', description: "The single endpoint's Idempotent-Replayed: a stored outcome of the same key" },
+          retry_after: { type: 'integer', minimum: 0, description: "The single endpoint's Retry-After, in seconds (a 503: retry this operation with its key)" },
         },
       }),
       BalanceResponse: closedObject({
