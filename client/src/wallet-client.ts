@@ -8,6 +8,11 @@ import type {
   BatchOperation,
   BatchResponse,
   BatchResult,
+  CaptureRequest,
+  Hold,
+  HoldPage,
+  HoldRequest,
+  HoldResult,
   Statement,
   TransactionPage,
   TransactionServiceOperationId,
@@ -68,6 +73,11 @@ export const OPERATION_METHODS = {
     addMoney: 'addMoney',
     transfer: 'transfer',
     batch: 'batch',
+    placeHold: 'hold',
+    captureHold: 'capture',
+    voidHold: 'void',
+    getHold: 'getHold',
+    listHolds: 'holds',
     getBalance: 'balance',
     listTransactions: 'history',
     getStatement: 'statement',
@@ -148,6 +158,42 @@ export class WalletClient {
     return this.sendBatch(operations.map((op) => ({ ...op, idempotency_key: op.idempotency_key ?? newKey() })), options.atomic ?? false);
   }
 
+  // --- transaction-service: holds (ADR 12)
+
+  /** POST /holds: reserve the sender's money for the receiver until captured, voided or expired. */
+  async hold(request: HoldRequest, options: MoneyCallOptions = {}): Promise<HoldResult> {
+    const key = options.idempotencyKey ?? newKey();
+    return expect<HoldResult>(await this.money('/holds', request, key), 201, key);
+  }
+
+  /** POST /holds/{id}/capture: all of the hold, or `amount` of it (the rest is released). */
+  async capture(holdId: string, request: CaptureRequest = {}, options: MoneyCallOptions = {}): Promise<HoldResult> {
+    const key = options.idempotencyKey ?? newKey();
+    return expect<HoldResult>(await this.money(`/holds/${encodeURIComponent(holdId)}/capture`, request, key), 200, key);
+  }
+
+  /** POST /holds/{id}/void: release the hold without moving money. */
+  async void(holdId: string, options: MoneyCallOptions = {}): Promise<HoldResult> {
+    const key = options.idempotencyKey ?? newKey();
+    return expect<HoldResult>(await this.money(`/holds/${encodeURIComponent(holdId)}/void`, {}, key), 200, key);
+  }
+
+  /** GET /holds/{id} (status 'expired' from expires_at on). */
+  async getHold(holdId: string): Promise<Hold> {
+    return expect<Hold>(await this.exchange({ method: 'GET', url: `${this.txUrl}/holds/${encodeURIComponent(holdId)}` }, true), 200);
+  }
+
+  /** GET /users/{id}/holds, page after page (newest first); optionally only one status. */
+  async *holds(userId: string, options: { status?: Hold['status']; limit?: number } = {}): AsyncGenerator<HoldPage, void, undefined> {
+    let cursor: string | null = null;
+    for (let page = 0; page === 0 || cursor !== null; page += 1) {
+      const query = new URLSearchParams({ limit: String(options.limit ?? 100), ...(options.status ? { status: options.status } : {}), ...(cursor === null ? {} : { cursor }) });
+      const answer: HoldPage = expect<HoldPage>(await this.exchange({ method: 'GET', url: `${this.txUrl}/users/${encodeURIComponent(userId)}/holds?${query.toString()}` }, true), 200);
+      yield answer;
+      cursor = answer.next_cursor;
+    }
+  }
+
   // --- transaction-service: reads
 
   /** GET /users/{id}/balance (asOf: the balance at a past instant, with its sequence). */
@@ -176,7 +222,7 @@ export class WalletClient {
 
   // --- the machinery
 
-  private money(path: string, body: AddMoneyRequest | TransferRequest, key: string): Promise<Answer> {
+  private money(path: string, body: AddMoneyRequest | TransferRequest | HoldRequest | CaptureRequest, key: string): Promise<Answer> {
     return this.exchange({ method: 'POST', url: `${this.txUrl}${path}`, json: body, headers: { 'Idempotency-Key': key } }, true, key);
   }
 

@@ -9,7 +9,7 @@ export interface Problem {
   title: string;
   status: number;
   detail: string;
-  code: "validation_failed" | "invalid_amount" | "self_transfer" | "invalid_idempotency_key" | "malformed_json" | "malformed_request" | "as_of_not_settled" | "not_found" | "user_not_found" | "method_not_allowed" | "not_acceptable" | "duplicate_email" | "idempotency_request_in_flight" | "request_timeout" | "expectation_failed" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "insufficient_funds" | "balance_limit_exceeded" | "idempotency_key_reused" | "reconcile_in_progress" | "internal_error" | "service_unavailable" | "balance_unavailable" | "balance_timeout";
+  code: "validation_failed" | "invalid_amount" | "self_transfer" | "invalid_idempotency_key" | "malformed_json" | "malformed_request" | "as_of_not_settled" | "not_found" | "user_not_found" | "hold_not_found" | "method_not_allowed" | "not_acceptable" | "duplicate_email" | "hold_expired" | "hold_already_captured" | "hold_already_voided" | "idempotency_request_in_flight" | "request_timeout" | "expectation_failed" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "insufficient_funds" | "balance_limit_exceeded" | "capture_exceeds_hold" | "idempotency_key_reused" | "reconcile_in_progress" | "internal_error" | "service_unavailable" | "balance_unavailable" | "balance_timeout";
 }
 
 export interface CreateUserRequest {
@@ -31,8 +31,10 @@ export interface BalanceRequest {
 
 export interface Balance {
   email: string;
-  /** A decimal amount with exactly two decimals */
+  /** The posted balance: the sum of the ledger */
   balance: string;
+  /** The balance less the user's active holds as sender (transaction-service, ADR 12) */
+  available_balance: string;
   /** The instant asked about (UTC, milliseconds); only with as_of */
   as_of?: string;
 }
@@ -57,6 +59,8 @@ export interface AddMoneyResponse {
   transaction_id: string;
   amount: Amount;
   updated_balance: Amount;
+  /** The user's available balance after the credit */
+  available_balance: Amount;
 }
 
 export interface TransferRequest {
@@ -72,6 +76,8 @@ export interface TransferResponse {
   amount: Amount;
   /** The sender's balance after the transfer */
   updated_balance: Amount;
+  /** The sender's available balance after the transfer */
+  available_balance: Amount;
   created_at: string;
 }
 
@@ -121,11 +127,69 @@ export interface BatchResult {
 
 export interface BalanceResponse {
   user_id: string;
+  /** The posted balance: the sum of the ledger */
   balance: Amount;
+  /** The balance less the user's active (held, unexpired) holds as sender: what transfers and holds may spend */
+  available_balance: Amount;
   /** The instant asked about (UTC, milliseconds); only with as_of */
   as_of?: string;
   /** The sequence of the last change counted (0: none); only with as_of */
   sequence?: string;
+}
+
+export interface HoldRequest {
+  from_user_id: string;
+  to_user_id: string;
+  amount: AmountInput;
+  expires_in_seconds?: number;
+}
+
+export interface CaptureRequest {
+  /** At most the held amount; default: all of it */
+  amount?: AmountInput;
+}
+
+/** Empty: `{}` (like every POST, sent as application/json) */
+export type VoidRequest = Record<string, never>;
+
+export interface Hold {
+  hold_id: string;
+  /** Whose money is held */
+  from_user_id: string;
+  /** Who receives it if captured */
+  to_user_id: string;
+  amount: Amount;
+  status: "held" | "captured" | "voided" | "expired";
+  /** Set once captured */
+  captured_amount: Amount | null;
+  /** The transfer a capture made */
+  transfer_id: string | null;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface HoldResult {
+  hold_id: string;
+  /** Whose money is held */
+  from_user_id: string;
+  /** Who receives it if captured */
+  to_user_id: string;
+  amount: Amount;
+  status: "held" | "captured" | "voided" | "expired";
+  /** Set once captured */
+  captured_amount: Amount | null;
+  /** The transfer a capture made */
+  transfer_id: string | null;
+  expires_at: string;
+  created_at: string;
+  /** The sender's available balance after this operation */
+  available_balance: Amount;
+}
+
+export interface HoldPage {
+  items: Array<Hold>;
+  /** Pass as `cursor` to get the next (older) page; null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Statement {
@@ -170,4 +234,4 @@ export interface TransactionPage {
 }
 
 /** Every operationId of transaction-service's document: the client maps each to a method. */
-export type TransactionServiceOperationId = "addMoney" | "batch" | "getBalance" | "getHealth" | "getMetrics" | "getReadiness" | "getStatement" | "listTransactions" | "transfer";
+export type TransactionServiceOperationId = "addMoney" | "batch" | "captureHold" | "getBalance" | "getHealth" | "getHold" | "getMetrics" | "getReadiness" | "getStatement" | "listHolds" | "listTransactions" | "placeHold" | "transfer" | "voidHold";

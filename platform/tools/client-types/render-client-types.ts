@@ -69,7 +69,9 @@ export function tsType(schema: Schema, indent = ''): string {
 }
 
 function declaration(name: string, schema: Schema): string {
-  const isPlainObject = schema.type === 'object' && !schema.oneOf && !schema.allOf;
+  const body = schema.type === 'object' ? objectType(schema, '') : undefined;
+  // An object with no properties is a type alias (an interface cannot extend Record<string, never>).
+  const isPlainObject = body !== undefined && body.startsWith('{') && !schema.oneOf && !schema.allOf;
   return isPlainObject ? `${doc(schema, '')}export interface ${name} ${objectType(schema, '')}\n` : `${doc(schema, '')}export type ${name} = ${tsType(schema)};\n`;
 }
 
