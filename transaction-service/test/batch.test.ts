@@ -207,7 +207,7 @@ describe('invalid operations are answered in place; the others run', () => {
     const [user] = await a.createUsers(1);
     const results = await postBatch(a, [
       { op: 'add-money', user_id: user, amount: '1.00' },
-      { op: 'hold', user_id: user, amount: '1.00' },
+      { op: 'refund', user_id: user, amount: '1.00' },
       { user_id: user, amount: '1.00' },
       42,
       [{ op: 'add-money' }],
@@ -226,7 +226,7 @@ describe('invalid operations are answered in place; the others run', () => {
       [400, 'invalid_idempotency_key'],
       [200, '3.00'],
     ]);
-    assert.equal(results[1]!.body.detail, 'op must be one of [add-money, transfer]');
+    assert.equal(results[1]!.body.detail, 'op must be one of [add-money, transfer, hold, capture, void]');
     assert.equal(results[2]!.body.detail, 'op is required');
     for (const result of results.slice(1, 7)) {
       assert.deepEqual(Object.keys(result.body).sort(), ['code', 'detail', 'status', 'title', 'type']);
@@ -266,7 +266,7 @@ describe('envelope errors are the request’s own problem', () => {
   const raw = (rawBody: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     requestJson(`${a.url}/batch`, { method: 'POST', rawBody, headers });
 
-  test('not JSON, not an object, no or empty or too many operations, unknown fields, atomic: 400 problems', async () => {
+  test('not JSON, not an object, no or empty or too many operations, unknown fields, a non-boolean atomic: 400 problems', async () => {
     const operation = { op: 'add-money', user_id: randomUUID(), amount: '1.00' };
     const cases: Array<[string, string, RegExp]> = [
       ['{"operations": [', 'malformed_json', /JSON/],
@@ -278,7 +278,6 @@ describe('envelope errors are the request’s own problem', () => {
       [JSON.stringify({ operations: Array.from({ length: 1_001 }, () => operation) }), 'validation_failed', /less than or equal to 1000/],
       [JSON.stringify({ operations: [operation], extra: 1 }), 'validation_failed', /extra is not allowed/],
       [JSON.stringify({ operations: [operation], atomic: 'true' }), 'validation_failed', /atomic must be a boolean/],
-      [JSON.stringify({ operations: [operation], atomic: true }), 'validation_failed', /^atomic batches are not supported yet$/],
       ['{"operations": [], "operations": [1]}', 'malformed_json', /Duplicate key/],
     ];
     for (const [body, code, detail] of cases) {

@@ -31,6 +31,8 @@ export const ERROR_CATALOG = {
   headers_too_large: { status: 431, title: 'The request headers are too large' },
   insufficient_funds: { status: 422, title: 'Insufficient funds' },
   balance_limit_exceeded: { status: 422, title: 'The balance would exceed its limit' },
+  // An atomic batch's operation that was not refused itself, but not applied because another was.
+  linked_operation_failed: { status: 422, title: 'Not applied: another operation of the atomic batch was refused' },
   capture_exceeds_hold: { status: 422, title: 'The capture exceeds the held amount' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },
   reconcile_in_progress: { status: 429, title: 'A reconciliation is already running' },

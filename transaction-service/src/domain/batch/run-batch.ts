@@ -11,7 +11,7 @@ import type { MoneyEngine } from '../transfers/money-engine';
 export type BatchItem = { ok: true; command: KeyedCommand } | { ok: false; error: AppError };
 
 export interface BatchRequest {
-  /** All-or-nothing. Not supported yet: the engine will run such a batch as one unit (see runAtomically). */
+  /** All or nothing: the engine runs such a batch as one unit (see runAtomically). */
   atomic: boolean;
   items: readonly BatchItem[];
 }
@@ -20,10 +20,10 @@ export interface BatchRequest {
 export type BatchItemOutcome = { ok: true; outcome: AnsweredOutcome } | { ok: false; error: unknown };
 
 export interface BatchDeps {
-  money: Pick<MoneyEngine, 'submit'>;
+  money: Pick<MoneyEngine, 'submit' | 'submitAtomic'>;
 }
 
-/** Runs a batch: each item on its own (the default), or — once the engine offers it — all or none. */
+/** Runs a batch: each item on its own (the default), or all or none. */
 export async function runBatch(deps: BatchDeps, request: BatchRequest): Promise<BatchItemOutcome[]> {
   if (request.atomic) return runAtomically(deps, request.items);
   return runIndependently(deps, request.items);
@@ -47,10 +47,30 @@ async function runIndependently(deps: BatchDeps, items: readonly BatchItem[]): P
 }
 
 /**
- * The seam for `atomic: true`: every item applied in one engine batch (one transaction) or none,
- * which needs the engine's help (a batch that is not split, whose refusal aborts it). Until then
- * such a request is refused as a whole, before anything is queued.
+ * `atomic: true`: every item applied, in order, in one engine batch (one transaction), or none
+ * (MoneyEngine.submitAtomic, ADR 13). An invalid item refuses the whole batch before anything is
+ * queued: it answers its own 400 and every other item 422 linked_operation_failed, and nothing is
+ * stored (bad input changes nothing; the same request answers the same again).
  */
-function runAtomically(_deps: BatchDeps, _items: readonly BatchItem[]): Promise<BatchItemOutcome[]> {
-  return Promise.reject(new AppError('validation_failed', 'atomic batches are not supported yet'));
+async function runAtomically(deps: BatchDeps, items: readonly BatchItem[]): Promise<BatchItemOutcome[]> {
+  if (items.some((item) => !item.ok)) {
+    return items.map((item) => (item.ok ? { ok: false, error: linkedFailure() } : item));
+  }
+  const commands = items.map((item) => (item as BatchItem & { ok: true }).command);
+  try {
+    const outcomes = await deps.money.submitAtomic(commands);
+    return outcomes.map((outcome) => ({ ok: true, outcome }));
+  } catch (error) {
+    // Refused before anything ran (queue full, shutting down): the same answer for every item.
+    return items.map(() => ({ ok: false, error }));
+  }
+}
+
+function linkedFailure(): AppError {
+  return new AppError('linked_operation_failed', 'Not applied: another operation of this atomic batch was refused');
+}
+
+/** An atomic batch happened when every item succeeded; any refusal means none of it did. */
+export function atomicBatchApplied(outcomes: readonly BatchItemOutcome[]): boolean {
+  return outcomes.every((outcome) => outcome.ok && outcome.outcome.status < 400);
 }

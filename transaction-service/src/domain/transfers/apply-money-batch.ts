@@ -127,11 +127,11 @@ export async function applyMoneyBatch(
     lap('lock');
     const holds = await lockHoldsOfUsers(tx, items, users);
     lap('holds');
-    const decided = decideInOrder(items, users, holds, present);
+    const decided = decideInOrder({ items, users, locked: holds, present, replayRefuses: replayRefusal(items, leaders, keys) });
     lap('decide');
     await writeDecisions(tx, items, users, decided);
     lap('write');
-    result = { answers: answerEveryItem(items, leaders, keys, decided), heldUsers: [...users.held], lockedUsers: [...users.accounts.keys()] };
+    result = { answers: answerEveryItem(items, leaders, keys, decided, users.heldGroups), heldUsers: [...users.held], lockedUsers: [...users.accounts.keys()] };
   } catch (error) {
     await rollbackQuietly(tx);
     throw error;
@@ -220,6 +220,8 @@ interface LockedUsers {
   lastEntryAt: Date | undefined;
   /** Users that exist but whose rows another transaction holds ('skip-locked' only). */
   held: Set<string>;
+  /** Atomic batches set aside whole because one of their operations touches a held row. */
+  heldGroups: Set<string>;
   /** The running items, less those set aside because they touch a held user. */
   running: number[];
   setAside: number[];
@@ -242,8 +244,19 @@ async function lockUsers(
   const lastEntryAt = times.length === 0 ? undefined : new Date(Math.max(...times));
   const missing = userIds.filter((id) => !accounts.has(id));
   const held = mode === 'skip-locked' ? await findUsers(tx.trx, missing) : new Set<string>();
-  const touchesHeld = (index: number) => usersOfItem(index).some((id) => held.has(id));
-  return { accounts, sequences, lastEntryAt, held, running: running.filter((i) => !touchesHeld(i)), setAside: running.filter(touchesHeld) };
+  const onHeldRow = (index: number) => usersOfItem(index).some((id) => held.has(id));
+  // An atomic batch is set aside whole when any of its operations is (ADR 13): never in part.
+  const heldGroups = new Set(running.filter(onHeldRow).flatMap((index) => items[index]!.group ?? []));
+  const touchesHeld = (index: number) => onHeldRow(index) || heldGroups.has(items[index]!.group ?? '');
+  return {
+    accounts,
+    sequences,
+    lastEntryAt,
+    held,
+    heldGroups,
+    running: running.filter((i) => !touchesHeld(i)),
+    setAside: running.filter(touchesHeld),
+  };
 }
 
 /** The holds a batch decides on, read under their senders' locks, and the database's clock read after those locks. */
@@ -303,12 +316,22 @@ function ledgerClock(users: LockedUsers): Date {
   return new Date(users.lastEntryAt === undefined ? now : Math.max(now, users.lastEntryAt.getTime()));
 }
 
+interface DecideInput {
+  items: readonly KeyedCommand[];
+  users: LockedUsers;
+  locked: LockedHolds;
+  present: Presenter;
+  /** Whether an item that does not run here (a replay of its key) would answer a refusal. */
+  replayRefuses: (index: number, decided: DecidedBatch) => boolean;
+}
+
 /**
  * Decides in memory, each with its own outcome (money-rules): first the releases of expired holds
  * (by the database's clock, whether or not a sweeper got to them), then the running items in
- * arrival order.
+ * arrival order; an atomic batch's items as one unit (decideGroup).
  */
-function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, locked: LockedHolds, present: Presenter): DecidedBatch {
+function decideInOrder(input: DecideInput): DecidedBatch {
+  const { items, users, locked } = input;
   const clock: DecisionClock = { now: ledgerClock(users), dbNow: locked.dbNow };
   const state: BatchState = { accounts: new Map(users.accounts), holds: new Map(locked.holds) };
   const decided: DecidedBatch = {
@@ -323,16 +346,75 @@ function decideInOrder(items: readonly KeyedCommand[], users: LockedUsers, locke
     holdsRead: new Set(locked.holds.keys()),
   };
   for (const hold of locked.due) record(decided, expireHold(state, hold, clock));
+  const groupsDone = new Set<string>();
   for (const index of users.running) {
-    const item = items[index]!;
-    const decision = decide(state, item.command, clock);
-    record(decided, decision);
-    const result: MoneyResult = decision.ok ? decision.result : { ok: false, error: decision.error };
-    const response = present(result);
-    decided.fresh.set(index, { response, result });
-    if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response, code: codeOf(result) });
+    const group = items[index]!.group;
+    if (group === undefined) {
+      const decision = decide(state, items[index]!.command, clock);
+      record(decided, decision);
+      answerFresh(input, decided, index, decision.ok ? decision.result : { ok: false, error: decision.error });
+    } else if (!groupsDone.has(group)) {
+      groupsDone.add(group);
+      decideGroup(input, decided, group, clock);
+    }
   }
   return decided;
+}
+
+/** An item decided here: its response (what its key stores) and its result. */
+function answerFresh(input: DecideInput, decided: DecidedBatch, index: number, result: MoneyResult): void {
+  const item = input.items[index]!;
+  const response = input.present(result);
+  decided.fresh.set(index, { response, result });
+  if (item.key !== undefined) decided.outcomes.push({ endpoint: endpointOf(item.command), key: item.key, ...response, code: codeOf(result) });
+}
+
+/**
+ * An atomic batch (ADR 13): its items are decided in order on a copy of the state, each seeing the
+ * ones before. All accepted (and none of its replays a refusal): they are applied. Otherwise none
+ * is: a refused item answers its own refusal, every other one 422 linked_operation_failed, and
+ * their keys store exactly that, so a retry replays it.
+ */
+function decideGroup(input: DecideInput, decided: DecidedBatch, group: string, clock: DecisionClock): void {
+  const members = input.items.flatMap((item, index) => (item.group === group ? [index] : []));
+  const running = new Set(input.users.running);
+  const trial: BatchState = { accounts: new Map(decided.state.accounts), holds: new Map(decided.state.holds) };
+  const tried = members.filter((index) => running.has(index)).map((index) => {
+    const decision = decide(trial, input.items[index]!.command, clock);
+    applyDecision(trial, decision);
+    return { index, decision };
+  });
+  const refusedReplay = members.some((index) => !running.has(index) && input.replayRefuses(index, decided));
+  const applied = !refusedReplay && tried.every(({ decision }) => decision.ok);
+  for (const { index, decision } of tried) {
+    if (applied) record(decided, decision);
+    const result: MoneyResult = decision.ok
+      ? applied
+        ? decision.result
+        : { ok: false, error: new AppError('linked_operation_failed', 'Not applied: another operation of this atomic batch was refused') }
+      : { ok: false, error: decision.error };
+    answerFresh(input, decided, index, result);
+  }
+}
+
+/**
+ * For an atomic batch's item that does not run in this batch: would its answer be a refusal? A
+ * copy of a key whose first use runs in this batch follows that one's fate, unless its request
+ * differs; a key used before replays its stored outcome.
+ */
+function replayRefusal(items: readonly KeyedCommand[], leaders: Map<string, number>, keys: KeyState) {
+  return (index: number, decided: DecidedBatch): boolean => {
+    const item = items[index]!;
+    if (item.key === undefined) return false;
+    const id = keyId(endpointOf(item.command), item.key);
+    const leaderIndex = leaders.get(id)!;
+    if (keys.claimed.has(id)) {
+      const leaderRun = decided.fresh.get(leaderIndex);
+      return items[leaderIndex]!.fingerprint !== item.fingerprint || (leaderRun !== undefined && leaderRun.response.status >= 400);
+    }
+    const stored = keys.stored.get(id);
+    return stored?.responseStatus === null || stored?.responseStatus === undefined || stored.requestHash !== item.fingerprint || stored.responseStatus >= 400;
+  };
 }
 
 /** Applies an accepted decision to the batch's state and keeps what it writes. */
@@ -389,11 +471,12 @@ function answerEveryItem(
   leaders: Map<string, number>,
   keys: KeyState,
   decided: DecidedBatch,
+  heldGroups: ReadonlySet<string>,
 ): ItemAnswer[] {
   return items.map((item, index) => {
     const own = decided.fresh.get(index);
     if (own) return { ok: true, outcome: { ...own.response, replayed: false }, code: codeOf(own.result), result: own.result };
-    if (item.key === undefined) return setAsideAnswer();
+    if (item.key === undefined || heldGroups.has(item.group ?? '')) return setAsideAnswer();
     const id = keyId(endpointOf(item.command), item.key);
     const leaderIndex = leaders.get(id)!;
     const leaderRun = decided.fresh.get(leaderIndex);

@@ -28,6 +28,11 @@ export interface KeyedCommand {
   command: MoneyCommand;
   key: string | undefined;
   fingerprint: string;
+  /**
+   * Set on the members of one atomic batch (POST /batch with atomic: true), which arrive together
+   * and stay together: all of them are applied, in order, or none (ADR 13).
+   */
+  group?: string;
 }
 
 /** The kind of a money operation; an Idempotency-Key is scoped to it (one key may be used once per kind). */

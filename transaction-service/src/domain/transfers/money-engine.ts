@@ -12,6 +12,7 @@ import {
   type Logger,
   type MetricsRegistry,
 } from '@wallet/platform';
+import { randomUUID } from 'node:crypto';
 import type { LockMode } from '../../data-access/money-batch-repository';
 import { poolSettler, type BatchOutcome, type BatchSettler } from '../../data-access/money-transaction';
 import { applyMoneyBatch, CommitOutcomeUnknown, type BatchResult, type ItemAnswer, type Presenter } from './apply-money-batch';
@@ -180,6 +181,27 @@ export class MoneyEngine {
     });
   }
 
+  /**
+   * Queues the operations of an atomic batch as one unit: they stay together in one database batch
+   * (never split, never cut by the batch size) and are applied all, in order, or none (ADR 13).
+   * Resolves with each one's own answer, in order.
+   */
+  submitAtomic(items: readonly KeyedCommand[]): Promise<AnsweredOutcome[]> {
+    if (this.stopping || this.queue.length + this.parked + items.length > this.options.queueLimit) {
+      const reason = this.stopping ? 'The service is shutting down' : 'Too many money operations are waiting';
+      return Promise.reject(new AppError('service_unavailable', `${reason}; retry shortly (with the same keys)`));
+    }
+    const group = randomUUID();
+    const answers = items.map(
+      (item) =>
+        new Promise<AnsweredOutcome>((resolve, reject) => {
+          this.queue.push({ item: { ...item, group }, resolve, reject, reruns: 0, setAsides: 0 });
+        }),
+    );
+    this.pump();
+    return Promise.all(answers);
+  }
+
   /** Stops taking operations and waits until every queued, running and parked one has been answered. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -195,7 +217,7 @@ export class MoneyEngine {
 
   private pump(): void {
     while (this.inFlight < this.options.maxBatchesInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatchSize);
+      const batch = this.queue.splice(0, takeWholeGroups(this.queue, this.options.maxBatchSize));
       this.inFlight += 1;
       this.metrics.batchSize.observe(batch.length);
       void this.runBatch(batch).finally(() => {
@@ -225,16 +247,22 @@ export class MoneyEngine {
 
   private async failOrSplit(batch: Waiting[], error: unknown): Promise<void> {
     if (batch.length === 1 || isAppError(error)) {
+      // (One item, or a refusal that concerns every item: nothing to split.)
       if (!isAppError(error)) {
         this.options.logger.error({ err: error, operation: endpointOf(batch[0]!.item.command) }, 'money operation failed');
       }
       for (const waiting of batch) this.fail(waiting, error);
       return;
     }
-    // An error that is no retry's business: find the item that causes it, in arrival order.
+    // An error that is no retry's business: find the item that causes it, in arrival order. An
+    // atomic batch is never split: alone, it fails as a whole.
+    const half = splitPoint(batch);
+    if (half === undefined) {
+      for (const waiting of batch) this.fail(waiting, error);
+      return;
+    }
     this.metrics.retries.inc({ reason: 'split' });
     this.options.logger.warn({ err: error, size: batch.length }, 'money batch failed; splitting it');
-    const half = Math.ceil(batch.length / 2);
     await this.runBatch(batch.slice(0, half));
     await this.runBatch(batch.slice(half));
   }
@@ -426,4 +454,28 @@ export class MoneyEngine {
     const code = isAppError(error) ? error.code : 'internal_error';
     this.metrics.operations.inc({ operation: endpointOf(item.command), outcome: code });
   }
+}
+
+/**
+ * How many queued items the next batch takes: up to `max`, but never part of an atomic batch — one
+ * cut in two is extended to its end (so an atomic batch larger than `max` goes alone, whole).
+ */
+function takeWholeGroups(queue: readonly Waiting[], max: number): number {
+  let take = Math.min(max, queue.length);
+  const group = queue[take - 1]?.item.group;
+  while (group !== undefined && take < queue.length && queue[take]!.item.group === group) take += 1;
+  return take;
+}
+
+/** Where to halve a failed batch without cutting an atomic batch; undefined when it is one atomic batch. */
+function splitPoint(batch: readonly Waiting[]): number | undefined {
+  const half = Math.ceil(batch.length / 2);
+  for (let offset = 0; offset < batch.length; offset += 1) {
+    for (const at of [half - offset, half + offset]) {
+      if (at <= 0 || at >= batch.length) continue;
+      const before = batch[at - 1]!.item.group;
+      if (before === undefined || before !== batch[at]!.item.group) return at;
+    }
+  }
+  return undefined;
 }

@@ -3,7 +3,7 @@ import { AppError, isAppError, validateInput } from '@wallet/platform';
 import type { BatchItem, BatchRequest } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { KeyedCommand } from '../../domain/transfers/money-command';
-import { parseAddMoneyRequest, parseTransferRequest } from './money-requests';
+import { parseAddMoneyRequest, parseCaptureRequest, parseHoldRequest, parseTransferRequest, parseVoidRequest } from './money-requests';
 
 /**
  * POST /batch's body (ADR 13): `{atomic?, operations: [{op, idempotency_key?, ...the single
@@ -23,6 +23,9 @@ export type BatchOperationParser = (body: Record<string, unknown>, keyHeader: st
 export const BATCH_OPERATIONS = {
   'add-money': parseAddMoneyRequest,
   transfer: parseTransferRequest,
+  hold: parseHoldRequest,
+  capture: ({ hold_id: holdId, ...body }, key, maxAmountMinor) => parseCaptureRequest(holdId, body, key, maxAmountMinor),
+  void: ({ hold_id: holdId, ...body }, key) => parseVoidRequest(holdId, body, key),
 } as const satisfies Record<string, BatchOperationParser>;
 
 export type BatchOperationName = keyof typeof BATCH_OPERATIONS;

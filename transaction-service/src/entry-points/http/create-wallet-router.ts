@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, requestBody, toClientError, validateInput, writeResponse, type Logger } from '@wallet/platform';
-import { runBatch } from '../../domain/batch/run-batch';
+import { atomicBatchApplied, runBatch } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { StatementQueries } from '../../domain/statements';
@@ -15,7 +15,7 @@ import { holdIdParam, parseAddMoneyRequest, parseCaptureRequest, parseHoldReques
 import { parseAsOfQuery, parseStatementQuery, statementFormat, toStatementBody, writeStatementCsv } from './statements';
 
 export interface WalletRouterDeps {
-  money: Pick<MoneyEngine, 'submit'>;
+  money: Pick<MoneyEngine, 'submit' | 'submitAtomic'>;
   queries: WalletQueries;
   /** Balances at an instant and statements (ADR 11). */
   statements: StatementQueries;
@@ -53,6 +53,8 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
     const request = parseBatchRequest(requestBody(ctx), { maxOperations: deps.batchMaxOperations, maxAmountMinor });
     const outcomes = await runBatch({ money }, request);
     const clientError = (error: unknown) => toClientError(error, logger, { method: ctx.method, path: ctx.path });
+    // An atomic batch that was refused (none of it applied) is a 422 as a whole; its items say why.
+    if (request.atomic && !atomicBatchApplied(outcomes)) ctx.status = 422;
     ctx.body = { results: outcomes.map((outcome) => toBatchResult(outcome, clientError)) };
   });
 

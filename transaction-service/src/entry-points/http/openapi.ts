@@ -261,20 +261,23 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         summary: 'Many money operations in one request, each answered as its single endpoint would answer it',
         description:
           'Each operation is `{op, idempotency_key?, ...}` with the body of its single endpoint (`add-money`: POST ' +
-          '/add-money, `transfer`: POST /transfer). Valid operations are queued in request order, join the same ' +
+          '/add-money, `transfer`: POST /transfer, `hold`: POST /holds; `capture` and `void` also carry `hold_id`). Valid operations are queued in request order, join the same ' +
           'group-commit batches as single requests and are decided in that order; `results[i]` is exactly the status ' +
           'and body the single endpoint would have answered for operation i at that point (a problem document for a ' +
           "refusal), `replayed` its Idempotent-Replayed, `retry_after` its Retry-After (a 503: retry that operation, " +
           'with the same key). An invalid operation gets its own 400 in place; the others still run. ' +
           '`idempotency_key` has the Idempotency-Key header\'s syntax and scope: a key used on POST /transfer and then ' +
           'on a batch `transfer` with the same request replays. At most BATCH_MAX_OPERATIONS (1000) operations and ' +
-          'BATCH_BODY_LIMIT_BYTES (1 MiB). `atomic: true` (all or none) is not supported yet: 400.',
+          'BATCH_BODY_LIMIT_BYTES (1 MiB). `atomic: true`: all operations in one database transaction, applied in order, ' +
+          'each seeing the ones before, or none: then the response is 422, a refused operation carries its own error ' +
+          'and every other one 422 `linked_operation_failed` (their keys store that outcome; a retry replays it).',
         operationId: 'batch',
         parameters: [requestIdParameter],
         requestBody: jsonRequestBody('BatchRequest'),
         responses: {
           '200': jsonResponse('One result per operation, in request order', 'BatchResponse'),
-          '400': problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field, atomic: true', [
+          '422': jsonResponse('An atomic batch that was not applied: one result per operation, saying why', 'BatchResponse'),
+          '400': problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field', [
             'validation_failed',
             'malformed_json',
           ]),
@@ -430,14 +433,39 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
       BatchRequest: closedObject({
         required: ['operations'],
         properties: {
-          atomic: { type: 'boolean', default: false, description: 'All or none; not supported yet (400)' },
+          atomic: { type: 'boolean', default: false, description: 'All or none, in one database transaction' },
           operations: { type: 'array', minItems: 1, items: schemaRef('BatchOperation'), description: 'At most BATCH_MAX_OPERATIONS (1000)' },
         },
       }),
       BatchOperation: {
         description: 'One operation: `op`, an optional `idempotency_key`, and the body of its single endpoint',
-        oneOf: [schemaRef('BatchAddMoneyOperation'), schemaRef('BatchTransferOperation')],
+        oneOf: [
+          schemaRef('BatchAddMoneyOperation'),
+          schemaRef('BatchTransferOperation'),
+          schemaRef('BatchHoldOperation'),
+          schemaRef('BatchCaptureOperation'),
+          schemaRef('BatchVoidOperation'),
+        ],
       },
+      BatchHoldOperation: closedObject({
+        required: ['op', 'from_user_id', 'to_user_id', 'amount'],
+        properties: {
+          op: { const: 'hold' },
+          idempotency_key: schemaRef('BatchIdempotencyKey'),
+          from_user_id: UUID,
+          to_user_id: UUID,
+          amount: schemaRef('AmountInput'),
+          expires_in_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000, default: 604_800 },
+        },
+      }),
+      BatchCaptureOperation: closedObject({
+        required: ['op', 'hold_id'],
+        properties: { op: { const: 'capture' }, idempotency_key: schemaRef('BatchIdempotencyKey'), hold_id: UUID, amount: schemaRef('AmountInput') },
+      }),
+      BatchVoidOperation: closedObject({
+        required: ['op', 'hold_id'],
+        properties: { op: { const: 'void' }, idempotency_key: schemaRef('BatchIdempotencyKey'), hold_id: UUID },
+      }),
       BatchAddMoneyOperation: closedObject({
         required: ['op', 'user_id', 'amount'],
         properties: { op: { const: 'add-money' }, idempotency_key: schemaRef('BatchIdempotencyKey'), user_id: UUID, amount: schemaRef('AmountInput') },
