@@ -18,6 +18,7 @@ import {
   addMoney,
   assertReconciled,
   balancesOf,
+  call,
   captureHold,
   codeOf,
   expectStatus,
@@ -315,4 +316,34 @@ describe('(e) holds racing transfers from the same sender (100.00, 200 at once)'
       await assertReconciled(h.db);
     });
   }
+});
+
+describe('(f) a capture decided before expiry but committed after it', () => {
+  test("no read says 'expired' (or counts the money available) for a hold that ends captured", async () => {
+    const { from, to } = await wallets(10_000n);
+    const placed = expectStatus(await placeHold(h.url, from, to[0]!, 1_000n, 2), 201);
+    const holdId = String(placed.hold_id);
+    const expiresAt = Date.parse(String(placed.expires_at));
+    // Stall the capture's batch right after it read the database's clock: it waits for this share
+    // lock on the hold's row, as it would for the sweeper's row lock once the hold is due, or as
+    // its COMMIT may be slow (fsync) or lost and settled later.
+    const stall = await h.db.transaction();
+    await stall.raw('SELECT 1 FROM holds WHERE hold_id = ? FOR KEY SHARE', [holdId]);
+    const capture = at(expiresAt - 500, () => captureHold(h.url, holdId));
+    // Past expiry, the capture still in flight: what do the reads say?
+    const reads = at(expiresAt + 100, () =>
+      Promise.all([holdOf(h.url, holdId), balancesOf(h.url, from), call(h.url, `/users/${from}/holds?status=expired`)]),
+    );
+    await sleep(Math.max(0, expiresAt + 300 - Date.now()));
+    await stall.commit();
+    const captured = await capture;
+    expectStatus(captured, 200);
+    assert.ok(captured.answeredAt > expiresAt, 'the capture committed after expiry (else the test proves nothing)');
+    const [shown, balances, expiredList] = await reads;
+    assert.equal(shown.status, 'captured', `GET /holds said ${String(shown.status)} for a hold that is captured`);
+    assert.deepEqual(balances, { balance: 9_000n, available: 9_000n });
+    assert.deepEqual(expiredList.body.items, []);
+    assert.equal((await holdOf(h.url, holdId)).status, 'captured');
+    await assertReconciled(h.db);
+  });
 });
