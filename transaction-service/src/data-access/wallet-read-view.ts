@@ -14,6 +14,8 @@ import { HOLD_COLUMNS, toHoldState, type HoldRow } from './money-batch-repositor
 export interface AccountBalances {
   balanceMinor: bigint;
   availableMinor: bigint;
+  /** Some hold of the user's was counted as expired while its row still says 'held' (not released yet). */
+  countedUnreleasedExpiry: boolean;
 }
 
 /**
@@ -21,9 +23,11 @@ export interface AccountBalances {
  * holds that have expired but were not released yet (ADR 12: reads never wait for the sweeper).
  * Costs nothing for a user who holds nothing.
  */
+const EXPIRED_UNRELEASED_MINOR = `(SELECT sum(h.amount_minor) FROM holds h
+        WHERE h.from_user_id = u.user_id AND h.status = 'held' AND h.expires_at <= now())`;
 const AVAILABLE_MINOR = `CASE WHEN u.held_minor = 0 THEN u.balance_minor
-  ELSE u.balance_minor - u.held_minor + coalesce((SELECT sum(h.amount_minor) FROM holds h
-        WHERE h.from_user_id = u.user_id AND h.status = 'held' AND h.expires_at <= now()), 0) END`;
+  ELSE u.balance_minor - u.held_minor + coalesce(${EXPIRED_UNRELEASED_MINOR}, 0) END`;
+const COUNTED_UNRELEASED_EXPIRY = `(u.held_minor > 0 AND ${EXPIRED_UNRELEASED_MINOR} IS NOT NULL)`;
 
 /** The user's balances, or undefined when the user has not arrived here (yet). */
 export async function findAccount(db: Knex, userId: string): Promise<AccountBalances | undefined> {
@@ -36,12 +40,16 @@ export async function findAccount(db: Knex, userId: string): Promise<AccountBala
  */
 export async function findAccounts(db: Knex, userIds: string[]): Promise<Map<string, AccountBalances>> {
   if (userIds.length === 0) return new Map();
-  const result = await db.raw<{ rows: Array<{ user_id: string; balance_minor: string; available_minor: string }> }>(
-    `SELECT u.user_id, u.balance_minor, ${AVAILABLE_MINOR} AS available_minor FROM users u WHERE u.user_id = ANY(?::uuid[])`,
+  const result = await db.raw<{ rows: Array<{ user_id: string; balance_minor: string; available_minor: string; counted_expiry: boolean }> }>(
+    `SELECT u.user_id, u.balance_minor, ${AVAILABLE_MINOR} AS available_minor, ${COUNTED_UNRELEASED_EXPIRY} AS counted_expiry
+       FROM users u WHERE u.user_id = ANY(?::uuid[])`,
     [userIds],
   );
   return new Map(
-    result.rows.map((row) => [row.user_id, { balanceMinor: BigInt(row.balance_minor), availableMinor: BigInt(row.available_minor) }]),
+    result.rows.map((row) => [
+      row.user_id,
+      { balanceMinor: BigInt(row.balance_minor), availableMinor: BigInt(row.available_minor), countedUnreleasedExpiry: row.counted_expiry },
+    ]),
   );
 }
 

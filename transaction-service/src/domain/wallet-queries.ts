@@ -5,6 +5,7 @@ import {
   findHold,
   listHoldsPage,
   listLedgerPage,
+  waitForUserWriters,
   type HoldFilter,
   type LedgerRow,
 } from '../data-access/wallet-read-view';
@@ -21,16 +22,34 @@ export class WalletQueries {
 
   /** The balance and available balance as decimal strings; 404 when the user has not arrived here (yet). */
   async getBalance(userId: string): Promise<BalanceView> {
-    const account = await findAccount(this.knex, userId);
+    let account = await findAccount(this.knex, userId);
+    if (account?.countedUnreleasedExpiry) account = await this.afterWriters(userId, () => findAccount(this.knex, userId));
     if (account === undefined) throw new AppError('user_not_found', `No user ${userId}`);
     return { user_id: userId, balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) };
   }
 
   /** A hold, with the instant it is shown at (by the database's clock); 404 when there is none. */
   async getHold(holdId: string): Promise<{ hold: HoldState; shownAt: Date }> {
-    const found = await findHold(this.knex, holdId);
+    let found = await findHold(this.knex, holdId);
+    if (found && showsUnreleasedExpiry([found.hold], found.dbNow)) {
+      const sender = found.hold.fromUserId;
+      found = await this.afterWriters(sender, () => findHold(this.knex, holdId));
+    }
     if (found === undefined) throw new AppError('hold_not_found', `No hold ${holdId}`);
     return { hold: found.hold, shownAt: found.dbNow };
+  }
+
+  /**
+   * Reads again once no money batch holds the user's row (ADR 12, as ADR 11's reads at an instant).
+   * A hold past its expiry whose row still says 'held' is shown 'expired' (and its money counted
+   * available) — but a batch that captured or voided it by the database's clock BEFORE expiry may
+   * still be committing: it holds the sender's row from before it read that clock until its COMMIT.
+   * Without this wait a read could say 'expired' and, a moment later, 'captured'. Once the wait is
+   * over, any batch that locks the sender reads the clock after expiry, so 'expired' is final.
+   */
+  private async afterWriters<T>(userId: string, read: () => Promise<T>): Promise<T> {
+    await waitForUserWriters(this.knex, userId);
+    return read();
   }
 
   /** One page of the user's holds as sender, newest first; the cursor is the last hold shown. */
@@ -39,7 +58,9 @@ export class WalletQueries {
     page: { limit: number; status?: HoldFilter; beforeHoldId?: string },
   ): Promise<{ holds: HoldState[]; shownAt: Date; nextBeforeHoldId: string | undefined }> {
     if ((await findAccount(this.knex, userId)) === undefined) throw new AppError('user_not_found', `No user ${userId}`);
-    const { holds, dbNow } = await listHoldsPage(this.knex, userId, { ...page, limit: page.limit + 1 });
+    const readPage = () => listHoldsPage(this.knex, userId, { ...page, limit: page.limit + 1 });
+    let { holds, dbNow } = await readPage();
+    if (showsUnreleasedExpiry(holds, dbNow)) ({ holds, dbNow } = await this.afterWriters(userId, readPage));
     const shown = holds.slice(0, page.limit);
     const last = shown[shown.length - 1];
     return { holds: shown, shownAt: dbNow, nextBeforeHoldId: holds.length > page.limit && last ? last.holdId : undefined };
@@ -71,6 +92,11 @@ export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<s
   return new Map(
     [...rows].map(([userId, account]) => [userId, { balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) }]),
   );
+}
+
+/** Whether any of these holds is shown 'expired' at `shownAt` while its row still says 'held'. */
+function showsUnreleasedExpiry(holds: readonly HoldState[], shownAt: Date): boolean {
+  return holds.some((hold) => hold.status === 'held' && shownAt.getTime() >= hold.expiresAt.getTime());
 }
 
 export interface BalanceView {
