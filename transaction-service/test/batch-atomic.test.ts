@@ -26,8 +26,13 @@ after(async () => {
 });
 
 async function postBatch(operations: unknown[], atomic: boolean): Promise<{ status: number; results: BatchResult[] }> {
-  const response = await requestJson<{ results: BatchResult[] }>(`${h.url}/batch`, { body: { atomic, operations }, timeoutMs: 60_000 });
+  const response = await requestJson<{ results: BatchResult[]; code?: string }>(`${h.url}/batch`, { body: { atomic, operations }, timeoutMs: 60_000 });
   assert.ok(response.status === 200 || response.status === 422, JSON.stringify(response.body).slice(0, 300));
+  if (response.status === 422) {
+    // Not applied: a problem document as a whole, carrying each operation's result.
+    assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    assert.equal(response.body.code, 'atomic_batch_refused');
+  }
   return { status: response.status, results: response.body.results };
 }
 

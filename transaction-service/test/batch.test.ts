@@ -7,14 +7,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
+import { createLogger } from '@wallet/platform';
 import {
   checkBooks,
   formatCents,
   requestJson,
   startTransactionServiceHarness,
+  uniqueName,
   type TransactionServiceHarness,
   type TransferLoadResult,
 } from '@wallet/platform/testkit';
+import { loadTransactionServiceConfig, startTransactionService, type RunningTransactionService } from '../src';
 
 interface BatchResult {
   status: number;
@@ -27,14 +30,21 @@ type Operation = Record<string, unknown> & { op: string; idempotency_key?: strin
 /** A: the service under test, driven through POST /batch. B: a second one on a fresh database, driven through the single endpoints. */
 let a: TransactionServiceHarness;
 let b: TransactionServiceHarness;
+/** A second transaction-service on A's database (its own engine): concurrent clients are spread over both. */
+let peer: RunningTransactionService;
 before(async () => {
-  [a, b] = await Promise.all([startTransactionServiceHarness({ DB_POOL_MAX: '30' }), startTransactionServiceHarness()]);
+  [a, b] = await Promise.all([startTransactionServiceHarness({ DB_POOL_MAX: '20' }), startTransactionServiceHarness()]);
+  peer = await startTransactionService(
+    loadTransactionServiceConfig({ ...a.env, PORT: '0', DB_POOL_MAX: '20', KAFKA_CONSUMER_GROUP: uniqueName('test-tx-peer') }),
+    createLogger({ service: 'transaction-service-peer', level: 'silent' }),
+  );
 });
 after(async () => {
+  await peer?.stop();
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-async function postBatch(h: TransactionServiceHarness, operations: unknown[]): Promise<BatchResult[]> {
+async function postBatch(h: { url: string }, operations: unknown[]): Promise<BatchResult[]> {
   const response = await requestJson<{ results: BatchResult[] }>(`${h.url}/batch`, { body: { operations }, timeoutMs: 60_000 });
   assert.equal(response.status, 200, JSON.stringify(response.body));
   assert.equal(response.body.results.length, operations.length);
@@ -310,8 +320,8 @@ describe('envelope errors are the request’s own problem', () => {
   });
 });
 
-describe('200 concurrent clients', () => {
-  test('batches over overlapping users with keys duplicated across batches: every copy agrees, the books are exact', async () => {
+describe('200 concurrent clients on two transaction-service instances', () => {
+  test('batches over overlapping users with keys duplicated across batches and instances: every copy agrees, the books are exact', async () => {
     const users = await a.createUsers(30);
     await Promise.all(users.map((u) => a.fund(u, '100.00')));
     const funding = new Map(users.map((u) => [u, 10_000n]));
@@ -339,8 +349,9 @@ describe('200 concurrent clients', () => {
           let pending = mine.slice(start, start + 7);
           for (let attempt = 0; pending.length > 0; attempt += 1) {
             assert.ok(attempt < 50, 'no definitive answer after 50 attempts');
+            // Odd clients talk to the peer: copies of one key meet across the two engines.
             const results = await postBatch(
-              a,
+              clients.indexOf(mine) % 2 === 0 ? a : peer,
               pending.map((t) => ({ op: 'transfer', idempotency_key: t.key, from_user_id: t.from, to_user_id: t.to, amount_to_transfer: formatCents(t.amountMinor) })),
             );
             const again = pending.filter((t, i) => {

@@ -163,6 +163,11 @@ describe('POST /batch', () => {
     );
     const statuses = (response.body as { results: Array<{ status: number }> }).results.map((r) => r.status);
     assert.deepEqual(statuses, [200, 201, 422, 400]);
+    const refused = await call(
+      { template, path, body: { atomic: true, operations: [{ op: 'transfer', from_user_id: bob, to_user_id: alice, amount_to_transfer: '1000000.00' }] } },
+      422,
+    );
+    assert.equal((refused.body as { code: string }).code, 'atomic_batch_refused');
     await call({ template, path, body: { operations: [] } }, 400);
     await call({ template, path, rawBody: '{"operations":', headers: json }, 400);
     await call({ template, path, rawBody: JSON.stringify({ operations: [], pad: 'x'.repeat(1_100_000) }), headers: json }, 413);

@@ -358,6 +358,7 @@ test('a period of 200,000 entries streams as CSV with bounded memory (RSS of the
     const result = await streamCsv(`${url}/users/${user}/statement?from=${encodeURIComponent(iso(start))}`).finally(() => clearInterval(sampler));
     peak = Math.max(peak, memoryOf(child.child.pid!).rss);
     const closing = await get<StatementBody>(`/users/${user}/statement?from=${encodeURIComponent(iso(start))}&limit=1`);
+    assert.equal(closing.status, 200, JSON.stringify(closing.body));
     assert.equal(result.lines, 200_001, 'a header and one row per entry');
     assert.equal(result.last.split(',')[5], closing.body.closing_balance);
     assert.equal(closing.body.entry_count, 200_000);

@@ -9,7 +9,7 @@ export interface Problem {
   title: string;
   status: number;
   detail: string;
-  code: "validation_failed" | "invalid_amount" | "self_transfer" | "invalid_idempotency_key" | "malformed_json" | "malformed_request" | "as_of_not_settled" | "not_found" | "user_not_found" | "hold_not_found" | "method_not_allowed" | "not_acceptable" | "duplicate_email" | "hold_expired" | "hold_already_captured" | "hold_already_voided" | "idempotency_request_in_flight" | "request_timeout" | "expectation_failed" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "insufficient_funds" | "balance_limit_exceeded" | "capture_exceeds_hold" | "idempotency_key_reused" | "reconcile_in_progress" | "internal_error" | "service_unavailable" | "balance_unavailable" | "balance_timeout";
+  code: "validation_failed" | "invalid_amount" | "self_transfer" | "invalid_idempotency_key" | "malformed_json" | "malformed_request" | "as_of_not_settled" | "not_found" | "user_not_found" | "hold_not_found" | "method_not_allowed" | "not_acceptable" | "duplicate_email" | "hold_expired" | "hold_already_captured" | "hold_already_voided" | "idempotency_request_in_flight" | "request_timeout" | "expectation_failed" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "insufficient_funds" | "balance_limit_exceeded" | "atomic_batch_refused" | "linked_operation_failed" | "capture_exceeds_hold" | "idempotency_key_reused" | "reconcile_in_progress" | "internal_error" | "service_unavailable" | "balance_unavailable" | "balance_timeout";
 }
 
 export interface CreateUserRequest {
@@ -82,14 +82,36 @@ export interface TransferResponse {
 }
 
 export interface BatchRequest {
-  /** All or none; not supported yet (400) */
+  /** All or none, in one database transaction */
   atomic?: boolean;
   /** At most BATCH_MAX_OPERATIONS (1000) */
   operations: Array<BatchOperation>;
 }
 
 /** One operation: `op`, an optional `idempotency_key`, and the body of its single endpoint */
-export type BatchOperation = BatchAddMoneyOperation | BatchTransferOperation;
+export type BatchOperation = BatchAddMoneyOperation | BatchTransferOperation | BatchHoldOperation | BatchCaptureOperation | BatchVoidOperation;
+
+export interface BatchHoldOperation {
+  op: "hold";
+  idempotency_key?: BatchIdempotencyKey;
+  from_user_id: string;
+  to_user_id: string;
+  amount: AmountInput;
+  expires_in_seconds?: number;
+}
+
+export interface BatchCaptureOperation {
+  op: "capture";
+  idempotency_key?: BatchIdempotencyKey;
+  hold_id: string;
+  amount?: AmountInput;
+}
+
+export interface BatchVoidOperation {
+  op: "void";
+  idempotency_key?: BatchIdempotencyKey;
+  hold_id: string;
+}
 
 export interface BatchAddMoneyOperation {
   op: "add-money";

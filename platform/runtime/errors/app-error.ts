@@ -32,6 +32,8 @@ export const ERROR_CATALOG = {
   insufficient_funds: { status: 422, title: 'Insufficient funds' },
   balance_limit_exceeded: { status: 422, title: 'The balance would exceed its limit' },
   // An atomic batch's operation that was not refused itself, but not applied because another was.
+  // POST /batch with atomic: true, not applied: the problem document carries every operation's result.
+  atomic_batch_refused: { status: 422, title: 'The atomic batch was not applied: an operation was refused' },
   linked_operation_failed: { status: 422, title: 'Not applied: another operation of the atomic batch was refused' },
   capture_exceeds_hold: { status: 422, title: 'The capture exceeds the held amount' },
   idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was used with a different request' },

@@ -139,7 +139,10 @@ export class StatementQueries {
     if (toMs === undefined) {
       // "Now" as the end of a period is answered once it has settled: a wait of at most settleMs.
       toMs = this.now();
-      await sleep(Math.min(this.options.settleMs, Math.max(0, toMs + this.options.settleMs - this.now())));
+      // A timer may fire a millisecond before Date.now() shows its time has come (they read
+      // different clocks): wait until the clock the check reads agrees, a few rounds at most.
+      const settledAt = toMs + this.options.settleMs;
+      for (let round = 0; round < 5 && this.now() < settledAt; round += 1) await sleep(settledAt - this.now() + 1);
     }
     if (period.fromMs > toMs) throw new AppError('validation_failed', 'from must not be after to');
     this.checkSettled(toMs, 'to');

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError, requestBody, toClientError, validateInput, writeResponse, type Logger } from '@wallet/platform';
+import { AppError, requestBody, toClientError, toProblemResponse, validateInput, writeResponse, type Logger } from '@wallet/platform';
 import { atomicBatchApplied, runBatch } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
@@ -53,9 +53,14 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
     const request = parseBatchRequest(requestBody(ctx), { maxOperations: deps.batchMaxOperations, maxAmountMinor });
     const outcomes = await runBatch({ money }, request);
     const clientError = (error: unknown) => toClientError(error, logger, { method: ctx.method, path: ctx.path });
-    // An atomic batch that was refused (none of it applied) is a 422 as a whole; its items say why.
-    if (request.atomic && !atomicBatchApplied(outcomes)) ctx.status = 422;
-    ctx.body = { results: outcomes.map((outcome) => toBatchResult(outcome, clientError)) };
+    const results = outcomes.map((outcome) => toBatchResult(outcome, clientError));
+    if (request.atomic && !atomicBatchApplied(outcomes)) {
+      // None of it applied: a 422 problem as a whole, carrying every operation's result (which say why).
+      const problem = toProblemResponse(new AppError('atomic_batch_refused', 'One or more operations were refused; none was applied'));
+      writeResponse(ctx, { ...problem, body: { ...problem.body, results } });
+      return;
+    }
+    ctx.body = { results };
   });
 
   router.get('/users/:user_id/balance', async (ctx) => {

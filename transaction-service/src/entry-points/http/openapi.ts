@@ -27,6 +27,16 @@ const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey'
 const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
 const holdIdParameter = { name: 'hold_id', in: 'path', required: true, schema: UUID } as const;
 
+/** An atomic batch not applied: a problem document whose `results` say, per operation, why. */
+const atomicBatchRefused = (() => {
+  const problem = problemResponse(422, 'An atomic batch that was not applied: `results` has one entry per operation, saying why', [
+    'atomic_batch_refused',
+  ]);
+  const media = problem.content['application/problem+json'];
+  const schema = { ...media.schema, properties: { ...media.schema.properties, results: { type: 'array', items: schemaRef('BatchResult') } } };
+  return { ...problem, content: { 'application/problem+json': { ...media, schema } } };
+})();
+
 const HOLD_FIELDS = ['hold_id', 'from_user_id', 'to_user_id', 'amount', 'status', 'captured_amount', 'transfer_id', 'expires_at', 'created_at'];
 const HOLD_PROPERTIES = {
   hold_id: UUID,
@@ -276,7 +286,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         requestBody: jsonRequestBody('BatchRequest'),
         responses: {
           '200': jsonResponse('One result per operation, in request order', 'BatchResponse'),
-          '422': jsonResponse('An atomic batch that was not applied: one result per operation, saying why', 'BatchResponse'),
+          '422': atomicBatchRefused,
           '400': problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field', [
             'validation_failed',
             'malformed_json',
