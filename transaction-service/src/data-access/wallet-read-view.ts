@@ -144,13 +144,18 @@ export async function findBalanceAt(
   userId: string,
   asOf: Date,
 ): Promise<{ balanceMinor: bigint; availableMinor: bigint; sequence: bigint }> {
-  // Available at the instant: the balance then, less the holds active then (placed, not yet
-  // resolved, not yet expired). A hold's resolution is stamped by the database clock (resolved_at).
+  // Available at the instant: the balance then, less the holds active then — placed, not yet
+  // expired, and not yet captured or released by an entry at or before it. Judged by the ledger's
+  // own times (the hold's created_at is its hold entry's; a capture's is its transfer's; a release
+  // is an entry), never by resolved_at, which is the database's clock: another clock than the
+  // balance's, so mixing them could show a capture's debit without its hold's end (or the reverse).
   const result = await db.raw<{ rows: Array<{ balance_after_minor: string; sequence: string; held_minor: string }> }>(
     `SELECT l.balance_after_minor, l.sequence,
             (SELECT coalesce(sum(h.amount_minor), 0) FROM holds h
               WHERE h.from_user_id = :userId AND h.created_at <= :asOf AND h.expires_at > :asOf
-                AND (h.resolved_at IS NULL OR h.resolved_at > :asOf)) AS held_minor
+                AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.transfer_id = h.transfer_id AND t.created_at <= :asOf)
+                AND NOT EXISTS (SELECT 1 FROM transactions r
+                                 WHERE r.hold_id = h.hold_id AND r.kind = 'hold' AND r.type = 'release' AND r.created_at <= :asOf)) AS held_minor
        FROM (SELECT balance_after_minor, sequence FROM transactions
               WHERE user_id = :userId AND created_at <= :asOf
               ORDER BY created_at DESC, sequence DESC

@@ -84,11 +84,15 @@ export class WalletQueries {
 
 /**
  * Balances of many users at once, as decimal strings; a user who has not arrived here (yet) is
- * absent. Reads committed balances only, like GET /users/:id/balance: no lock, never waits for a
- * transfer in flight.
+ * absent. Reads committed balances only, like GET /users/:id/balance: no lock, and it waits for a
+ * batch in flight only where that one does — a user whose available balance counts an expired hold
+ * not yet released is read again once no batch holds its row (WalletQueries.afterWriters' reason).
  */
 export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<string, { balance: string; available_balance: string }>> {
   const rows = await findAccounts(knex, [...new Set(userIds)]);
+  const unsettled = [...rows].filter(([, account]) => account.countedUnreleasedExpiry).map(([userId]) => userId);
+  for (const userId of unsettled) await waitForUserWriters(knex, userId);
+  if (unsettled.length > 0) for (const [userId, account] of await findAccounts(knex, unsettled)) rows.set(userId, account);
   return new Map(
     [...rows].map(([userId, account]) => [userId, { balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) }]),
   );

@@ -57,13 +57,15 @@ async function runAtomically(deps: BatchDeps, items: readonly BatchItem[]): Prom
     return items.map((item) => (item.ok ? { ok: false, error: linkedFailure() } : item));
   }
   const commands = items.map((item) => (item as BatchItem & { ok: true }).command);
+  let settled: Array<PromiseSettledResult<AnsweredOutcome>>;
   try {
-    const outcomes = await deps.money.submitAtomic(commands);
-    return outcomes.map((outcome) => ({ ok: true, outcome }));
+    settled = await deps.money.submitAtomic(commands);
   } catch (error) {
-    // Refused before anything ran (queue full, shutting down): the same answer for every item.
+    // Refused before anything was queued (queue full, shutting down): the same answer for every item.
     return items.map(() => ({ ok: false, error }));
   }
+  // Each item's own outcome: one item's failure is never reported as another's.
+  return settled.map((s): BatchItemOutcome => (s.status === 'fulfilled' ? { ok: true, outcome: s.value } : { ok: false, error: s.reason as unknown }));
 }
 
 function linkedFailure(): AppError {

@@ -123,7 +123,7 @@ export async function applyMoneyBatch(
     const keys = await claimKeys(tx, items, leaders);
     lap('claim');
     const running = runningItems(items, leaders, keys);
-    const users = await lockUsers(tx, items, running, await readHoldParties(tx, items, running), options.lockMode);
+    const users = setAsideWholeGroups(items, leaders, keys, await lockUsers(tx, items, running, await readHoldParties(tx, items, running), options.lockMode));
     lap('lock');
     const holds = await lockHoldsOfUsers(tx, items, users);
     lap('holds');
@@ -257,6 +257,37 @@ async function lockUsers(
     running: running.filter((i) => !touchesHeld(i)),
     setAside: running.filter(touchesHeld),
   };
+}
+
+/**
+ * An atomic batch is set aside whole, never in part (ADR 13): also when one of its items is a copy
+ * of a key whose first use in this batch was set aside (the copy would be answered "set aside" and
+ * re-run alone). Setting a group aside can set aside the first use of another group's key, so this
+ * runs until nothing changes (at most once per group).
+ */
+function setAsideWholeGroups(items: readonly KeyedCommand[], leaders: Map<string, number>, keys: KeyState, users: LockedUsers): LockedUsers {
+  const groups = new Set(items.flatMap((item) => item.group ?? []));
+  const running = new Set(users.running);
+  const setAside = new Set(users.setAside);
+  const followsSetAside = (item: KeyedCommand) => {
+    if (item.key === undefined) return false;
+    const id = keyId(endpointOf(item.command), item.key);
+    return keys.claimed.has(id) && setAside.has(leaders.get(id)!);
+  };
+  for (let round = 0; round <= groups.size; round += 1) {
+    const newlyHeld = [...groups].filter(
+      (group) => !users.heldGroups.has(group) && items.some((item, index) => item.group === group && !running.has(index) && followsSetAside(item)),
+    );
+    if (newlyHeld.length === 0) break;
+    for (const group of newlyHeld) users.heldGroups.add(group);
+    for (const index of [...running]) {
+      if (!users.heldGroups.has(items[index]!.group ?? '')) continue;
+      running.delete(index);
+      setAside.add(index);
+    }
+  }
+  const inOrder = (set: Set<number>) => [...set].sort((a, b) => a - b);
+  return { ...users, running: inOrder(running), setAside: inOrder(setAside) };
 }
 
 /** The holds a batch decides on, read under their senders' locks, and the database's clock read after those locks. */

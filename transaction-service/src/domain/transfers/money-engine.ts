@@ -184,9 +184,10 @@ export class MoneyEngine {
   /**
    * Queues the operations of an atomic batch as one unit: they stay together in one database batch
    * (never split, never cut by the batch size) and are applied all, in order, or none (ADR 13).
-   * Resolves with each one's own answer, in order.
+   * Resolves with each one's own outcome, in order (a refusal of one is not the others'); rejects
+   * only when nothing was queued (queue full, shutting down).
    */
-  submitAtomic(items: readonly KeyedCommand[]): Promise<AnsweredOutcome[]> {
+  submitAtomic(items: readonly KeyedCommand[]): Promise<Array<PromiseSettledResult<AnsweredOutcome>>> {
     if (this.stopping || this.queue.length + this.parked + items.length > this.options.queueLimit) {
       const reason = this.stopping ? 'The service is shutting down' : 'Too many money operations are waiting';
       return Promise.reject(new AppError('service_unavailable', `${reason}; retry shortly (with the same keys)`));
@@ -199,7 +200,7 @@ export class MoneyEngine {
         }),
     );
     this.pump();
-    return Promise.all(answers);
+    return Promise.allSettled(answers);
   }
 
   /** Stops taking operations and waits until every queued, running and parked one has been answered. */
