@@ -88,7 +88,6 @@ test('probe', async () => {
   const fivehundreds: string[] = [];
   for (const [method, path, body, headers] of cases) {
     const r = await raw(method, path, body, headers);
-    console.log(r.status, method, path.slice(0, 80), (body ?? '').slice(0, 80), '=>', r.text.replace(/"type":"[^"]*",|"title":"[^"]*",/g, '').slice(0, 200));
     if (r.status >= 500) fivehundreds.push(`${method} ${path} ${body}`);
   }
   assert.deepEqual(fivehundreds, []);

@@ -51,8 +51,7 @@ test('an atomic batch is all or nothing even when a member shares its key with a
       timeoutMs: 60_000,
     });
     const answered = await atomic;
-    const cBalance = (await h.db('users').where({ user_id: c }).first<{ balance_minor: string }>('balance_minor'))!.balance_minor;
-    console.log('atomic:', answered.status, JSON.stringify(answered.body).slice(0, 3000), 'c balance:', cBalance);
+    const cBalance = (await h.db("users").where({ user_id: c }).first<{ balance_minor: string }>("balance_minor"))?.balance_minor;
     await Promise.allSettled([blocker, single]);
     if (answered.status === 200) {
       // Applied: must have been applied in ONE transaction (same created_at for every row).

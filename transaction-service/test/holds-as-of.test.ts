@@ -46,6 +46,5 @@ test('as_of around a capture: the available balance is 40.00 at every instant', 
       }
     }
   }
-  console.log(wrong.join('\n'));
   assert.deepEqual(wrong, []);
 });

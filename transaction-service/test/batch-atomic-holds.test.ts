@@ -26,11 +26,12 @@ test('a member on a held row sets the whole group aside; nothing applied', async
   const outside = await h.db.transaction();
   await outside.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [a]);
   try {
-    const r = await batch([
+    const held = await batch([
       { op: 'transfer', from_user_id: c, to_user_id: d, amount_to_transfer: '1.00' },
       { op: 'transfer', from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
     ]);
-    console.log('held:', r.status, JSON.stringify(r.body).slice(0, 400));
+    // Set aside whole (503 each, after the lock retries): nothing of it happened.
+    assert.deepEqual(held.results.map((x) => x.status), [503, 503]);
     assert.deepEqual((await balance(c)).balance, '10.00');
   } finally {
     await outside.rollback();
@@ -45,7 +46,7 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
     { op: 'transfer', idempotency_key: key, from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
     { op: 'transfer', idempotency_key: key, from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
   ]);
-  console.log('dup same:', same.status, JSON.stringify(same.body).slice(0, 400));
+  assert.deepEqual(same.results.map((x) => [x.status, x.replayed]), [[201, false], [201, true]]);
   assert.equal((await balance(a)).balance, '9.00');
   const key2 = `dup2-${randomUUID()}`;
   const differ = await batch([
@@ -53,7 +54,6 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
     { op: 'transfer', idempotency_key: key2, from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
     { op: 'transfer', idempotency_key: key2, from_user_id: a, to_user_id: b, amount_to_transfer: '2.00' },
   ]);
-  console.log('dup differ:', differ.status, differ.results.map((x) => [x.status, x.body.code]));
   assert.equal((await balance(a)).balance, '9.00');
   assert.equal(differ.status, 422);
   // BUG (run-batch.ts runAtomically catch): one member's rejection is copied onto every member. The
@@ -62,7 +62,6 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
   assert.deepEqual(differ.results.map((x) => x.body.code), ['linked_operation_failed', 'linked_operation_failed', 'idempotency_key_reused']);
   // the retry replays the same refusal (no flip)
   const again = await batch([{ op: 'transfer', idempotency_key: key2, from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }], false);
-  console.log('dup differ retry:', again.results.map((x) => [x.status, x.body.code, x.replayed]));
   assert.equal(again.results[0]!.status, 422);
 
   const hold = await requestJson<{ hold_id: string }>(`${h.url}/holds`, { body: { from_user_id: a, to_user_id: b, amount: '9.00' } });
@@ -70,7 +69,6 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
     { op: 'void', hold_id: hold.body.hold_id },
     { op: 'transfer', from_user_id: a, to_user_id: b, amount_to_transfer: '9.00' },
   ]);
-  console.log('void+spend:', spend.status, spend.results.map((x) => x.status), await balance(a));
   assert.equal(spend.status, 200);
   await h.fund(a, '5.00');
   const hold2 = await requestJson<{ hold_id: string }>(`${h.url}/holds`, { body: { from_user_id: a, to_user_id: b, amount: '5.00' } });
@@ -78,14 +76,12 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
     { op: 'capture', hold_id: hold2.body.hold_id, amount: '2.00' },
     { op: 'void', hold_id: hold2.body.hold_id },
   ]);
-  console.log('capture+void:', both.status, both.results.map((x) => [x.status, x.body.code]), await balance(a));
   assert.equal(both.status, 422);
   assert.deepEqual(Object.values(await balance(a)).slice(1), ['5.00', '0.00']);
   const capRemainder = await batch([
     { op: 'capture', hold_id: hold2.body.hold_id, amount: '2.00' },
     { op: 'transfer', from_user_id: a, to_user_id: b, amount_to_transfer: '3.00' },
   ]);
-  console.log('capture part + spend remainder:', capRemainder.status, capRemainder.results.map((x) => x.status), await balance(a));
   assert.equal(capRemainder.status, 200);
   assert.deepEqual(Object.values(await balance(a)).slice(1), ['0.00', '0.00']);
 });

@@ -35,11 +35,14 @@ test('no balance read counts as available the money of a hold that ends captured
   const capture = requestJson<{ status: string }>(`${h.url}/holds/${hold.body.hold_id}/capture`, { body: {}, timeoutMs: 30_000 });
   // Wait until past expires_at while the capture (which read the clock before it) waits to write.
   while (Date.now() < Date.parse(hold.body.expires_at) + 300) await sleep(50);
-  const reply = await nats.request(h.env.BALANCE_SUBJECT!, Buffer.from(JSON.stringify({ user_id: a })), { timeout: 5_000 });
-  const natsBody = JSON.parse(Buffer.from(reply.data).toString()) as { available_balance?: string; balance?: string };
+  // The read must wait for the capture's batch (it holds the sender's row): let the capture go a
+  // moment after the request is sent, and only then can the answer come.
+  const asking = nats.request(h.env.BALANCE_SUBJECT!, Buffer.from(JSON.stringify({ user_id: a })), { timeout: 10_000 });
+  await sleep(300);
   await outside.commit();
+  const reply = await asking;
+  const natsBody = JSON.parse(Buffer.from(reply.data).toString()) as { available_balance?: string; balance?: string };
   const captured = await capture;
-  console.log('capture:', captured.status, captured.body.status, 'NATS while it committed:', JSON.stringify(natsBody));
   assert.equal(captured.status, 200);
   assert.equal(captured.body.status, 'captured');
   assert.ok(natsBody.available_balance === '40.00', `NATS said available ${natsBody.available_balance}; the hold ended captured (available was never above 40.00)`);
