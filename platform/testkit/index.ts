@@ -11,3 +11,4 @@ export * from './harnesses/transaction-service';
 export * from './harnesses/pipeline';
 export * from './test-triggers';
 export * from './money-events-check';
+export * from './seeded-random';

@@ -117,13 +117,9 @@ const INVALID_BODIES: Array<(from: string, to: string) => unknown> = [
   () => '{"from_user_id": ',
 ];
 
-export async function runTransferLoad(options: TransferLoadOptions): Promise<TransferLoadResult> {
-  const random = options.random ?? Math.random;
-  const urls = Array.isArray(options.txUrl) ? options.txUrl : [options.txUrl];
-  const copies = options.duplicateCopies ?? 3;
-  const users = options.userIds;
-  if (users.length < 2) throw new Error('need at least two users');
-  const result: TransferLoadResult = {
+/** A load result with nothing in it yet, for these users: what a test that drives its own load fills in for checkBooks. */
+export function emptyTransferLoad(users: readonly string[]): TransferLoadResult {
+  return {
     deltas: new Map(users.map((u) => [u, 0n])),
     acknowledged: new Map(),
     rejectedInsufficient: 0,
@@ -134,6 +130,15 @@ export async function runTransferLoad(options: TransferLoadOptions): Promise<Tra
     elapsedMs: 0,
     startedAt: 0,
   };
+}
+
+export async function runTransferLoad(options: TransferLoadOptions): Promise<TransferLoadResult> {
+  const random = options.random ?? Math.random;
+  const urls = Array.isArray(options.txUrl) ? options.txUrl : [options.txUrl];
+  const copies = options.duplicateCopies ?? 3;
+  const users = options.userIds;
+  if (users.length < 2) throw new Error('need at least two users');
+  const result = emptyTransferLoad(users);
   const counters = { retries: 0 };
   const pick = (n: number): number => Math.floor(random() * n);
   let next = 0;

@@ -10,8 +10,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { createLogger } from '@wallet/platform';
 import {
   checkBooks,
+  emptyTransferLoad,
   formatCents,
   requestJson,
+  seededRandom,
   startTransactionServiceHarness,
   uniqueName,
   type TransactionServiceHarness,
@@ -64,17 +66,6 @@ async function postSingle(h: TransactionServiceHarness, operation: Operation): P
   };
 }
 
-/** A small seeded generator (mulberry32), so a failing run can be repeated with its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * Ids and instants the two databases generate differ (transfer_id, transaction_id, created_at): they
@@ -166,7 +157,7 @@ describe('POST /batch answers what the single endpoints answer', () => {
   // shared 2-core CI machine, well under a minute. BATCH_PROPERTY_SEED=<seed> repeats a failed run.
   test('random batches equal the same operations sent one by one to a fresh database, in the same order', async () => {
     const seed = Number(process.env.BATCH_PROPERTY_SEED ?? Date.now() % 1_000_000);
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     const users = Array.from({ length: 6 }, () => uuidv7());
     for (const h of [a, b]) await h.db('users').insert(users.map((user_id) => ({ user_id, created_at: new Date() })));
     const next = operationFactory(random, users);
@@ -325,7 +316,7 @@ describe('200 concurrent clients on two transaction-service instances', () => {
     const users = await a.createUsers(30);
     await Promise.all(users.map((u) => a.fund(u, '100.00')));
     const funding = new Map(users.map((u) => [u, 10_000n]));
-    const random = seeded(4711);
+    const random = seededRandom(4711);
     const pick = () => users[Math.floor(random() * users.length)]!;
     // 2,000 logical transfers; a fifth of them are also sent by a second client, in its own batch.
     const logical = Array.from({ length: 2_000 }, (_, i) => {
@@ -366,17 +357,7 @@ describe('200 concurrent clients on two transaction-service instances', () => {
         }
       }),
     );
-    const load: TransferLoadResult = {
-      deltas: new Map(users.map((u) => [u, 0n])),
-      acknowledged: new Map(),
-      rejectedInsufficient: 0,
-      statusCounts: new Map(),
-      samples: [],
-      retries: 0,
-      violations: [],
-      elapsedMs: 0,
-      startedAt: 0,
-    };
+    const load: TransferLoadResult = emptyTransferLoad(users);
     for (const t of logical) {
       const got = answers.get(t.key) ?? [];
       const [first] = got;

@@ -109,17 +109,7 @@ export function tally(answers: readonly Timed[]): Record<string, number> {
   return counts;
 }
 
-/** A small seeded generator (mulberry32): a failing run can be repeated with its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { seededRandom } from '@wallet/platform/testkit';
 
 /** Shuffles in place with the given generator. */
 export function shuffle<T>(items: T[], random: () => number): T[] {

@@ -116,7 +116,7 @@ function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Wa
     retries: metric.counter('wallet_money_batch_retries_total', 'Money batches re-run or split, by reason', ['reason']),
     stages: metric.histogram(
       'wallet_money_batch_stage_seconds',
-      'Time of each stage of a money batch (begin, claim, lock, decide, write, commit)',
+      'Time of each stage of a money batch (begin, claim, lock, holds, decide, write, commit)',
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       ['stage'],
     ),

@@ -27,6 +27,17 @@ const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey'
 const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
 const holdIdParameter = { name: 'hold_id', in: 'path', required: true, schema: UUID } as const;
 
+/** What a capture and a void refuse alike: an unknown hold, one no longer held, a key still in flight. */
+const holdResolutionErrors = {
+  '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
+  '409': problemResponse(
+    409,
+    'The hold is no longer held, or a request with this Idempotency-Key is still being processed',
+    ['hold_expired', 'hold_already_captured', 'hold_already_voided', 'idempotency_request_in_flight'],
+    responseHeaders,
+  ),
+} as const;
+
 /** An atomic batch not applied: a problem document whose `results` say, per operation, why. */
 const atomicBatchRefused = (() => {
   const problem = problemResponse(422, 'An atomic batch that was not applied: `results` has one entry per operation, saying why', [
@@ -196,13 +207,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         responses: {
           '200': jsonResponse('Captured (or the replay of the capture made with this Idempotency-Key)', 'HoldResult', responseHeaders),
           ...moneyErrorResponses,
-          '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
-          '409': problemResponse(409, 'The hold is no longer held, or a request with this Idempotency-Key is still being processed', [
-            'hold_expired',
-            'hold_already_captured',
-            'hold_already_voided',
-            'idempotency_request_in_flight',
-          ], responseHeaders),
+          ...holdResolutionErrors,
           '422': problemResponse(422, 'The capture cannot be made', [
             'capture_exceeds_hold',
             'balance_limit_exceeded',
@@ -222,13 +227,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         responses: {
           '200': jsonResponse('Voided (or the replay of the void made with this Idempotency-Key)', 'HoldResult', responseHeaders),
           ...moneyErrorResponses,
-          '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
-          '409': problemResponse(409, 'The hold is no longer held, or a request with this Idempotency-Key is still being processed', [
-            'hold_expired',
-            'hold_already_captured',
-            'hold_already_voided',
-            'idempotency_request_in_flight',
-          ], responseHeaders),
+          ...holdResolutionErrors,
           '422': problemResponse(422, 'The Idempotency-Key was used with another request', ['idempotency_key_reused'], responseHeaders),
         },
       },
