@@ -154,7 +154,8 @@ function operationFactory(random: () => number, users: readonly string[]) {
 describe('POST /batch answers what the single endpoints answer', () => {
   // About 700 operations in 60 random batches of 1-24, a third of them refusals or invalid, replayed
   // one by one on a second service (each single request waits for its own commit): 10-15 s on the
-  // shared 2-core CI machine, well under a minute. BATCH_PROPERTY_SEED=<seed> repeats a failed run.
+  // shared 2-core CI machine, well under a minute. BATCH_PROPERTY_SEED=<seed> repeats a failed run;
+  // BATCH_PROPERTY_ROUNDS and BATCH_PROPERTY_MAX_OPS scale it (the 1,000 batches: ROUNDS=1000).
   test('random batches equal the same operations sent one by one to a fresh database, in the same order', async () => {
     const seed = Number(process.env.BATCH_PROPERTY_SEED ?? Date.now() % 1_000_000);
     const random = seededRandom(seed);
@@ -163,8 +164,10 @@ describe('POST /batch answers what the single endpoints answer', () => {
     const next = operationFactory(random, users);
     const ids = new Correspondence();
     const statuses = new Map<number, number>();
-    for (let round = 0; round < 60; round += 1) {
-      const operations = Array.from({ length: 1 + Math.floor(random() * 24) }, next);
+    const rounds = Number(process.env.BATCH_PROPERTY_ROUNDS ?? 60);
+    const maxOperations = Number(process.env.BATCH_PROPERTY_MAX_OPS ?? 24);
+    for (let round = 0; round < rounds; round += 1) {
+      const operations = Array.from({ length: 1 + Math.floor(random() * maxOperations) }, next);
       // Now and then the first operation goes to A's single endpoint instead: a key used there and
       // then in a batch (or the reverse) must replay across the two.
       const viaSingle = random() < 0.15 ? operations.splice(0, 1) : [];
