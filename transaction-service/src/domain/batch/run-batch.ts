@@ -72,7 +72,3 @@ function linkedFailure(): AppError {
   return new AppError('linked_operation_failed', 'Not applied: another operation of this atomic batch was refused');
 }
 
-/** An atomic batch happened when every item succeeded; any refusal means none of it did. */
-export function atomicBatchApplied(outcomes: readonly BatchItemOutcome[]): boolean {
-  return outcomes.every((outcome) => outcome.ok && outcome.outcome.status < 400);
-}

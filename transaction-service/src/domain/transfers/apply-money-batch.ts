@@ -441,10 +441,12 @@ function replayRefusal(items: readonly KeyedCommand[], leaders: Map<string, numb
     const leaderIndex = leaders.get(id)!;
     if (keys.claimed.has(id)) {
       const leaderRun = decided.fresh.get(leaderIndex);
-      return items[leaderIndex]!.fingerprint !== item.fingerprint || (leaderRun !== undefined && leaderRun.response.status >= 400);
+      return items[leaderIndex]!.fingerprint !== item.fingerprint || (leaderRun !== undefined && codeOf(leaderRun.result) !== 'ok');
     }
     const stored = keys.stored.get(id);
-    return stored?.responseStatus === null || stored?.responseStatus === undefined || stored.requestHash !== item.fingerprint || stored.responseStatus >= 400;
+    if (stored?.responseStatus === null || stored?.responseStatus === undefined || stored.requestHash !== item.fingerprint) return true;
+    // A key stored before outcome codes were kept (migration 004) has only its response to tell.
+    return stored.outcomeCode === null ? stored.responseStatus >= 400 : stored.outcomeCode !== 'ok';
   };
 }
 

@@ -24,3 +24,8 @@ export function toBatchResult(outcome: BatchItemOutcome, toClientError: (error: 
   const retryAfter = headers['Retry-After'];
   return { status, body: { ...body }, replayed: false, ...(retryAfter === undefined ? {} : { retry_after: Number(retryAfter) }) };
 }
+
+/** An atomic batch happened when every item got a success response; any refusal means none of it did. */
+export function atomicBatchApplied(outcomes: readonly BatchItemOutcome[]): boolean {
+  return outcomes.every((outcome) => outcome.ok && outcome.outcome.status < 400);
+}

@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError, requestBody, toClientError, toProblemResponse, validateInput, writeResponse, type Logger } from '@wallet/platform';
-import { atomicBatchApplied, runBatch } from '../../domain/batch/run-batch';
+import { runBatch } from '../../domain/batch/run-batch';
 import type { Minor } from '../../domain/money';
 import type { MoneyEngine } from '../../domain/transfers/money-engine';
 import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
 import { parseHoldsQuery, toHoldsPage } from './holds';
-import { toBatchResult } from './batch-presenter';
+import { atomicBatchApplied, toBatchResult } from './batch-presenter';
 import { parseBatchRequest } from './batch-requests';
 import { toHoldBody, toHttpResponse } from './money-presenter';
 import { holdIdParam, parseAddMoneyRequest, parseCaptureRequest, parseHoldRequest, parseTransferRequest, parseVoidRequest } from './money-requests';
