@@ -14,13 +14,13 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import Joi from 'joi';
+import { WalletApiError, WalletClient } from '@wallet/client';
 import pg from 'pg';
 import { defineConfig, sleep } from '@wallet/platform';
-import { percentile, REPO_ROOT, requestJson } from '@wallet/platform/testkit';
+import { percentile, REPO_ROOT } from '@wallet/platform/testkit';
 import { currentCommit, print, writeJsonFile } from './bench-report';
-import { startPrivateStack, type PrivateStack } from './private-stack';
+import { startPrivateStack } from './private-stack';
 import { createUsers, fundUsers, mapWithConcurrency, runReconciliation, waitForArrival } from './wallet-client';
 
 const config = defineConfig({
@@ -73,30 +73,37 @@ function randomPair(users: readonly string[]): [string, string] {
   return [users[a]!, users[b]!];
 }
 
-async function transferOnce(stack: PrivateStack, users: readonly string[]): Promise<boolean> {
-  const [from, to] = randomPair(users);
-  const body = { from_user_id: from, to_user_id: to, amount_to_transfer: '0.01' };
-  const response = await requestJson(`${stack.txUrl}/transfer`, { body, headers: { 'Idempotency-Key': randomUUID() } });
-  return response.status === 201;
+/** A refusal (a WalletApiError) is a counted outcome; anything else is the bench's failure. */
+async function succeeded(call: () => Promise<unknown>): Promise<boolean> {
+  return call().then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof WalletApiError) return false;
+      throw error;
+    },
+  );
 }
 
-async function holdAndCaptureOnce(stack: PrivateStack, users: readonly string[]): Promise<boolean> {
+/** Through @wallet/client, as a product team would call it: every call keyed, retried with its key. */
+function transferOnce(client: WalletClient, users: readonly string[]): Promise<boolean> {
   const [from, to] = randomPair(users);
-  const held = await requestJson<{ hold_id: string }>(`${stack.txUrl}/holds`, {
-    body: { from_user_id: from, to_user_id: to, amount: '0.01' },
-    headers: { 'Idempotency-Key': randomUUID() },
+  return succeeded(() => client.transfer({ from_user_id: from, to_user_id: to, amount_to_transfer: '0.01' }));
+}
+
+function holdAndCaptureOnce(client: WalletClient, users: readonly string[]): Promise<boolean> {
+  const [from, to] = randomPair(users);
+  return succeeded(async () => {
+    const held = await client.hold({ from_user_id: from, to_user_id: to, amount: '0.01' });
+    await client.capture(held.hold_id);
   });
-  if (held.status !== 201) return false;
-  const captured = await requestJson(`${stack.txUrl}/holds/${held.body.hold_id}/capture`, { body: {}, headers: { 'Idempotency-Key': randomUUID() } });
-  return captured.status === 200;
 }
 
 /** Alternating rounds of the two phases with the same clients. */
-async function compareThroughput(stack: PrivateStack, users: readonly string[]) {
+async function compareThroughput(client: WalletClient, users: readonly string[]) {
   const rounds: Array<{ transfers: PhaseResult; pairs: PhaseResult; ratio: number }> = [];
   for (let r = 1; r <= config.rounds; r += 1) {
-    const transfers = await runPhase(config.clients, config.seconds, () => transferOnce(stack, users));
-    const pairs = await runPhase(config.clients, config.seconds, () => holdAndCaptureOnce(stack, users));
+    const transfers = await runPhase(config.clients, config.seconds, () => transferOnce(client, users));
+    const pairs = await runPhase(config.clients, config.seconds, () => holdAndCaptureOnce(client, users));
     const ratio = Math.round((pairs.perSecond / transfers.perSecond) * 100) / 100;
     note(`round ${r}: transfers ${transfers.perSecond}/s (p99 ${transfers.p99Ms} ms), pairs ${pairs.perSecond}/s (p99 ${pairs.p99Ms} ms): ${ratio}x`);
     rounds.push({ transfers, pairs, ratio });
@@ -105,7 +112,7 @@ async function compareThroughput(stack: PrivateStack, users: readonly string[]) 
 }
 
 /** Places `count` holds that all expire within one second, then measures how long their releases took. */
-async function measureExpiryLag(stack: PrivateStack, users: readonly string[], db: pg.Client) {
+async function measureExpiryLag(client: WalletClient, users: readonly string[], db: pg.Client) {
   // Placing runs at a few thousand per second: aim the common second far enough ahead to place them all.
   const target = Math.ceil(Date.now() / 1_000) * 1_000 + Math.ceil(config.expiring / 1_000) * 1_000 + 5_000;
   const ids: string[] = [];
@@ -116,10 +123,8 @@ async function measureExpiryLag(stack: PrivateStack, users: readonly string[], d
       const from = users[i % users.length]!;
       const to = users[(i + 1) % users.length]!;
       const seconds = Math.max(1, Math.ceil((target - Date.now()) / 1_000));
-      const response = await requestJson<{ hold_id: string }>(`${stack.txUrl}/holds`, {
-        body: { from_user_id: from, to_user_id: to, amount: '0.01', expires_in_seconds: seconds },
-      });
-      if (response.status === 201) ids.push(response.body.hold_id);
+      const held = await client.hold({ from_user_id: from, to_user_id: to, amount: '0.01', expires_in_seconds: seconds });
+      ids.push(held.hold_id);
     },
   );
   note(`${ids.length} holds placed; they expire between ${new Date(target).toISOString()} and a second later`);
@@ -157,6 +162,7 @@ async function main(): Promise<void> {
   note(`machine: ${cpus().length} vCPUs, load ${loadavg().map(round1).join(' ')}`);
   const stack = await startPrivateStack({ logLevel: 'warn', relayMaxBackoffMs: 1_000, name: 'holds' });
   const db = new pg.Client({ connectionString: stack.txDatabaseUrl });
+  const client = new WalletClient({ userServiceUrl: stack.userUrl, transactionServiceUrl: stack.txUrl });
   try {
     await db.connect();
     const created = await createUsers({ userUrl: stack.userUrl, count: config.users, emailPrefix: `holds-${Date.now()}` });
@@ -164,13 +170,14 @@ async function main(): Promise<void> {
     const arrival = await waitForArrival({ txUrl: stack.txUrl, userIds: users, timeoutMs: 120_000 });
     if (arrival.missing.length > 0) throw new Error(`${arrival.missing.length} users never arrived`);
     await fundUsers({ txUrl: stack.txUrl, userIds: users, amountMinor: 100_000_000n });
-    const throughput = await compareThroughput(stack, users);
-    const expiry = config.expiring > 0 ? await measureExpiryLag(stack, users, db) : undefined;
+    const throughput = await compareThroughput(client, users);
+    const expiry = config.expiring > 0 ? await measureExpiryLag(client, users, db) : undefined;
     const books = await runReconciliation(stack.txOperatorUrl, stack.txDatabaseUrl);
     const result = { commit: currentCommit(), at: new Date().toISOString(), config, throughput, expiry, books: books.check };
     writeJsonFile(config.resultFile, result);
     print(JSON.stringify({ medianRatio: throughput.medianRatio, expiry, books: books.check }, null, 2));
   } finally {
+    client.close();
     await db.end().catch(() => undefined);
     await stack.stop();
   }
