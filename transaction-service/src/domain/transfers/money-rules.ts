@@ -167,7 +167,7 @@ function decideVoid(state: BatchState, command: MoneyCommand & { op: 'void' }, c
   const found = liveHold(state, command.holdId);
   if (!found.ok) return found;
   const voided: HoldState = { ...found.hold, status: 'voided', resolvedAt: dbNowOf(clock) };
-  return releaseHold(found.sender, voided, clock.now, 'void');
+  return releaseHold(found.sender, voided, clock.now);
 }
 
 /**
@@ -176,14 +176,15 @@ function decideVoid(state: BatchState, command: MoneyCommand & { op: 'void' }, c
  */
 export function expireHold(state: BatchState, hold: HoldState, clock: DecisionClock): Decision {
   const sender = state.accounts.get(hold.fromUserId)!;
-  return releaseHold(sender, { ...hold, status: 'expired', resolvedAt: dbNowOf(clock) }, clock.now, 'void');
+  return releaseHold(sender, { ...hold, status: 'expired', resolvedAt: dbNowOf(clock) }, clock.now);
 }
 
-function releaseHold(sender: Account, resolved: HoldState, now: Date, op: 'void'): Decision {
+/** A void's or an expiry's decision: the whole hold released (an expiry's result is only the sweeper's to read). */
+function releaseHold(sender: Account, resolved: HoldState, now: Date): Decision {
   const after = { balance: sender.balance, held: sender.held - resolved.amountMinor };
   return {
     ok: true,
-    result: { ok: true, op, hold: resolved, senderAvailableAfterMinor: availableOf(after) },
+    result: { ok: true, op: 'void', hold: resolved, senderAvailableAfterMinor: availableOf(after) },
     legs: [releaseEntry(resolved, after, resolved.amountMinor, now)],
     hold: resolved,
   };

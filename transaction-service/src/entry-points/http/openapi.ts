@@ -25,6 +25,17 @@ const responseHeaders = {
 } as const;
 const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' } as const;
 const userIdParameter = { $ref: '#/components/parameters/UserIdPath' } as const;
+/** limit and cursor of the lists paged newest first (history, holds). */
+const newestFirstPageParameters = [
+  { name: 'limit', in: 'query', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  {
+    name: 'cursor',
+    in: 'query',
+    required: false,
+    description: 'The `next_cursor` of the previous page; omit for the newest page',
+    schema: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+  },
+] as const;
 const holdIdParameter = { name: 'hold_id', in: 'path', required: true, schema: UUID } as const;
 
 /** What a capture and a void refuse alike: an unknown hold, one no longer held, a key still in flight. */
@@ -246,14 +257,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
             description: 'Only holds in this state (held: active and not expired; expired: past expires_at, released or not)',
             schema: { enum: ['held', 'captured', 'voided', 'expired'] },
           },
-          { name: 'limit', in: 'query', required: false, description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-          {
-            name: 'cursor',
-            in: 'query',
-            required: false,
-            description: 'The `next_cursor` of the previous page; omit for the newest page',
-            schema: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
-          },
+          ...newestFirstPageParameters,
           requestIdParameter,
         ],
         responses: {
@@ -371,20 +375,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         operationId: 'listTransactions',
         parameters: [
           userIdParameter,
-          {
-            name: 'limit',
-            in: 'query',
-            required: false,
-            description: 'Page size',
-            schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-          },
-          {
-            name: 'cursor',
-            in: 'query',
-            required: false,
-            description: 'The `next_cursor` of the previous page; omit for the newest page',
-            schema: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
-          },
+          ...newestFirstPageParameters,
           requestIdParameter,
         ],
         responses: {
