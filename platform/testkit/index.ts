@@ -12,3 +12,4 @@ export * from './harnesses/pipeline';
 export * from './test-triggers';
 export * from './money-events-check';
 export * from './seeded-random';
+export * from './row-locks';

@@ -1,8 +1,8 @@
-/** REVIEW2 probes that held up (kept as regression checks): atomic batches with held rows, duplicate keys, holds. */
+/** A reviewer's probes, kept as regression checks: atomic batches with held rows, duplicate keys, holds. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, whileRowLocked } from '@wallet/platform/testkit';
 
 let h: TransactionServiceHarness;
 before(async () => {
@@ -23,19 +23,15 @@ test('a member on a held row sets the whole group aside; nothing applied', async
   const [a, b, c, d] = (await h.createUsers(4)) as [string, string, string, string];
   await h.fund(a, '10.00');
   await h.fund(c, '10.00');
-  const outside = await h.db.transaction();
-  await outside.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [a]);
-  try {
-    const held = await batch([
+  const held = await whileRowLocked(h.db, a, () =>
+    batch([
       { op: 'transfer', from_user_id: c, to_user_id: d, amount_to_transfer: '1.00' },
       { op: 'transfer', from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
-    ]);
-    // Set aside whole (503 each, after the lock retries): nothing of it happened.
-    assert.deepEqual(held.results.map((x) => x.status), [503, 503]);
-    assert.deepEqual((await balance(c)).balance, '10.00');
-  } finally {
-    await outside.rollback();
-  }
+    ]),
+  );
+  // Set aside whole (503 each, after the lock retries): nothing of it happened.
+  assert.deepEqual(held.results.map((x) => x.status), [503, 503]);
+  assert.deepEqual((await balance(c)).balance, '10.00');
 });
 
 test('duplicate keys inside one atomic batch; hold + void + spend; capture + void of one hold', async () => {
@@ -56,9 +52,9 @@ test('duplicate keys inside one atomic batch; hold + void + spend; capture + voi
   ]);
   assert.equal((await balance(a)).balance, '9.00');
   assert.equal(differ.status, 422);
-  // BUG (run-batch.ts runAtomically catch): one member's rejection is copied onto every member. The
-  // unkeyed add-money and the leader (whose key STORED linked_operation_failed) are reported as
-  // idempotency_key_reused; a retry of the leader's key then answers something else.
+  // Each member keeps its own outcome. (A reviewer found one member's rejection copied onto every
+  // member: the unkeyed add-money and the leader, whose key stored linked_operation_failed, were
+  // reported as idempotency_key_reused, so a retry of the leader's key answered something else.)
   assert.deepEqual(differ.results.map((x) => x.body.code), ['linked_operation_failed', 'linked_operation_failed', 'idempotency_key_reused']);
   // the retry replays the same refusal (no flip)
   const again = await batch([{ op: 'transfer', idempotency_key: key2, from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' }], false);

@@ -1,16 +1,17 @@
 /**
- * REVIEW2 (failing test demonstrating a bug): an atomic batch is applied IN PART when one of its
- * members carries the same Idempotency-Key as a single request queued just before it in the same
- * engine batch, and that single request's user row is held elsewhere (skip-locked mode).
+ * A reviewer's repro, kept as a regression check: an atomic batch was once applied IN PART when one
+ * of its members carried the same Idempotency-Key as a single request queued just before it in the
+ * same engine batch, and that single request's user row was held elsewhere (skip-locked mode).
  *
  * The copy member is not "running" (its leader is the single request), so lockUsers' heldGroups
- * never looks at it; the leader is set aside, the copy answers setAside, the rest of the group is
- * decided and COMMITTED. The response then says 422 atomic_batch_refused "none was applied".
+ * did not look at it; the leader was set aside, the copy answered setAside, the rest of the group
+ * was decided and COMMITTED, and the response said 422 atomic_batch_refused "none was applied".
+ * Groups are now set aside whole, copies included (a fixpoint).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, whileRowLocked } from '@wallet/platform/testkit';
 import { sleep } from '@wallet/platform';
 
 let h: TransactionServiceHarness;
@@ -26,9 +27,7 @@ test('an atomic batch is all or nothing even when a member shares its key with a
   await h.fund(a, '100.00');
   await h.fund(c, '100.00');
 
-  const outside = await h.db.transaction();
-  await outside.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [a]);
-  try {
+  await whileRowLocked(h.db, a, async () => {
     // 1. Occupies the only batch slot for lock_timeout (wait mode), and teaches the engine that a is held.
     const blocker = requestJson(`${h.url}/add-money`, { body: { user_id: a, amount: '1.00' }, timeoutMs: 60_000 });
     await sleep(200);
@@ -61,7 +60,5 @@ test('an atomic batch is all or nothing even when a member shares its key with a
       assert.equal(answered.body.code, 'atomic_batch_refused');
       assert.equal(cBalance, '10000', 'atomic_batch_refused ("none was applied") but c -> d 30.00 was committed');
     }
-  } finally {
-    await outside.rollback();
-  }
+  });
 });

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { percentile, requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { holdRowLock, percentile, requestJson, startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
 
 /**
  * One user's row held for 30 s by a session outside the service (an operator's SELECT ... FOR
@@ -61,14 +61,13 @@ test(`a row held elsewhere for ${HOLD_MS / 1_000} s: at most one batch of other 
   // The same load without any lock first: what "their latency" is on this machine right now.
   const control = (await unrelatedLoad(others, Date.now() + CONTROL_MS)).map((r) => r.ms).sort((x, y) => x - y);
 
-  const outside = await h.db.transaction();
-  await outside.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [held]);
+  const outside = await holdRowLock(h.db, held);
   const until = Date.now() + HOLD_MS;
   const load = unrelatedLoad(others, until);
   const refused = await timedRequest('/add-money', { user_id: held, amount: '1.00' }, `held-${held}`);
   const latencies = (await load).map((r) => r.ms).sort((x, y) => x - y);
   const balanceWhileHeld = (await h.db.raw<{ rows: Array<{ balance_minor: string }> }>('SELECT balance_minor FROM users WHERE user_id = ?', [held])).rows[0]!;
-  await outside.commit();
+  await outside.release();
 
   assert.equal(refused.status, 503);
   assert.equal(refused.code, 'service_unavailable');

@@ -1,6 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requestJson, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
+import {
+  holdRowLock,
+  requestJson,
+  startTransactionServiceHarness,
+  type TransactionServiceHarness,
+  waitFor,
+  waitUntilWaitingOnLock,
+} from '@wallet/platform/testkit';
 
 /**
  * The money queue's bound as a client sees it: a full queue answers at once with 503 problem+json
@@ -19,18 +26,9 @@ test('a full money queue: 503 service_unavailable with Retry-After, nothing move
   await h.fund(a, '100.00');
 
   // Park the engine: its batch waits on a row lock this test holds, so the next requests queue.
-  const gate = await h.db.transaction();
-  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [blocker]);
+  const gate = await holdRowLock(h.db, blocker);
   const parked = requestJson(`${h.url}/add-money`, { body: { user_id: blocker, amount: '1.00' } });
-  await waitFor(
-    async () => {
-      const rows = await h.db.raw<{ rows: unknown[] }>(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'transaction-service-money' AND wait_event_type = 'Lock'",
-      );
-      return rows.rows.length > 0 ? true : undefined;
-    },
-    { what: 'the money engine to wait on the test row lock' },
-  );
+  await waitUntilWaitingOnLock(h.db, 'transaction-service-money', 'the money engine to wait on the test row lock');
 
   // Each response records whether it came back while the engine was still parked.
   let gateOpen = false;
@@ -52,7 +50,7 @@ test('a full money queue: 503 service_unavailable with Retry-After, nothing move
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(answeredCount(), 35, 'only the refusals came back while the engine was parked');
   gateOpen = true;
-  await gate.commit();
+  await gate.release();
   assert.equal((await parked).status, 200);
 
   const responses = await Promise.all(pending);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createKnex } from '@wallet/platform';
 import { waitFor } from '@wallet/platform/testkit';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
-import { addMoney, createMoneyEngine, createUsers, holdRowLock, metricOf, transfer, walletTestDatabaseForFile } from './support/engine-rig';
+import { holdRowLock } from '@wallet/platform/testkit';
+import { addMoney, createMoneyEngine, createUsers, metricOf, transfer, walletTestDatabaseForFile } from './support/engine-rig';
 
 /**
  * Review: items set aside together (one batch, its user's row held elsewhere) are each put back

@@ -13,9 +13,9 @@ import {
   metricOf,
   SETTLER_APPLICATION_NAME,
   testSettler,
-  waitUntilWaitingOnLock,
   walletTestDatabaseForFile,
 } from './support/engine-rig';
+import { waitUntilWaitingOnLock } from '@wallet/platform/testkit';
 
 /**
  * A COMMIT that gets no reply while its server process lives on (held in the network, or a

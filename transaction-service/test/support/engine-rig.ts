@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
-import { createTestDatabase, metricValue, type TestDatabase, waitFor } from '@wallet/platform/testkit';
+import { createTestDatabase, holdRowLock, metricValue, type TestDatabase, waitUntilWaitingOnLock } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../../src/data-access/migrations/001-create-wallet-schema';
 import { connectionPerAttemptSettler, type BatchSettler, type SettlerOptions } from '../../src/data-access/money-transaction';
 import { MoneyEngine, type MoneyEngineOptions } from '../../src/domain/transfers/money-engine';
@@ -136,31 +136,6 @@ export async function balanceOf(db: Knex, userId: string): Promise<string> {
 /** metricValue of the registry's current text: the sum of the matching series, undefined if none. */
 export async function metricOf(metrics: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   return metricValue(await metrics.metrics(), name, labels);
-}
-
-/** Holds `userId`'s row lock in a transaction of `db` (one of its connections) until `release` (once or more). */
-export async function holdRowLock(db: Knex, userId: string): Promise<{ release(): Promise<void> }> {
-  const gate = await db.transaction();
-  await gate.raw('SELECT 1 FROM users WHERE user_id = ? FOR UPDATE', [userId]);
-  return {
-    release: async () => {
-      if (!gate.isCompleted()) await gate.commit();
-    },
-  };
-}
-
-/** Waits until a backend named `applicationName` waits on a lock. */
-export async function waitUntilWaitingOnLock(db: Knex, applicationName: string, what: string): Promise<void> {
-  await waitFor(
-    async () => {
-      const rows = await db.raw<{ rows: unknown[] }>(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'",
-        [applicationName],
-      );
-      return rows.rows.length > 0 ? true : undefined;
-    },
-    { what },
-  );
 }
 
 /**

@@ -15,9 +15,15 @@ const addMoneySchema = Joi.object<{ user_id: string; amount: unknown }>({
   amount: Joi.any().required(),
 });
 
-const transferSchema = Joi.object<{ from_user_id: string; to_user_id: string; amount_to_transfer: unknown }>({
-  from_user_id: uuidSchema().required(),
-  to_user_id: uuidSchema().required(),
+/** A transfer's and a hold's two users: from whom, to whom. */
+interface PartiesInput {
+  from_user_id: string;
+  to_user_id: string;
+}
+const partiesSchema = { from_user_id: uuidSchema().required(), to_user_id: uuidSchema().required() };
+
+const transferSchema = Joi.object<PartiesInput & { amount_to_transfer: unknown }>({
+  ...partiesSchema,
   amount_to_transfer: Joi.any().required(),
 });
 
@@ -54,10 +60,7 @@ export function parseAddMoneyRequest(body: unknown, keyHeader: string | undefine
 export function parseTransferRequest(body: unknown, keyHeader: string | undefined, maxAmountMinor: Minor): KeyedCommand {
   const key = parseIdempotencyKey(keyHeader);
   const input = validateInput(transferSchema, body);
-  const amountMinor = parseAmount(input.amount_to_transfer, { maxMinor: maxAmountMinor }, 'amount_to_transfer');
-  const from = input.from_user_id;
-  const to = input.to_user_id;
-  if (from === to) throw new AppError('self_transfer', 'from_user_id and to_user_id must differ');
+  const { from, to, amountMinor } = parseMovement(input, input.amount_to_transfer, 'amount_to_transfer', maxAmountMinor);
   return {
     command: { op: 'transfer', fromUserId: from, toUserId: to, amountMinor },
     key,
@@ -65,12 +68,24 @@ export function parseTransferRequest(body: unknown, keyHeader: string | undefine
   };
 }
 
+/** Money that moves (or is reserved) from one user to another: an amount, and two different users. */
+function parseMovement(
+  parties: PartiesInput,
+  amount: unknown,
+  amountField: string,
+  maxAmountMinor: Minor,
+): { from: string; to: string; amountMinor: Minor } {
+  const amountMinor = parseAmount(amount, { maxMinor: maxAmountMinor }, amountField);
+  const { from_user_id: from, to_user_id: to } = parties;
+  if (from === to) throw new AppError('self_transfer', 'from_user_id and to_user_id must differ');
+  return { from, to, amountMinor };
+}
+
 /** Holds last 7 days unless told otherwise, and at most 30 days. */
 export const HOLD_EXPIRY_SECONDS = { default: 604_800, min: 1, max: 2_592_000 } as const;
 
-const holdSchema = Joi.object<{ from_user_id: string; to_user_id: string; amount: unknown; expires_in_seconds?: unknown }>({
-  from_user_id: uuidSchema().required(),
-  to_user_id: uuidSchema().required(),
+const holdSchema = Joi.object<PartiesInput & { amount: unknown; expires_in_seconds?: unknown }>({
+  ...partiesSchema,
   amount: Joi.any().required(),
   expires_in_seconds: Joi.any(),
 });
@@ -82,10 +97,7 @@ export const holdIdParam = uuidSchema().required().label('hold_id');
 export function parseHoldRequest(body: unknown, keyHeader: string | undefined, maxAmountMinor: Minor): KeyedCommand {
   const key = parseIdempotencyKey(keyHeader);
   const input = validateInput(holdSchema, body);
-  const amountMinor = parseAmount(input.amount, { maxMinor: maxAmountMinor }, 'amount');
-  const from = input.from_user_id;
-  const to = input.to_user_id;
-  if (from === to) throw new AppError('self_transfer', 'from_user_id and to_user_id must differ');
+  const { from, to, amountMinor } = parseMovement(input, input.amount, 'amount', maxAmountMinor);
   const expiresInSeconds = parseExpiresIn(input.expires_in_seconds);
   return {
     command: { op: 'hold', fromUserId: from, toUserId: to, amountMinor, expiresInSeconds },
