@@ -6,7 +6,6 @@ import type { Knex } from '@wallet/platform';
  * comes back as bigint (pg hands BIGINT over as text; the conversion is made here, not above).
  */
 
-/** What one check found: how many it looked at, how many are wrong, and the first `limit` of those. */
 /**
  * Takes the advisory lock `key` for the rest of the transaction without waiting: false when
  * another session holds it. Released by COMMIT or ROLLBACK, so a crashed holder never keeps it.
@@ -16,43 +15,59 @@ export async function tryTransactionLock(trx: Knex.Transaction, key: number): Pr
   return rows[0]?.locked === true;
 }
 
+/** What one check found: how many it looked at, how many are wrong, and the first `limit` of those. */
 export interface Findings<T> {
   checked: number;
   found: number;
   findings: T[];
 }
 
-export interface BalanceDrift {
-  user_id: string;
-  balance_minor: bigint;
-  ledger_balance_minor: bigint;
-}
+/** A user whose stored amount (a column of users) differs from the same amount recomputed from its records. */
+export type UserAmountDrift<Stored extends string, Recomputed extends string> = { user_id: string } & Record<Stored | Recomputed, bigint>;
+
+export type BalanceDrift = UserAmountDrift<'balance_minor', 'ledger_balance_minor'>;
 
 /** Users whose stored balance differs from the sum of their ledger (credits - debits). */
 export function findBalanceDrifts(trx: Knex.Transaction, limit: number): Promise<Findings<BalanceDrift>> {
-  return queryFindings<{ user_id: string; balance_minor: string; ledger_balance_minor: string }, BalanceDrift>(
+  return findUserAmountDrifts(trx, limit, {
+    stored: 'balance_minor',
+    recomputed: 'ledger_balance_minor',
+    perUser: `SELECT user_id, sum(CASE type WHEN 'credit' THEN amount_minor WHEN 'debit' THEN -amount_minor ELSE 0 END) AS amount_minor
+                FROM transactions
+               GROUP BY user_id`,
+  });
+}
+
+/**
+ * Users whose `stored` column differs from `perUser`'s amount_minor for them (0 for a user it has
+ * no row for). The names are this file's constants, never input.
+ */
+function findUserAmountDrifts<S extends string, R extends string>(
+  trx: Knex.Transaction,
+  limit: number,
+  drift: { stored: S; recomputed: R; perUser: string },
+): Promise<Findings<UserAmountDrift<S, R>>> {
+  const { stored, recomputed } = drift;
+  return queryFindings<{ user_id: string } & Record<S | R, string>, UserAmountDrift<S, R>>(
     trx,
     {
       with: `
-        ledger AS (
-          SELECT user_id,
-                 sum(CASE type WHEN 'credit' THEN amount_minor WHEN 'debit' THEN -amount_minor ELSE 0 END) AS ledger_balance_minor
-            FROM transactions
-           GROUP BY user_id
+        recomputed AS (
+          ${drift.perUser}
         ), compared AS (
-          SELECT u.user_id, u.balance_minor, coalesce(l.ledger_balance_minor, 0) AS ledger_balance_minor
+          SELECT u.user_id, u.${stored}, coalesce(r.amount_minor, 0) AS ${recomputed}
             FROM users u
-            LEFT JOIN ledger l ON l.user_id = u.user_id
+            LEFT JOIN recomputed r ON r.user_id = u.user_id
         ), drifted AS (
-          SELECT * FROM compared WHERE balance_minor <> ledger_balance_minor
+          SELECT * FROM compared WHERE ${stored} <> ${recomputed}
         )`,
       checked: 'compared',
       found: 'drifted',
-      columns: 'f.user_id, f.balance_minor::text AS balance_minor, f.ledger_balance_minor::text AS ledger_balance_minor',
+      columns: `f.user_id, f.${stored}::text AS ${stored}, f.${recomputed}::text AS ${recomputed}`,
       key: 'user_id',
       limit,
     },
-    (r) => ({ user_id: r.user_id, balance_minor: BigInt(r.balance_minor), ledger_balance_minor: BigInt(r.ledger_balance_minor) }),
+    (r) => ({ user_id: r.user_id, [stored]: BigInt(r[stored]), [recomputed]: BigInt(r[recomputed]) }) as UserAmountDrift<S, R>,
   );
 }
 
@@ -146,34 +161,15 @@ export function findMalformedTransfers(trx: Knex.Transaction, limit: number): Pr
   );
 }
 
-export interface HeldDrift {
-  user_id: string;
-  held_minor: bigint;
-  holds_minor: bigint;
-}
+export type HeldDrift = UserAmountDrift<'held_minor', 'holds_minor'>;
 
 /** Users whose held amount differs from the sum of their active holds as sender (status 'held', expired or not yet released). */
 export function findHeldDrifts(trx: Knex.Transaction, limit: number): Promise<Findings<HeldDrift>> {
-  return queryFindings<{ user_id: string; held_minor: string; holds_minor: string }, HeldDrift>(
-    trx,
-    {
-      with: `
-        active AS (
-          SELECT from_user_id AS user_id, sum(amount_minor) AS holds_minor FROM holds WHERE status = 'held' GROUP BY from_user_id
-        ), compared AS (
-          SELECT u.user_id, u.held_minor, coalesce(a.holds_minor, 0) AS holds_minor
-            FROM users u LEFT JOIN active a ON a.user_id = u.user_id
-        ), drifted AS (
-          SELECT * FROM compared WHERE held_minor <> holds_minor
-        )`,
-      checked: 'compared',
-      found: 'drifted',
-      columns: 'f.user_id, f.held_minor::text AS held_minor, f.holds_minor::text AS holds_minor',
-      key: 'user_id',
-      limit,
-    },
-    (r) => ({ user_id: r.user_id, held_minor: BigInt(r.held_minor), holds_minor: BigInt(r.holds_minor) }),
-  );
+  return findUserAmountDrifts(trx, limit, {
+    stored: 'held_minor',
+    recomputed: 'holds_minor',
+    perUser: `SELECT from_user_id AS user_id, sum(amount_minor) AS amount_minor FROM holds WHERE status = 'held' GROUP BY from_user_id`,
+  });
 }
 
 export interface MalformedHold {
