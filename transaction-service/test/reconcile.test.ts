@@ -115,6 +115,19 @@ describe('reconciliation', () => {
     assert.equal((await reconcileBalances(h.db)).ok, true);
   });
 
+  test('a held amount changed behind the holds is reported with both amounts', async () => {
+    const [a, b] = await writeBooks();
+    const hold = await requestJson<{ hold_id: string }>(`${h.url}/holds`, { body: { from_user_id: a, to_user_id: b, amount: '3.00' } });
+    assert.equal(hold.status, 201, JSON.stringify(hold.body));
+    assert.equal((await reconcileBalances(h.db)).ok, true, 'an active hold reconciles');
+    await h.db('users').where({ user_id: a }).increment('held_minor', 2);
+
+    const report = await reconcileBalances(h.db);
+    assert.equal(report.mismatch_count, 1);
+    assert.deepEqual(report.mismatches, [{ kind: 'held', user_id: a, held: '3.02', holds: '3.00' }]);
+    assert.equal(report.holds_checked, 1);
+  });
+
   test('a transfer whose legs were tampered with is reported (append-only trigger disabled to do it)', async () => {
     const [a, , c] = await writeBooks();
     const transferId = await transfer(a, c, '1.00');
