@@ -9,6 +9,37 @@ export interface Migration {
   up: (knex: Knex) => Promise<void>;
 }
 
+/**
+ * A migration that runs one SQL text (it may hold several statements). knex records only a
+ * migration's name in knex_migrations, no checksum of what ran, so an applied migration may be
+ * written this way as long as its name and its statements stay the same.
+ */
+export function sqlMigration(name: string, sql: string): Migration {
+  return {
+    name,
+    async up(knex: Knex): Promise<void> {
+      await knex.raw(sql);
+    },
+  };
+}
+
+/** A role name as it stands in SQL unquoted; the grants below splice it into the statement. */
+const PLAIN_ROLE = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * The SQL of one DO block granting each login its privileges, skipping a login whose role does not
+ * exist (a server set up without db/init). Keyed by role, in order; each privilege is what stands
+ * between GRANT and TO, e.g. `SELECT, INSERT ON users`.
+ */
+export function grantsIfRolesExist(privilegesByRole: Readonly<Record<string, readonly string[]>>): string {
+  const perRole = Object.entries(privilegesByRole).map(([role, privileges]) => {
+    if (!PLAIN_ROLE.test(role)) throw new Error(`not a plain role name: ${role}`);
+    const grants = privileges.map((privilege) => `    GRANT ${privilege} TO ${role};`);
+    return [`  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN`, ...grants, '  END IF;'].join('\n');
+  });
+  return ['DO $$', 'BEGIN', ...perRole, 'END', '$$;'].join('\n');
+}
+
 /** Serves migrations from a static list, so compiled output and tests need no file globbing. */
 class StaticMigrationSource implements Knex.MigrationSource<Migration> {
   constructor(private readonly migrations: readonly Migration[]) {}

@@ -88,6 +88,13 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
     }
   }
 
+  /** Each statement, run in turn on `c`, is refused for want of privilege (42501). */
+  async function assertRefused(c: pg.Client, statements: readonly string[]): Promise<void> {
+    for (const statement of statements) {
+      assert.equal(await sqlStateOf(() => c.query(statement)), '42501', statement);
+    }
+  }
+
   async function as<T>(role: Role, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = await connect(role, database);
     try {
@@ -260,20 +267,14 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
       await c.query("INSERT INTO money_events_pending (entry_seq) SELECT seq FROM transactions WHERE id = '0190a3f8-7c1e-7b3a-9d2e-4f5a6b7c8d92'");
       await c.query("INSERT INTO idempotency_keys (endpoint, idempotency_key, request_hash) VALUES ('add-money', 'k', 'h')");
       await c.query("DELETE FROM idempotency_keys WHERE idempotency_key = 'k'");
-      for (const statement of [
-        'UPDATE transactions SET amount_minor = 1',
-        'DELETE FROM transactions',
-        'TRUNCATE transactions CASCADE',
-        'ALTER TABLE transactions DISABLE TRIGGER transactions_append_only',
-        'ALTER TABLE transactions DISABLE TRIGGER ALL',
+      // Rewriting the ledger, switching its trigger off, rewriting transfers, deleting what the ledger refers to.
+      await assertRefused(c, [
+        'UPDATE transactions SET amount_minor = 1', 'DELETE FROM transactions', 'TRUNCATE transactions CASCADE',
+        'ALTER TABLE transactions DISABLE TRIGGER transactions_append_only', 'ALTER TABLE transactions DISABLE TRIGGER ALL',
         'DROP TRIGGER transactions_append_only ON transactions',
-        'UPDATE transfers SET amount_minor = 1',
-        'DELETE FROM transfers',
-        'DELETE FROM users',
-        'DELETE FROM processed_events',
-      ]) {
-        assert.equal(await sqlStateOf(() => c.query(statement)), '42501', statement);
-      }
+        'UPDATE transfers SET amount_minor = 1', 'DELETE FROM transfers',
+        'DELETE FROM users', 'DELETE FROM processed_events',
+      ]);
       const { rows } = await c.query<{ amount_minor: string }>('SELECT amount_minor FROM transactions');
       assert.deepEqual(rows, [{ amount_minor: '500' }]);
     });
@@ -294,18 +295,15 @@ describe('db/init scripts on a fresh PostgreSQL', { skip: PG_BIN ? false : 'no P
       assert.equal(claimed.rowCount, 1, 'it takes the pending event and reads its ledger row');
       await c.query('INSERT INTO money_events_pending (entry_seq) SELECT seq FROM transactions');
       await c.query('COMMIT');
-      for (const statement of [
+      // Writing the ledger, reading or writing balances, reading other tables, editing a pending event, the schema.
+      await assertRefused(c, [
         'UPDATE transactions SET amount_minor = 1',
         "INSERT INTO transactions (id, user_id, type, kind, amount_minor, balance_after_minor, sequence) SELECT gen_random_uuid(), user_id, 'credit', 'add_money', 1, 1, 99 FROM users",
-        'SELECT balance_minor FROM users',
-        'UPDATE users SET balance_minor = 0',
-        'SELECT * FROM idempotency_keys',
-        'SELECT * FROM transfers',
+        'SELECT balance_minor FROM users', 'UPDATE users SET balance_minor = 0',
+        'SELECT * FROM idempotency_keys', 'SELECT * FROM transfers',
         'UPDATE money_events_pending SET created_at = now()',
         'CREATE TABLE sneaky (id int)',
-      ]) {
-        assert.equal(await sqlStateOf(() => c.query(statement)), '42501', statement);
-      }
+      ]);
     });
   });
 

@@ -128,25 +128,17 @@ else
 fi
 
 mkdir -p "$RUN_DIR"
+# One line per group: the run's settings, each pgbench run's result with what it varied, the last
+# `make bench`. Unrun pgbench runs are null. bench-compare.sh reads the fields by name.
 cat >"$OUT_FILE" <<JSON
 {
-  "kind": "bench-db",
-  "finished_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-  "clients": $clients,
-  "max_connections": $max_connections,
-  "seconds_per_run": $SECONDS_PER_RUN,
-  "users": $USERS,
-  "tps_uniform": ${tps_uniform:-null},
-  "tps_bench_mix": ${tps_hot:-null},
-  "hot_permille": $hot_permille,
-  "tps_uniform_pool_size": ${tps_pool:-null},
-  "batch_size": $BATCH_SIZE,
-  "batch_clients": $BATCH_CLIENTS,
-  "transfers_per_second_batch_uniform": ${tps_batch:-null},
-  "transfers_per_second_batch_hot": ${tps_batch_hot:-null},
-  "pool_clients": $pool_clients,
-  "bench_transfers_per_second": ${ours:-null},
-  "bench_traffic_uniform": $([ "$ours_uniform" = yes ] && echo true || echo false)
+  "kind": "bench-db", "finished_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "clients": $clients, "max_connections": $max_connections, "seconds_per_run": $SECONDS_PER_RUN, "users": $USERS,
+  "tps_uniform": ${tps_uniform:-null}, "tps_bench_mix": ${tps_hot:-null}, "hot_permille": $hot_permille,
+  "tps_uniform_pool_size": ${tps_pool:-null}, "pool_clients": $pool_clients,
+  "batch_size": $BATCH_SIZE, "batch_clients": $BATCH_CLIENTS,
+  "transfers_per_second_batch_uniform": ${tps_batch:-null}, "transfers_per_second_batch_hot": ${tps_batch_hot:-null},
+  "bench_transfers_per_second": ${ours:-null}, "bench_traffic_uniform": $([ "$ours_uniform" = yes ] && echo true || echo false)
 }
 JSON
 log "result written to $OUT_FILE"

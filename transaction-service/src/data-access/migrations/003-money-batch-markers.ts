@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Migration } from '@wallet/platform';
+import { grantsIfRolesExist, sqlMigration } from '@wallet/platform';
 
 /**
  * The durable evidence that settles a money batch whose COMMIT reply was lost (ADR 6, amended).
@@ -8,24 +7,13 @@ import type { Migration } from '@wallet/platform';
  * outcome 'aborted': that tombstone is itself durable, makes the verdict final (the batch can no
  * longer commit: its marker's key is taken) and makes settling idempotent.
  */
-export const createMoneyBatchMarkers: Migration = {
-  name: '003-money-batch-markers',
-  async up(knex: Knex): Promise<void> {
-    await knex.raw(`
-      CREATE TABLE money_batches (
-        batch_id   uuid PRIMARY KEY,
-        outcome    text NOT NULL DEFAULT 'committed' CHECK (outcome IN ('committed', 'aborted')),
-        created_at timestamptz NOT NULL DEFAULT now()
-      );
-      CREATE INDEX money_batches_created_at ON money_batches (created_at);
+export const createMoneyBatchMarkers = sqlMigration('003-money-batch-markers', `
+  CREATE TABLE money_batches (
+    batch_id   uuid PRIMARY KEY,
+    outcome    text NOT NULL DEFAULT 'committed' CHECK (outcome IN ('committed', 'aborted')),
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX money_batches_created_at ON money_batches (created_at);
 
-      DO $$
-      BEGIN
-        IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'transaction_service') THEN
-          GRANT SELECT, INSERT, DELETE ON money_batches TO transaction_service;
-        END IF;
-      END
-      $$;
-    `);
-  },
-};
+  ${grantsIfRolesExist({ transaction_service: ['SELECT, INSERT, DELETE ON money_batches'] })}
+`);

@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Migration } from '@wallet/platform';
+import { sqlMigration } from '@wallet/platform';
 
 /**
  * Balances at any instant and statements (ADR 11).
@@ -16,17 +15,12 @@ import type { Migration } from '@wallet/platform';
  * transaction: on a large existing ledger, run it in a quiet moment (it blocks ledger writes while
  * it builds).
  */
-export const addBalanceAsOf: Migration = {
-  name: '006-balance-as-of',
-  async up(knex: Knex): Promise<void> {
-    await knex.raw(`
-      ALTER TABLE users ADD COLUMN last_entry_at timestamptz;
-      UPDATE users u SET last_entry_at = l.last_at
-        FROM (SELECT user_id, max(created_at) AS last_at FROM transactions GROUP BY user_id) l
-       WHERE u.user_id = l.user_id;
+export const addBalanceAsOf = sqlMigration('006-balance-as-of', `
+  ALTER TABLE users ADD COLUMN last_entry_at timestamptz;
+  UPDATE users u SET last_entry_at = l.last_at
+    FROM (SELECT user_id, max(created_at) AS last_at FROM transactions GROUP BY user_id) l
+   WHERE u.user_id = l.user_id;
 
-      CREATE INDEX transactions_user_time ON transactions (user_id, created_at, sequence)
-        INCLUDE (type, amount_minor, balance_after_minor);
-    `);
-  },
-};
+  CREATE INDEX transactions_user_time ON transactions (user_id, created_at, sequence)
+    INCLUDE (type, amount_minor, balance_after_minor);
+`);
