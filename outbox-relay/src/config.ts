@@ -30,15 +30,13 @@ export const outboxRelayConfig = defineConfig({
   pollIntervalMs: { env: 'RELAY_POLL_INTERVAL_MS', schema: Joi.number().integer().min(10).default(1_000) },
   initialBackoffMs: { env: 'RELAY_INITIAL_BACKOFF_MS', schema: Joi.number().integer().min(1).default(200) },
   maxBackoffMs: { env: 'RELAY_MAX_BACKOFF_MS', schema: Joi.number().integer().min(1).default(30_000) },
-  // The small /healthz, /readyz, /metrics server; PORT=0 picks a free port.
-  ...httpListenerSettings(3003),
-  /** That server takes no request body: anything bigger than this is refused (413) before it is read. */
-  httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(1_024) },
+  // The small /healthz, /readyz, /metrics server (PORT=0 picks a free port); it takes no request
+  // body: anything bigger than 1 KiB is refused (413) before it is read.
+  ...httpListenerSettings({ port: 3003, bodyLimitBytes: 1_024 }),
   logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 
 export type OutboxRelayConfig = ConfigOf<typeof outboxRelayConfig>;
 
-export function loadOutboxRelayConfig(env: NodeJS.ProcessEnv = process.env): OutboxRelayConfig {
-  return outboxRelayConfig.load(env);
-}
+/** Reads and validates the environment (process.env by default); throws ConfigError listing every problem. */
+export const loadOutboxRelayConfig = outboxRelayConfig.load;

@@ -1,29 +1,17 @@
 import Joi from 'joi';
-import {
-  balanceNatsSettings,
-  configFields,
-  defineConfig,
-  httpListenerSettings,
-  ownedDatabaseSettings,
-  userCreatedKafkaSettings,
-  type ConfigOf,
-} from '@wallet/platform';
+import { apiServiceSettings, configFields, defineConfig, userCreatedKafkaSettings, type ConfigOf } from '@wallet/platform';
 import { parseAmount } from './domain/money';
 
 export const transactionServiceConfig = defineConfig({
-  ...httpListenerSettings(3002),
+  // Its own login may only run the DML it needs; the ledger is insert-only (see db/README.md). Its
+  // NATS login may answer balance requests in its queue group, and publish nothing else.
+  ...apiServiceSettings('transaction-service', {
+    port: 3002,
+    database: { role: 'transaction_service', ownerRole: 'wallet_transactions_owner', database: 'wallet_transactions', poolMax: 20 },
+  }),
   /** The operators' listener (GET /internal/reconcile): loopback only unless told otherwise. */
   operatorHost: { env: 'OPERATOR_HOST', schema: configFields.host() },
   operatorPort: { env: 'OPERATOR_PORT', schema: configFields.port(3102) },
-  // Its own login may only run the DML it needs; the ledger is insert-only (see db/README.md).
-  ...ownedDatabaseSettings({
-    role: 'transaction_service',
-    ownerRole: 'wallet_transactions_owner',
-    database: 'wallet_transactions',
-    poolMax: 20,
-  }),
-  // Its NATS login may answer balance requests in its queue group, and publish nothing else.
-  ...balanceNatsSettings('transaction-service'),
   // Its Kafka principal may read the user-created topic with its group only.
   ...userCreatedKafkaSettings('transaction-service'),
   consumerGroupId: { env: 'KAFKA_CONSUMER_GROUP', schema: Joi.string().default('transaction-service') },
@@ -71,7 +59,6 @@ export const transactionServiceConfig = defineConfig({
   holdSweepIntervalMs: { env: 'HOLD_SWEEP_INTERVAL_MS', schema: Joi.number().integer().min(0).max(60_000).default(200) },
   /** Expired holds one sweeper round releases at most. */
   holdSweepRoundLimit: { env: 'HOLD_SWEEP_ROUND_LIMIT', schema: Joi.number().integer().min(1).max(100_000).default(2_000) },
-  httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(65_536) },
   /**
    * POST /batch: operations in one request (each is queued like a single request, so a batch never
    * holds more than this of MONEY_QUEUE_LIMIT), and its own body limit (a thousand operations are ~250 KiB).
@@ -110,11 +97,9 @@ export const transactionServiceConfig = defineConfig({
   asOfLockTimeoutMs: { env: 'AS_OF_LOCK_TIMEOUT_MS', schema: Joi.number().integer().min(50).max(60_000).default(2_000) },
   /** The connections of HTTP reads at an instant and statements (their own pool: its sessions are set up for the wait). */
   asOfDbPoolMax: { env: 'AS_OF_DB_POOL_MAX', schema: Joi.number().integer().min(1).max(100).default(10) },
-  logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
 });
 
 export type TransactionServiceConfig = ConfigOf<typeof transactionServiceConfig>;
 
-export function loadTransactionServiceConfig(env: NodeJS.ProcessEnv = process.env): TransactionServiceConfig {
-  return transactionServiceConfig.load(env);
-}
+/** Reads and validates the environment (process.env by default); throws ConfigError listing every problem. */
+export const loadTransactionServiceConfig = transactionServiceConfig.load;

@@ -59,10 +59,18 @@ export interface ConfigField<V> {
 
 export type ConfigSpec<T> = { [K in keyof T]: ConfigField<T[K]> };
 
+/**
+ * The typed settings a spec describes (their types inferred from the schemas), or those of the
+ * spec a function returns: `SettingsOf<typeof databaseSettings>`. So a group of settings is
+ * written once, as its spec, and not again as an interface.
+ */
+export type SettingsOf<S> = S extends (...args: never[]) => infer R ? SettingsOf<R> : S extends ConfigSpec<infer T> ? T : never;
+
 export interface ConfigDefinition<T> {
   /** Every environment variable the process reads at start-up (compose is checked against this). */
   envVars: string[];
-  load(env?: NodeJS.ProcessEnv): T;
+  /** Needs no `this`: a service may export it as its own `load…Config`. */
+  load: (env?: NodeJS.ProcessEnv) => T;
 }
 
 /** The typed configuration a definition loads: `ConfigOf<typeof myConfig>`. */

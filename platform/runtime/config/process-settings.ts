@@ -2,37 +2,33 @@ import Joi from 'joi';
 import { BALANCE_SUBJECT } from '../contracts/balance-request';
 import { MONEY_EVENTS_TOPIC } from '../contracts/money-events-topic';
 import { USER_CREATED_TOPIC } from '../contracts/user-created-event';
-import { configFields, type ConfigSpec } from './load-config';
+import { configFields, type SettingsOf } from './load-config';
 import { localPostgresUrl } from './local-infrastructure';
 
 /**
  * Groups of settings that several processes read with the same environment variables, defaults
  * and validation. A process's `defineConfig` spreads the groups it needs, so e.g. KAFKA_SSL means
  * the same thing, and fails the same way, in every process that reads it. Defaults that differ
- * between processes (port, login, pool size) are the parameters.
+ * between processes (port, login, pool size) are the parameters. Each group's type is derived
+ * from its spec (SettingsOf), so a setting is written once.
  */
 
-/** HOST/PORT: where the process's HTTP listener binds. */
-export interface HttpListenerSettings {
-  host: string;
-  port: number;
-}
-
-export function httpListenerSettings(defaultPort: number): ConfigSpec<HttpListenerSettings> {
+/**
+ * HOST/PORT: where the process's HTTP listener binds; HTTP_BODY_LIMIT_BYTES: the largest request
+ * body it reads (a larger one is refused, 413, before it is read).
+ */
+export function httpListenerSettings(defaults: { port: number; bodyLimitBytes: number }) {
   return {
     host: { env: 'HOST', schema: configFields.host() },
-    port: { env: 'PORT', schema: configFields.port(defaultPort) },
+    port: { env: 'PORT', schema: configFields.port(defaults.port) },
+    httpBodyLimitBytes: { env: 'HTTP_BODY_LIMIT_BYTES', schema: configFields.positiveInt(defaults.bodyLimitBytes) },
   };
 }
 
-/** The process's own PostgreSQL login (only the DML it needs, see db/README.md) and its pool. */
-export interface DatabaseSettings {
-  databaseUrl: string;
-  dbPoolMax: number;
-  dbStatementTimeoutMs: number;
-}
+export type HttpListenerSettings = SettingsOf<typeof httpListenerSettings>;
 
-export function databaseSettings(defaults: { role: string; database: string; poolMax: number }): ConfigSpec<DatabaseSettings> {
+/** The process's own PostgreSQL login (only the DML it needs, see db/README.md) and its pool. */
+export function databaseSettings(defaults: { role: string; database: string; poolMax: number }) {
   return {
     databaseUrl: { env: 'DATABASE_URL', schema: configFields.postgresUrl(localPostgresUrl(defaults.role, defaults.database)) },
     dbPoolMax: { env: 'DB_POOL_MAX', schema: configFields.positiveInt(defaults.poolMax) },
@@ -40,18 +36,13 @@ export function databaseSettings(defaults: { role: string; database: string; poo
   };
 }
 
-/** A service that owns its database: it also applies the migrations, logged in as the owner role. */
-export interface OwnedDatabaseSettings extends DatabaseSettings {
-  /** The database owner's login, used only to apply the migrations. */
-  migrationDatabaseUrl: string;
-}
+export type DatabaseSettings = SettingsOf<typeof databaseSettings>;
 
-export function ownedDatabaseSettings(defaults: {
-  role: string;
-  ownerRole: string;
-  database: string;
-  poolMax: number;
-}): ConfigSpec<OwnedDatabaseSettings> {
+/**
+ * A service that owns its database: it also applies the migrations, logged in as the owner role
+ * (migrationDatabaseUrl, used for nothing else).
+ */
+export function ownedDatabaseSettings(defaults: { role: string; ownerRole: string; database: string; poolMax: number }) {
   const { databaseUrl, ...pool } = databaseSettings(defaults);
   return {
     databaseUrl,
@@ -63,15 +54,10 @@ export function ownedDatabaseSettings(defaults: {
   };
 }
 
-/** Either end of the balance request/reply: the process's own NATS login and the subject both ends use. */
-export interface BalanceNatsSettings {
-  natsUrl: string;
-  natsUser: string;
-  natsPassword: string;
-  balanceSubject: string;
-}
+export type OwnedDatabaseSettings = SettingsOf<typeof ownedDatabaseSettings>;
 
-export function balanceNatsSettings(defaultUser: string): ConfigSpec<BalanceNatsSettings> {
+/** Either end of the balance request/reply: the process's own NATS login and the subject both ends use. */
+export function balanceNatsSettings(defaultUser: string) {
   return {
     natsUrl: { env: 'NATS_URL', schema: configFields.natsUrl() },
     natsUser: { env: 'NATS_USER', schema: configFields.brokerUser(defaultUser) },
@@ -80,22 +66,29 @@ export function balanceNatsSettings(defaultUser: string): ConfigSpec<BalanceNats
   };
 }
 
+export type BalanceNatsSettings = SettingsOf<typeof balanceNatsSettings>;
+
 /**
- * Either end of the user-created topic: the process's own Kafka principal (SASL/SCRAM-SHA-512),
- * TLS to the brokers, and the topic with the partitions it is created with (by whichever end
- * finds it missing first).
+ * What user-service and transaction-service both read: their public HTTP listener (JSON bodies up
+ * to 64 KiB), the database each owns and migrates, their end of the balance request/reply, and
+ * LOG_LEVEL. Each logs in as itself: `service` is its default NATS login.
  */
-export interface UserCreatedKafkaSettings {
-  kafkaBrokers: string;
-  kafkaUsername: string;
-  kafkaPassword: string;
-  /** TLS to the brokers (SASL_SSL), for production; the local broker is SASL_PLAINTEXT on loopback. */
-  kafkaSsl: boolean;
-  userCreatedTopic: string;
-  userCreatedTopicPartitions: number;
+export function apiServiceSettings(service: string, defaults: { port: number; database: Parameters<typeof ownedDatabaseSettings>[0] }) {
+  return {
+    ...httpListenerSettings({ port: defaults.port, bodyLimitBytes: 65_536 }),
+    ...ownedDatabaseSettings(defaults.database),
+    ...balanceNatsSettings(service),
+    logLevel: { env: 'LOG_LEVEL', schema: configFields.logLevel() },
+  };
 }
 
-export function userCreatedKafkaSettings(defaultUser: string): ConfigSpec<UserCreatedKafkaSettings> {
+/**
+ * Either end of the user-created topic: the process's own Kafka principal (SASL/SCRAM-SHA-512),
+ * TLS to the brokers (KAFKA_SSL, SASL_SSL for production; the local broker is SASL_PLAINTEXT on
+ * loopback), and the topic with the partitions it is created with (by whichever end finds it
+ * missing first).
+ */
+export function userCreatedKafkaSettings(defaultUser: string) {
   return {
     kafkaBrokers: { env: 'KAFKA_BROKERS', schema: configFields.kafkaBrokers() },
     kafkaUsername: { env: 'KAFKA_SASL_USERNAME', schema: configFields.brokerUser(defaultUser) },
@@ -106,13 +99,13 @@ export function userCreatedKafkaSettings(defaultUser: string): ConfigSpec<UserCr
   };
 }
 
-/** The money-events topic (created by the infrastructure step with KAFKA_TOPIC_PARTITIONS partitions). */
-export interface MoneyEventsKafkaSettings {
-  moneyEventsTopic: string;
-}
+export type UserCreatedKafkaSettings = SettingsOf<typeof userCreatedKafkaSettings>;
 
-export function moneyEventsKafkaSettings(): ConfigSpec<MoneyEventsKafkaSettings> {
+/** The money-events topic (created by the infrastructure step with KAFKA_TOPIC_PARTITIONS partitions). */
+export function moneyEventsKafkaSettings() {
   return {
     moneyEventsTopic: { env: 'KAFKA_TOPIC_MONEY_EVENTS', schema: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).default(MONEY_EVENTS_TOPIC) },
   };
 }
+
+export type MoneyEventsKafkaSettings = SettingsOf<typeof moneyEventsKafkaSettings>;
