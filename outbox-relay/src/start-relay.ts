@@ -4,8 +4,8 @@ import type { ITopicConfig, Kafka } from 'kafkajs';
 import {
   checkDatabase,
   checkKafka,
+  closeInOrder,
   closeServer,
-  createHttpApp,
   createKafkaFromSettings,
   createKnex,
   createKnexFromSettings,
@@ -13,10 +13,10 @@ import {
   createStopOnce,
   declareMetrics,
   ensureTopics,
-  listenOn,
   MONEY_EVENTS_NOTIFY_CHANNEL,
   OUTBOX_NOTIFY_CHANNEL,
   registerPoolMetrics,
+  serveHttp,
   type Knex,
   type Listening,
   type Logger,
@@ -116,15 +116,7 @@ function startSource<Row>(
     maxBackoffMs: parts.config.maxBackoffMs,
   });
   relay.start();
-  return {
-    name,
-    knex,
-    stop: async () => {
-      await listener.stop();
-      await relay.stop();
-      await knex.destroy();
-    },
-  };
+  return { name, knex, stop: closeInOrder(() => listener.stop(), () => relay.stop(), () => knex.destroy()) };
 }
 
 /** The relay loop of one source, wired to Kafka and to that source's metrics. */
@@ -210,7 +202,7 @@ function startHealthServer(config: OutboxRelayConfig, deps: RelayDeps & { source
   const databases = Object.fromEntries(
     deps.sources.map((source) => [source.name === 'user-created' ? 'postgres' : `postgres-${source.name}`, () => checkDatabase(source.knex)]),
   );
-  const app = createHttpApp({
+  return serveHttp(config, {
     logger: deps.logger,
     metrics: deps.metrics,
     router: new Router(),
@@ -218,7 +210,5 @@ function startHealthServer(config: OutboxRelayConfig, deps: RelayDeps & { source
     // nothing reaches transaction-service, and the operator should see it here as well as in
     // the backlog gauge.
     readinessChecks: { ...databases, kafka: () => checkKafka(deps.kafka) },
-    bodyLimitBytes: config.httpBodyLimitBytes,
   });
-  return listenOn(app, config);
 }

@@ -5,18 +5,13 @@ import {
   checkNats,
   closeNats,
   closeServer,
-  connectNatsFromSettings,
-  createApiDocsRouter,
-  createHttpApp,
   createKafkaFromSettings,
   createKnex,
-  createKnexFromSettings,
-  createMetricsRegistry,
   createOperatorApp,
   createStopOnce,
   listenOn,
-  migrateServiceSchema,
-  registerPoolMetrics,
+  openServiceResources,
+  serveHttp,
   type Knex,
   type Listening,
   type Logger,
@@ -60,14 +55,8 @@ export async function startTransactionService(
   config: TransactionServiceConfig,
   logger: Logger,
 ): Promise<RunningTransactionService> {
-  await migrateServiceSchema({ service: 'transaction-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: walletSchema, logger });
-  const knex = createKnexFromSettings(config, 'transaction-service');
-
-  const metrics = createMetricsRegistry('transaction-service');
-  registerPoolMetrics(knex, metrics);
+  const { knex, metrics, nats } = await openServiceResources('transaction-service', config, { schema: walletSchema, logger });
   const { money, moneyKnex } = startMoneyEngine(config, { logger, metrics });
-
-  const nats = await connectNatsFromSettings(config, 'transaction-service', logger);
   const balanceResponder = await startBalanceResponder(config, { nats, logger, metrics });
 
   const kafka = createKafkaFromSettings(config, 'transaction-service', logger);
@@ -187,7 +176,7 @@ async function startHttp(
   },
 ): Promise<{ http: Listening; operator: Listening }> {
   const { logger, knex } = deps;
-  const app = createHttpApp({
+  const http = await serveHttp(config, {
     logger,
     metrics: deps.metrics,
     router: createWalletRouter({
@@ -199,11 +188,9 @@ async function startHttp(
       logger,
     }),
     readinessChecks: deps.readinessChecks,
-    bodyLimitBytes: config.httpBodyLimitBytes,
     pathBodyLimits: { '/batch': config.batchBodyLimitBytes },
-    apiDocs: createApiDocsRouter(openApiDocument),
+    openApiDocument,
   });
-  const http = await listenOn(app, config);
   const operator = await listenOn(
     createOperatorApp({ logger, router: createOperatorRouter({ reconcile: () => deps.reconcile.run() }) }),
     { host: config.operatorHost, port: config.operatorPort },

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, ensureDatabaseExists, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
+import { closeInOrder, createKnex, ensureDatabaseExists, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
 import { waitFor } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../src/data-access/migrations/001-create-wallet-schema';
 import type { OperationOutcome } from '../src/entry-points/http/stored-response';
@@ -59,16 +59,7 @@ async function startRig(): Promise<Rig> {
     // The test decides when the held connection breaks; the engine must not give up first.
     commitTimeoutMs: 120_000,
   });
-  return {
-    engine,
-    metrics,
-    proxy,
-    close: async () => {
-      await engine.stop();
-      await proxy.stop();
-      await knex.destroy();
-    },
-  };
+  return { engine, metrics, proxy, close: closeInOrder(() => engine.stop(), () => proxy.stop(), () => knex.destroy()) };
 }
 
 /** Commits many small transactions, so the crashed batch's transaction id is handed out again. */

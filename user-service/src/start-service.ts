@@ -4,19 +4,12 @@ import {
   checkNats,
   closeNats,
   closeServer,
-  connectNatsFromSettings,
-  createApiDocsRouter,
-  createHttpApp,
-  createKnexFromSettings,
-  createMetricsRegistry,
   createStopOnce,
   declareMetrics,
-  listenOn,
-  migrateServiceSchema,
   natsInboxPrefix,
-  registerPoolMetrics,
+  openServiceResources,
+  serveHttp,
   type Logger,
-  type NatsConnection,
   type ShutdownStep,
 } from '@wallet/platform';
 import type { UserServiceConfig } from './config';
@@ -39,23 +32,11 @@ export interface RunningUserService {
  * dependency at all: events wait in the outbox until the relay can publish them.
  */
 export async function startUserService(config: UserServiceConfig, logger: Logger): Promise<RunningUserService> {
-  await migrateServiceSchema({ service: 'user-service', migrationDatabaseUrl: config.migrationDatabaseUrl, schema: usersSchema, logger });
-  const knex = createKnexFromSettings(config, 'user-service');
-  let nats: NatsConnection | undefined;
-  try {
-    nats = await connectNatsFromSettings(config, 'user-service', logger);
-  } catch (error) {
-    await knex.destroy();
-    throw error;
-  }
-  const natsConnection = nats;
-
-  const metrics = createMetricsRegistry('user-service');
-  registerPoolMetrics(knex, metrics);
+  const { knex, metrics, nats } = await openServiceResources('user-service', config, { schema: usersSchema, logger });
   const usersCreated = declareMetrics(metrics).counter('users_created_total', 'Users created (each with its user-created outbox event)');
   const findUser = createUserLookup(knex, config.userLookupCacheSize);
   const balanceRequester = createBalanceRequester({
-    nats: natsConnection,
+    nats,
     subject: config.balanceSubject,
     inboxPrefix: natsInboxPrefix(config.natsUser),
     timeoutMs: config.balanceTimeoutMs,
@@ -68,7 +49,7 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
     createUser: (input) => createUser({ knex, logger, onUserCreated: () => usersCreated.inc() }, input),
     getBalance: (email, asOfMs) => getBalance({ findUser, logger, requestBalance: balanceRequester.requestBalance }, email, asOfMs),
   });
-  const app = createHttpApp({
+  const { server, port, url } = await serveHttp(config, {
     logger,
     metrics,
     router,
@@ -77,13 +58,11 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
       // While NATS is reconnecting a flush would wait for the reconnect: answer at once instead.
       nats: () =>
         balanceRequester.isConnected()
-          ? checkNats(natsConnection)
+          ? checkNats(nats)
           : Promise.reject(new Error('nats is disconnected')),
     },
-    bodyLimitBytes: config.httpBodyLimitBytes,
-    apiDocs: createApiDocsRouter(openApiDocument),
+    openApiDocument,
   });
-  const { server, port, url } = await listenOn(app, config);
   logger.info({ host: config.host, port }, 'user-service listening');
 
   const steps: ShutdownStep[] = [
@@ -94,8 +73,8 @@ export async function startUserService(config: UserServiceConfig, logger: Logger
         const connected = balanceRequester.isConnected();
         balanceRequester.stop();
         // drain() waits for the server; while disconnected that could be for ever, so close.
-        if (!connected) return natsConnection.close();
-        await closeNats(natsConnection);
+        if (!connected) return nats.close();
+        await closeNats(nats);
       },
     },
     { name: 'postgres', run: () => knex.destroy() },

@@ -58,6 +58,17 @@ export function createStopOnce(logger: Logger, steps: ShutdownStep[]): () => Pro
   };
 }
 
+/**
+ * One close function for things opened one on top of another: runs the closers in the order given
+ * (what uses a resource before the resource), each once the previous one has finished. Unlike the
+ * shutdown steps it stops at the first failure and rejects with it.
+ */
+export function closeInOrder(...closers: Array<() => Promise<unknown>>): () => Promise<void> {
+  return async () => {
+    for (const close of closers) await close();
+  };
+}
+
 /** Rejects with `message` when `promise` has not settled within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

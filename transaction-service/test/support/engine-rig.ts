@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
+import { closeInOrder, createKnex, createLogger, createMetricsRegistry, migrateExclusively, type Knex, type MetricsRegistry } from '@wallet/platform';
 import { createTestDatabase, holdRowLock, metricValue, type TestDatabase, waitUntilWaitingOnLock } from '@wallet/platform/testkit';
 import { migrations, MIGRATION_LOCK_KEY } from '../../src/data-access/migrations/001-create-wallet-schema';
 import { connectionPerAttemptSettler, type BatchSettler, type SettlerOptions } from '../../src/data-access/money-transaction';
@@ -41,14 +41,7 @@ export async function walletTestDatabase(name: string, applicationName: string, 
   const database = await createTestDatabase(name);
   const db = createKnex({ url: database.url, poolMax, applicationName });
   await migrateExclusively(db, database.url, migrations, MIGRATION_LOCK_KEY);
-  return {
-    database,
-    db,
-    drop: async () => {
-      await db.destroy();
-      await database.drop();
-    },
-  };
+  return { database, db, drop: closeInOrder(() => db.destroy(), () => database.drop()) };
 }
 
 /**
