@@ -1,24 +1,17 @@
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { createLogger, type Knex } from '@wallet/platform';
-import { createTestDatabase, setupTestPipeline, teardownTestPipeline, uniqueName, type TestDatabase } from '../test-resources';
+import { closeInOrder, type Knex } from '@wallet/platform';
+import { createTestDatabase, setupTestPipeline, teardownTestPipeline, uniqueName } from '../test-resources';
 import { requestJson } from '../api-client';
 import { REPO_ROOT } from '../repo-root';
 import { findFreePort, spawnNode, waitForHttp, type SpawnedProcess } from '../spawn-process';
-import { serviceTestEnv, testConnection } from './service-env';
+import { serviceTestEnv, startServiceUnderTest, type ServiceUnderTest } from './service-env';
 import { loadTransactionServiceConfig, startTransactionService, type RunningTransactionService } from '@wallet/transaction-service';
 
-export interface TransactionServiceHarness {
-  url: string;
-  database: TestDatabase;
-  env: Record<string, string>;
-  /** A direct connection for assertions and fixtures (never used by the service under test). */
-  db: Knex;
-  service: RunningTransactionService;
+export interface TransactionServiceHarness extends ServiceUnderTest<RunningTransactionService> {
   /** Inserts users as if their user-created events had arrived. */
   createUsers(count: number): Promise<string[]>;
   fund(userId: string, amount: string): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /**
@@ -42,30 +35,24 @@ export async function startTransactionServiceHarness(
   const config = loadTransactionServiceConfig(env);
   const pipeline = { topic: config.userCreatedTopic, group: config.consumerGroupId };
   await setupTestPipeline({ ...pipeline, partitions: config.userCreatedTopicPartitions });
-  const logger = createLogger({ service: 'transaction-service', level: config.logLevel });
-  const service = await startTransactionService(config, logger);
-  const db = testConnection(database);
+  const started = await startServiceUnderTest('transaction-service', startTransactionService, {
+    config,
+    env,
+    database,
+    cleanUp: closeInOrder(() => database.drop(), () => teardownTestPipeline(pipeline)),
+  });
+  const { db, url } = started;
 
   return {
-    url: service.url,
-    database,
-    env,
-    db,
-    service,
+    ...started,
     async createUsers(count) {
       const ids = Array.from({ length: count }, () => uuidv7());
       await db('users').insert(ids.map((user_id) => ({ user_id, created_at: new Date() })));
       return ids;
     },
     async fund(userId, amount) {
-      const response = await requestJson(`${service.url}/add-money`, { body: { user_id: userId, amount } });
+      const response = await requestJson(`${url}/add-money`, { body: { user_id: userId, amount } });
       if (response.status !== 200) throw new Error(`funding failed: ${response.status} ${JSON.stringify(response.body)}`);
-    },
-    async stop() {
-      await service.stop();
-      await db.destroy();
-      await database.drop();
-      await teardownTestPipeline(pipeline);
     },
   };
 }

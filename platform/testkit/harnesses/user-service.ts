@@ -1,19 +1,10 @@
-import { createLogger, type Knex } from '@wallet/platform';
 import { createTestDatabase, type TestDatabase } from '../test-resources';
 import { requestJson } from '../api-client';
-import { serviceTestEnv, testConnection } from './service-env';
+import { serviceTestEnv, startServiceUnderTest, type ServiceUnderTest } from './service-env';
 import assert from 'node:assert/strict';
 import { loadUserServiceConfig, startUserService, type RunningUserService } from '@wallet/user-service';
 
-export interface UserServiceHarness {
-  url: string;
-  env: Record<string, string>;
-  database: TestDatabase;
-  /** A direct connection for assertions (never used by the service under test). */
-  db: Knex;
-  service: RunningUserService;
-  stop(): Promise<void>;
-}
+export type UserServiceHarness = ServiceUnderTest<RunningUserService>;
 
 /**
  * A real user-service in-process on its own database and NATS subject, on a free port.
@@ -25,22 +16,14 @@ export async function startUserServiceHarness(
 ): Promise<UserServiceHarness> {
   const database = shared?.database ?? (await createTestDatabase('us'));
   const env: Record<string, string> = { ...(await serviceTestEnv('user-service', 'user_service', database)), ...overrides };
-  const config = loadUserServiceConfig(env);
-  const logger = createLogger({ service: 'user-service', level: config.logLevel });
-  const service = await startUserService(config, logger);
-  const db = testConnection(database);
-  return {
-    url: service.url,
+  return startServiceUnderTest('user-service', startUserService, {
+    config: loadUserServiceConfig(env),
     env,
     database,
-    db,
-    service,
-    async stop() {
-      await service.stop();
-      await db.destroy();
+    cleanUp: async () => {
       if (!shared) await database.drop();
     },
-  };
+  });
 }
 
 export interface RawResponse {
