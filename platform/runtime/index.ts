@@ -19,6 +19,8 @@ export * from './http/problem-middleware';
 export * from './http/problem-response';
 export * from './http/serve-api-docs';
 export * from './http/openapi-building-blocks';
+// The same pieces as one namespace, for the modules that describe a service's OpenAPI document.
+export * as openapi from './http/openapi-building-blocks';
 export * from './http/validate-input';
 export * from './metrics/create-metrics';
 export * from './kafka/create-kafka';

@@ -91,13 +91,9 @@ export interface BatchRequest {
 /** One operation: `op`, an optional `idempotency_key`, and the body of its single endpoint */
 export type BatchOperation = BatchAddMoneyOperation | BatchTransferOperation | BatchHoldOperation | BatchCaptureOperation | BatchVoidOperation;
 
-export interface BatchHoldOperation {
+export interface BatchHoldOperation extends HoldRequest {
   op: "hold";
   idempotency_key?: BatchIdempotencyKey;
-  from_user_id: string;
-  to_user_id: string;
-  amount: AmountInput;
-  expires_in_seconds?: number;
 }
 
 export interface BatchCaptureOperation {
@@ -113,19 +109,14 @@ export interface BatchVoidOperation {
   hold_id: string;
 }
 
-export interface BatchAddMoneyOperation {
+export interface BatchAddMoneyOperation extends AddMoneyRequest {
   op: "add-money";
   idempotency_key?: BatchIdempotencyKey;
-  user_id: string;
-  amount: AmountInput;
 }
 
-export interface BatchTransferOperation {
+export interface BatchTransferOperation extends TransferRequest {
   op: "transfer";
   idempotency_key?: BatchIdempotencyKey;
-  from_user_id: string;
-  to_user_id: string;
-  amount_to_transfer: AmountInput;
 }
 
 /** The Idempotency-Key header of the single endpoint: same syntax, same meaning, same scope */
@@ -190,20 +181,7 @@ export interface Hold {
   created_at: string;
 }
 
-export interface HoldResult {
-  hold_id: string;
-  /** Whose money is held */
-  from_user_id: string;
-  /** Who receives it if captured */
-  to_user_id: string;
-  amount: Amount;
-  status: "held" | "captured" | "voided" | "expired";
-  /** Set once captured */
-  captured_amount: Amount | null;
-  /** The transfer a capture made */
-  transfer_id: string | null;
-  expires_at: string;
-  created_at: string;
+export interface HoldResult extends Hold {
   /** The sender's available balance after this operation */
   available_balance: Amount;
 }

@@ -18,6 +18,17 @@ export interface TransactionHistoryItem {
   sequence: string;
 }
 
+/**
+ * A history item's fields, in the order it is written: the OpenAPI Transaction schema requires
+ * them all and a statement's CSV has them as its columns.
+ */
+export const TRANSACTION_HISTORY_FIELDS: ReadonlyArray<keyof TransactionHistoryItem> = [
+  'id', 'user_id', 'type', 'kind',
+  'amount', 'balance_after',
+  'transfer_id', 'counterparty_user_id',
+  'created_at', 'sequence',
+];
+
 export interface TransactionHistoryPage {
   items: TransactionHistoryItem[];
   next_cursor: string | null;

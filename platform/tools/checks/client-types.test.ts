@@ -31,6 +31,16 @@ describe('the client against the OpenAPI documents', () => {
     assert.match(renderClientTypes({ ...documents, 'transaction-service': withHold }), /"createHold"/);
   });
 
+  test('a schema with all the properties of another (alike, and alike required) and more is declared as extending it', () => {
+    const documents = serviceDocuments();
+    const holdResult = "export interface HoldResult extends Hold {\n  /** The sender's available balance after this operation */\n  available_balance: Amount;\n}";
+    assert.ok(committed().includes(holdResult), 'HoldResult is Hold and available_balance');
+    const tx = structuredClone(documents['transaction-service']!);
+    const changed = tx.components!.schemas!.HoldResult as { required: string[] };
+    changed.required = changed.required.filter((name) => name !== 'expires_at');
+    assert.doesNotMatch(renderClientTypes({ ...documents, 'transaction-service': tx }), /HoldResult extends/);
+  });
+
   test('every documented operation maps to a method the client has', () => {
     for (const [service, document] of Object.entries(serviceDocuments())) {
       const ids = Object.values(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap((item) => Object.values(item).map((o) => o.operationId));

@@ -6,6 +6,7 @@
  * changed and the client was not regenerated). Only the JSON Schema the documents use is supported;
  * anything else fails loudly rather than becoming `unknown`.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { OpenApiDocument } from '@wallet/platform';
 
 type Schema = Record<string, unknown>;
@@ -68,11 +69,49 @@ export function tsType(schema: Schema, indent = ''): string {
   }
 }
 
-function declaration(name: string, schema: Schema): string {
+const propertiesOf = (schema: Schema) => (schema.properties ?? {}) as Record<string, Schema>;
+const requiredOf = (schema: Schema) => new Set((schema.required ?? []) as string[]);
+
+/** An object declared as an interface: properties, no index signature, no oneOf or allOf. */
+function isPlainObject(schema: Schema): boolean {
+  const extra = schema.additionalProperties;
+  return schema.type === 'object' && !schema.oneOf && !schema.allOf && !(typeof extra === 'object' && extra !== null);
+}
+
+/** Whether `schema` is `base` and more: each of base's properties defined alike and alike required, and others besides. */
+function isExtensionOf(schema: Schema, base: Schema): boolean {
+  const [properties, baseProperties] = [propertiesOf(schema), propertiesOf(base)];
+  const names = Object.keys(baseProperties);
+  if (!isPlainObject(schema) || !isPlainObject(base) || names.length === 0 || names.length >= Object.keys(properties).length) return false;
+  const [required, baseRequired] = [requiredOf(schema), requiredOf(base)];
+  return names.every((n) => n in properties && isDeepStrictEqual(properties[n], baseProperties[n]) && required.has(n) === baseRequired.has(n));
+}
+
+interface Base {
+  name: string;
+  schema: Schema;
+}
+
+/** The schema of the document that `schema` extends (the one with most properties), to declare it `extends` that one. */
+function baseOf(name: string, schema: Schema, schemas: Record<string, Schema>): Base | undefined {
+  let best: Base | undefined;
+  for (const [candidate, base] of Object.entries(schemas)) {
+    const larger = best === undefined || Object.keys(propertiesOf(base)).length > Object.keys(propertiesOf(best.schema)).length;
+    if (candidate !== name && larger && isExtensionOf(schema, base)) best = { name: candidate, schema: base };
+  }
+  return best;
+}
+
+function declaration(name: string, schema: Schema, base: Base | undefined): string {
+  if (base !== undefined) {
+    // Only what the base lacks: the inherited properties keep the base's definitions and comments.
+    const own = Object.entries(propertiesOf(schema)).filter(([property]) => !(property in propertiesOf(base.schema)));
+    return `${doc(schema, '')}export interface ${name} extends ${base.name} ${objectType({ ...schema, properties: Object.fromEntries(own) }, '')}\n`;
+  }
   const body = schema.type === 'object' ? objectType(schema, '') : undefined;
   // An object with no properties is a type alias (an interface cannot extend Record<string, never>).
-  const isPlainObject = body !== undefined && body.startsWith('{') && !schema.oneOf && !schema.allOf;
-  return isPlainObject ? `${doc(schema, '')}export interface ${name} ${objectType(schema, '')}\n` : `${doc(schema, '')}export type ${name} = ${tsType(schema)};\n`;
+  const isInterface = body !== undefined && body.startsWith('{') && !schema.oneOf && !schema.allOf;
+  return isInterface ? `${doc(schema, '')}export interface ${name} ${objectType(schema, '')}\n` : `${doc(schema, '')}export type ${name} = ${tsType(schema)};\n`;
 }
 
 function operationIds(document: OpenApiDocument): string[] {
@@ -87,7 +126,7 @@ export function renderClientTypes(documents: Record<string, OpenApiDocument>): s
   for (const [service, document] of Object.entries(documents)) {
     const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
     for (const [name, schema] of Object.entries(schemas)) {
-      const text = declaration(name, schema);
+      const text = declaration(name, schema, baseOf(name, schema, schemas));
       const seen = rendered.get(name);
       if (seen === text) continue; // shared by both documents (Problem)
       if (seen !== undefined) throw new Error(`${service}: schema ${name} differs from another document's schema of that name`);

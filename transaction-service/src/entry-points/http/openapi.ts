@@ -1,17 +1,4 @@
-import {
-  closedObject,
-  commonErrorResponses,
-  decimalAmountSchema,
-  jsonBodyErrorResponses,
-  jsonRequestBody,
-  jsonResponse,
-  problemResponse,
-  requestIdHeader,
-  requestIdParameter,
-  schemaRef,
-  serviceOpenApiDocument,
-  type OpenApiDocument,
-} from '@wallet/platform';
+import { openapi, TRANSACTION_HISTORY_FIELDS, type ErrorCode, type OpenApiDocument } from '@wallet/platform';
 
 /**
  * The transaction-service HTTP contract, served at GET /openapi.json and rendered at GET /docs.
@@ -19,8 +6,11 @@ import {
  */
 
 const UUID = { type: 'string', format: 'uuid' } as const;
+const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+const AMOUNT = openapi.schemaRef('Amount');
+const AMOUNT_INPUT = openapi.schemaRef('AmountInput');
 const responseHeaders = {
-  ...requestIdHeader,
+  ...openapi.requestIdHeader,
   'Idempotent-Replayed': { $ref: '#/components/headers/IdempotentReplayed' },
 } as const;
 const idempotencyKeyParameter = { $ref: '#/components/parameters/IdempotencyKey' } as const;
@@ -38,10 +28,23 @@ const newestFirstPageParameters = [
 ] as const;
 const holdIdParameter = { name: 'hold_id', in: 'path', required: true, schema: UUID } as const;
 
+/** One page of a list paged newest first (newestFirstPageParameters): its items and where the next page starts. */
+function newestFirstPage(itemSchema: string) {
+  return openapi.closedObject({
+    required: ['items', 'next_cursor'],
+    properties: {
+      items: { type: 'array', items: openapi.schemaRef(itemSchema) },
+      next_cursor: { oneOf: [{ type: 'string' }, { type: 'null' }], description: 'Pass as `cursor` to get the next (older) page; null on the last page' },
+    },
+  });
+}
+
+const userNotFound = openapi.problemResponse(404, 'The user is not known (yet)', ['user_not_found']);
+
 /** What a capture and a void refuse alike: an unknown hold, one no longer held, a key still in flight. */
 const holdResolutionErrors = {
-  '404': problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
-  '409': problemResponse(
+  '404': openapi.problemResponse(404, 'There is no such hold', ['hold_not_found'], responseHeaders),
+  '409': openapi.problemResponse(
     409,
     'The hold is no longer held, or a request with this Idempotency-Key is still being processed',
     ['hold_expired', 'hold_already_captured', 'hold_already_voided', 'idempotency_request_in_flight'],
@@ -51,11 +54,11 @@ const holdResolutionErrors = {
 
 /** An atomic batch not applied: a problem document whose `results` say, per operation, why. */
 const atomicBatchRefused = (() => {
-  const problem = problemResponse(422, 'An atomic batch that was not applied: `results` has one entry per operation, saying why', [
+  const problem = openapi.problemResponse(422, 'An atomic batch that was not applied: `results` has one entry per operation, saying why', [
     'atomic_batch_refused',
   ]);
   const media = problem.content['application/problem+json'];
-  const schema = { ...media.schema, properties: { ...media.schema.properties, results: { type: 'array', items: schemaRef('BatchResult') } } };
+  const schema = { ...media.schema, properties: { ...media.schema.properties, results: { type: 'array', items: openapi.schemaRef('BatchResult') } } };
   return { ...problem, content: { 'application/problem+json': { ...media, schema } } };
 })();
 
@@ -64,13 +67,37 @@ const HOLD_PROPERTIES = {
   hold_id: UUID,
   from_user_id: { ...UUID, description: 'Whose money is held' },
   to_user_id: { ...UUID, description: 'Who receives it if captured' },
-  amount: schemaRef('Amount'),
+  amount: AMOUNT,
   status: { enum: ['held', 'captured', 'voided', 'expired'] },
-  captured_amount: { oneOf: [schemaRef('Amount'), { type: 'null' }], description: 'Set once captured' },
+  captured_amount: { oneOf: [AMOUNT, { type: 'null' }], description: 'Set once captured' },
   transfer_id: { oneOf: [UUID, { type: 'null' }], description: 'The transfer a capture made' },
-  expires_at: { type: 'string', format: 'date-time' },
-  created_at: { type: 'string', format: 'date-time' },
+  expires_at: DATE_TIME,
+  created_at: DATE_TIME,
 };
+
+/** The request bodies of the single money endpoints; a batch operation carries the same fields. */
+const ADD_MONEY_BODY = { required: ['user_id', 'amount'], properties: { user_id: UUID, amount: AMOUNT_INPUT } };
+const TRANSFER_BODY = {
+  required: ['from_user_id', 'to_user_id', 'amount_to_transfer'],
+  properties: { from_user_id: UUID, to_user_id: UUID, amount_to_transfer: AMOUNT_INPUT },
+};
+const HOLD_BODY = {
+  required: ['from_user_id', 'to_user_id', 'amount'],
+  properties: {
+    from_user_id: UUID,
+    to_user_id: UUID,
+    amount: AMOUNT_INPUT,
+    expires_in_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000, default: 604_800 },
+  },
+};
+
+/** One operation of POST /batch: `op`, an optional `idempotency_key`, and the body of its single endpoint. */
+function batchOperation(op: string, body: { required: string[]; properties: Record<string, unknown> }) {
+  return openapi.closedObject({
+    required: ['op', ...body.required],
+    properties: { op: { const: op }, idempotency_key: openapi.schemaRef('BatchIdempotencyKey'), ...body.properties },
+  });
+}
 
 /** An RFC 3339 instant in the query (at most millisecond precision, with an offset). */
 function instantParameter(name: string, description: string) {
@@ -87,28 +114,77 @@ const asOfParameter = instantParameter('as_of', 'The past instant to answer for;
 
 /** Reads at an instant wait for the user's money batches in flight: past AS_OF_LOCK_TIMEOUT_MS, 503. */
 const readAtInstantErrorResponses = {
-  ...commonErrorResponses,
-  '503': problemResponse(503, 'The database is unavailable, or a money operation on this user is still committing (Retry-After: 1)', [
+  ...openapi.commonErrorResponses,
+  '503': openapi.problemResponse(503, 'The database is unavailable, or a money operation on this user is still committing (Retry-After: 1)', [
     'service_unavailable',
   ]),
 } as const;
 
+/** A money request that is not valid; a transfer and a hold also refuse one from and to the same user (self_transfer). */
+function invalidMoneyRequest(...alsoCodes: ErrorCode[]) {
+  const codes: ErrorCode[] = ['validation_failed', 'invalid_amount', ...alsoCodes, 'malformed_json', 'invalid_idempotency_key'];
+  return openapi.problemResponse(400, 'The request is not valid', codes);
+}
+
+/** What every money POST can answer besides its outcome and its own 422 (see moneyPost). */
 const moneyErrorResponses = {
-  '400': problemResponse(400, 'The request is not valid', [
-    'validation_failed',
-    'invalid_amount',
-    'malformed_json',
-    'invalid_idempotency_key',
-  ]),
-  '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found'], responseHeaders),
-  '409': problemResponse(409, 'A request with the same Idempotency-Key is still being processed: retry shortly', [
+  '400': invalidMoneyRequest(),
+  '404': openapi.problemResponse(404, 'The user is not known (yet)', ['user_not_found'], responseHeaders),
+  '409': openapi.problemResponse(409, 'A request with the same Idempotency-Key is still being processed: retry shortly', [
     'idempotency_request_in_flight',
   ]),
-  ...jsonBodyErrorResponses,
-  ...commonErrorResponses,
+  ...openapi.jsonBodyErrorResponses,
+  ...openapi.commonErrorResponses,
 } as const;
 
-export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
+interface MoneyOperation {
+  summary: string;
+  description?: string;
+  operationId: string;
+  pathParameters?: readonly object[];
+  body: { schema: string; required?: boolean };
+  outcome: { status: '200' | '201'; description: string; schema: string };
+  /** Responses in place of, or besides, the money errors. */
+  errors?: Record<string, unknown>;
+  /** Its own 422. */
+  refused: { description: string; codes: readonly ErrorCode[] };
+}
+
+/**
+ * A POST that moves or reserves money: an optional Idempotency-Key (its answers carry
+ * Idempotent-Replayed), a JSON body, its outcome, the money errors and its own 422s.
+ */
+function moneyPost(operation: MoneyOperation) {
+  const { outcome, refused } = operation;
+  const post = {
+    tags: ['wallet'],
+    summary: operation.summary,
+    ...(operation.description === undefined ? {} : { description: operation.description }),
+    operationId: operation.operationId,
+    parameters: [...(operation.pathParameters ?? []), idempotencyKeyParameter, openapi.requestIdParameter],
+    requestBody: openapi.jsonRequestBody(operation.body.schema, { required: operation.body.required ?? true }),
+    responses: {
+      [outcome.status]: openapi.jsonResponse(outcome.description, outcome.schema, responseHeaders),
+      ...moneyErrorResponses,
+      ...operation.errors,
+      '422': openapi.problemResponse(422, refused.description, refused.codes, responseHeaders),
+    },
+  };
+  return { post };
+}
+
+/** A capture or a void: a money POST on one hold (an optional body) that answers the hold, or why it is not resolved. */
+function holdResolutionPost(operation: Pick<MoneyOperation, 'summary' | 'description' | 'operationId' | 'refused'> & { body: string; outcome: string }) {
+  return moneyPost({
+    ...operation,
+    pathParameters: [holdIdParameter],
+    body: { schema: operation.body, required: false },
+    outcome: { status: '200', description: operation.outcome, schema: 'HoldResult' },
+    errors: holdResolutionErrors,
+  });
+}
+
+export const openApiDocument: OpenApiDocument = openapi.serviceOpenApiDocument({
   title: 'transaction-service',
   description:
     'Balances, add-money, transfers, holds and history of the digital wallet. Amounts are decimal strings with exactly ' +
@@ -119,130 +195,68 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
   localUrl: 'http://localhost:3002',
   tag: { name: 'wallet', description: 'Money operations and queries' },
   paths: {
-    '/add-money': {
-      post: {
-        tags: ['wallet'],
-        summary: "Credit a user's wallet",
-        operationId: 'addMoney',
-        parameters: [idempotencyKeyParameter, requestIdParameter],
-        requestBody: jsonRequestBody('AddMoneyRequest'),
-        responses: {
-          '200': jsonResponse('Credited (or the replay of the credit made with this Idempotency-Key)', 'AddMoneyResponse', responseHeaders),
-          ...moneyErrorResponses,
-          '422': problemResponse(
-            422,
-            'The credit cannot be made',
-            ['balance_limit_exceeded', 'idempotency_key_reused'],
-            responseHeaders,
-          ),
-        },
-      },
-    },
-    '/transfer': {
-      post: {
-        tags: ['wallet'],
-        summary: 'Move money from one user to another, atomically',
-        operationId: 'transfer',
-        parameters: [idempotencyKeyParameter, requestIdParameter],
-        requestBody: jsonRequestBody('TransferRequest'),
-        responses: {
-          '201': jsonResponse('Transferred (or the replay of the transfer made with this Idempotency-Key)', 'TransferResponse', responseHeaders),
-          ...moneyErrorResponses,
-          '400': problemResponse(400, 'The request is not valid', [
-            'validation_failed',
-            'invalid_amount',
-            'self_transfer',
-            'malformed_json',
-            'invalid_idempotency_key',
-          ]),
-          '422': problemResponse(422, 'The transfer cannot be made', [
-            'insufficient_funds',
-            'balance_limit_exceeded',
-            'idempotency_key_reused',
-          ], responseHeaders),
-        },
-      },
-    },
-    '/holds': {
-      post: {
-        tags: ['wallet'],
-        summary: "Reserve money of a user for another: capture it later, or release it",
-        description:
-          "A hold takes `amount` out of the sender's available balance (not its balance) until it is captured, voided " +
-          'or expires (`expires_in_seconds`, 1 ... 2,592,000, default 604,800 = 7 days). Checked, like a transfer, ' +
-          'against the available balance. Same Idempotency-Key rules as /transfer.',
-        operationId: 'placeHold',
-        parameters: [idempotencyKeyParameter, requestIdParameter],
-        requestBody: jsonRequestBody('HoldRequest'),
-        responses: {
-          '201': jsonResponse('Held (or the replay of the hold made with this Idempotency-Key)', 'HoldResult', responseHeaders),
-          ...moneyErrorResponses,
-          '400': problemResponse(400, 'The request is not valid', [
-            'validation_failed',
-            'invalid_amount',
-            'self_transfer',
-            'malformed_json',
-            'invalid_idempotency_key',
-          ]),
-          '422': problemResponse(422, 'The hold cannot be placed', ['insufficient_funds', 'idempotency_key_reused'], responseHeaders),
-        },
-      },
-    },
+    '/add-money': moneyPost({
+      summary: "Credit a user's wallet",
+      operationId: 'addMoney',
+      body: { schema: 'AddMoneyRequest' },
+      outcome: { status: '200', description: 'Credited (or the replay of the credit made with this Idempotency-Key)', schema: 'AddMoneyResponse' },
+      refused: { description: 'The credit cannot be made', codes: ['balance_limit_exceeded', 'idempotency_key_reused'] },
+    }),
+    '/transfer': moneyPost({
+      summary: 'Move money from one user to another, atomically',
+      operationId: 'transfer',
+      body: { schema: 'TransferRequest' },
+      outcome: { status: '201', description: 'Transferred (or the replay of the transfer made with this Idempotency-Key)', schema: 'TransferResponse' },
+      errors: { '400': invalidMoneyRequest('self_transfer') },
+      refused: { description: 'The transfer cannot be made', codes: ['insufficient_funds', 'balance_limit_exceeded', 'idempotency_key_reused'] },
+    }),
+    '/holds': moneyPost({
+      summary: "Reserve money of a user for another: capture it later, or release it",
+      description:
+        "A hold takes `amount` out of the sender's available balance (not its balance) until it is captured, voided " +
+        'or expires (`expires_in_seconds`, 1 ... 2,592,000, default 604,800 = 7 days). Checked, like a transfer, ' +
+        'against the available balance. Same Idempotency-Key rules as /transfer.',
+      operationId: 'placeHold',
+      body: { schema: 'HoldRequest' },
+      outcome: { status: '201', description: 'Held (or the replay of the hold made with this Idempotency-Key)', schema: 'HoldResult' },
+      errors: { '400': invalidMoneyRequest('self_transfer') },
+      refused: { description: 'The hold cannot be placed', codes: ['insufficient_funds', 'idempotency_key_reused'] },
+    }),
     '/holds/{hold_id}': {
       get: {
         tags: ['wallet'],
         summary: 'A hold',
         description: "`status` is `expired` from `expires_at` on (by the database's clock), even before its money was released.",
         operationId: 'getHold',
-        parameters: [holdIdParameter, requestIdParameter],
+        parameters: [holdIdParameter, openapi.requestIdParameter],
         responses: {
-          '200': jsonResponse('The hold', 'Hold'),
-          '400': problemResponse(400, 'hold_id is not valid', ['validation_failed']),
-          '404': problemResponse(404, 'There is no such hold', ['hold_not_found']),
-          ...commonErrorResponses,
+          '200': openapi.jsonResponse('The hold', 'Hold'),
+          '400': openapi.problemResponse(400, 'hold_id is not valid', ['validation_failed']),
+          '404': openapi.problemResponse(404, 'There is no such hold', ['hold_not_found']),
+          ...openapi.commonErrorResponses,
         },
       },
     },
-    '/holds/{hold_id}/capture': {
-      post: {
-        tags: ['wallet'],
-        summary: 'Move held money to the receiver (all of it, or `amount`), releasing the rest',
-        description:
-          'A hold is captured at most once: the captured amount moves as a transfer (its two ledger entries, both ' +
-          "users' history, `transfer_id`) and any remainder is released. Refused with 409 `hold_expired` when the " +
-          "database's clock, in the capturing transaction, is at or past `expires_at`, whether or not the hold was " +
-          'released yet.',
-        operationId: 'captureHold',
-        parameters: [holdIdParameter, idempotencyKeyParameter, requestIdParameter],
-        requestBody: { ...jsonRequestBody('CaptureRequest'), required: false },
-        responses: {
-          '200': jsonResponse('Captured (or the replay of the capture made with this Idempotency-Key)', 'HoldResult', responseHeaders),
-          ...moneyErrorResponses,
-          ...holdResolutionErrors,
-          '422': problemResponse(422, 'The capture cannot be made', [
-            'capture_exceeds_hold',
-            'balance_limit_exceeded',
-            'idempotency_key_reused',
-          ], responseHeaders),
-        },
-      },
-    },
-    '/holds/{hold_id}/void': {
-      post: {
-        tags: ['wallet'],
-        summary: 'Release a hold without moving money',
-        description: 'Voiding a voided hold with a new Idempotency-Key is 409 `hold_already_voided`; with the same key, the stored 200 is replayed.',
-        operationId: 'voidHold',
-        parameters: [holdIdParameter, idempotencyKeyParameter, requestIdParameter],
-        requestBody: { ...jsonRequestBody('VoidRequest'), required: false },
-        responses: {
-          '200': jsonResponse('Voided (or the replay of the void made with this Idempotency-Key)', 'HoldResult', responseHeaders),
-          ...moneyErrorResponses,
-          ...holdResolutionErrors,
-          '422': problemResponse(422, 'The Idempotency-Key was used with another request', ['idempotency_key_reused'], responseHeaders),
-        },
-      },
-    },
+    '/holds/{hold_id}/capture': holdResolutionPost({
+      summary: 'Move held money to the receiver (all of it, or `amount`), releasing the rest',
+      description:
+        'A hold is captured at most once: the captured amount moves as a transfer (its two ledger entries, both ' +
+        "users' history, `transfer_id`) and any remainder is released. Refused with 409 `hold_expired` when the " +
+        "database's clock, in the capturing transaction, is at or past `expires_at`, whether or not the hold was " +
+        'released yet.',
+      operationId: 'captureHold',
+      body: 'CaptureRequest',
+      outcome: 'Captured (or the replay of the capture made with this Idempotency-Key)',
+      refused: { description: 'The capture cannot be made', codes: ['capture_exceeds_hold', 'balance_limit_exceeded', 'idempotency_key_reused'] },
+    }),
+    '/holds/{hold_id}/void': holdResolutionPost({
+      summary: 'Release a hold without moving money',
+      description: 'Voiding a voided hold with a new Idempotency-Key is 409 `hold_already_voided`; with the same key, the stored 200 is replayed.',
+      operationId: 'voidHold',
+      body: 'VoidRequest',
+      outcome: 'Voided (or the replay of the void made with this Idempotency-Key)',
+      refused: { description: 'The Idempotency-Key was used with another request', codes: ['idempotency_key_reused'] },
+    }),
     '/users/{user_id}/holds': {
       get: {
         tags: ['wallet'],
@@ -258,13 +272,13 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
             schema: { enum: ['held', 'captured', 'voided', 'expired'] },
           },
           ...newestFirstPageParameters,
-          requestIdParameter,
+          openapi.requestIdParameter,
         ],
         responses: {
-          '200': jsonResponse('One page of holds', 'HoldPage'),
-          '400': problemResponse(400, 'user_id, status, limit or cursor is not valid', ['validation_failed']),
-          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
-          ...commonErrorResponses,
+          '200': openapi.jsonResponse('One page of holds', 'HoldPage'),
+          '400': openapi.problemResponse(400, 'user_id, status, limit or cursor is not valid', ['validation_failed']),
+          '404': userNotFound,
+          ...openapi.commonErrorResponses,
         },
       },
     },
@@ -285,17 +299,17 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           'each seeing the ones before, or none: then the response is 422, a refused operation carries its own error ' +
           'and every other one 422 `linked_operation_failed` (their keys store that outcome; a retry replays it).',
         operationId: 'batch',
-        parameters: [requestIdParameter],
-        requestBody: jsonRequestBody('BatchRequest'),
+        parameters: [openapi.requestIdParameter],
+        requestBody: openapi.jsonRequestBody('BatchRequest'),
         responses: {
-          '200': jsonResponse('One result per operation, in request order', 'BatchResponse'),
+          '200': openapi.jsonResponse('One result per operation, in request order', 'BatchResponse'),
           '422': atomicBatchRefused,
-          '400': problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field', [
+          '400': openapi.problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field', [
             'validation_failed',
             'malformed_json',
           ]),
-          ...jsonBodyErrorResponses,
-          ...commonErrorResponses,
+          ...openapi.jsonBodyErrorResponses,
+          ...openapi.commonErrorResponses,
         },
       },
     },
@@ -309,11 +323,11 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           'changes once given (ADR 11): an instant in the future is 400 `validation_failed`, and one less than ' +
           'AS_OF_SETTLE_MS (default 500 ms, at most 5 s) ago is 400 `as_of_not_settled` (Retry-After: 1).',
         operationId: 'getBalance',
-        parameters: [userIdParameter, asOfParameter, requestIdParameter],
+        parameters: [userIdParameter, asOfParameter, openapi.requestIdParameter],
         responses: {
-          '200': jsonResponse('The balance (with as_of and sequence when as_of was given)', 'BalanceResponse'),
-          '400': problemResponse(400, 'user_id or as_of is not valid, or as_of is too recent to be answered yet', ['validation_failed', 'as_of_not_settled']),
-          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
+          '200': openapi.jsonResponse('The balance (with as_of and sequence when as_of was given)', 'BalanceResponse'),
+          '400': openapi.problemResponse(400, 'user_id or as_of is not valid, or as_of is too recent to be answered yet', ['validation_failed', 'as_of_not_settled']),
+          '404': userNotFound,
           ...readAtInstantErrorResponses,
         },
       },
@@ -347,23 +361,23 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
             description: 'The `next_cursor` of the previous page (JSON only); it carries the period, so from and to may be left out',
             schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' },
           },
-          requestIdParameter,
+          openapi.requestIdParameter,
         ],
         responses: {
           '200': {
             description: 'One page of the statement (JSON), or the whole period (CSV)',
-            headers: requestIdHeader,
+            headers: openapi.requestIdHeader,
             content: {
-              'application/json': { schema: schemaRef('Statement') },
-              'text/csv': { schema: { type: 'string', description: 'id,user_id,type,kind,amount,balance_after,transfer_id,counterparty_user_id,created_at,sequence' } },
+              'application/json': { schema: openapi.schemaRef('Statement') },
+              'text/csv': { schema: { type: 'string', description: TRANSACTION_HISTORY_FIELDS.join(',') } },
             },
           },
-          '400': problemResponse(400, 'user_id, from, to, limit or cursor is not valid, from is after to, or to is too recent to be answered yet', [
+          '400': openapi.problemResponse(400, 'user_id, from, to, limit or cursor is not valid, from is after to, or to is too recent to be answered yet', [
             'validation_failed',
             'as_of_not_settled',
           ]),
-          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
-          '406': problemResponse(406, 'Accept names neither application/json nor text/csv', ['not_acceptable']),
+          '404': userNotFound,
+          '406': openapi.problemResponse(406, 'Accept names neither application/json nor text/csv', ['not_acceptable']),
           ...readAtInstantErrorResponses,
         },
       },
@@ -376,13 +390,13 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         parameters: [
           userIdParameter,
           ...newestFirstPageParameters,
-          requestIdParameter,
+          openapi.requestIdParameter,
         ],
         responses: {
-          '200': jsonResponse('One page of ledger entries', 'TransactionPage'),
-          '400': problemResponse(400, 'user_id, limit or cursor is not valid', ['validation_failed']),
-          '404': problemResponse(404, 'The user is not known (yet)', ['user_not_found']),
-          ...commonErrorResponses,
+          '200': openapi.jsonResponse('One page of ledger entries', 'TransactionPage'),
+          '400': openapi.problemResponse(400, 'user_id, limit or cursor is not valid', ['validation_failed']),
+          '404': userNotFound,
+          ...openapi.commonErrorResponses,
         },
       },
     },
@@ -398,117 +412,82 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           { type: 'number', exclusiveMinimum: 0, examples: [12.5] },
         ],
       },
-      Amount: decimalAmountSchema,
-      AddMoneyRequest: closedObject({ required: ['user_id', 'amount'], properties: { user_id: UUID, amount: schemaRef('AmountInput') } }),
-      AddMoneyResponse: closedObject({
+      Amount: openapi.decimalAmountSchema,
+      AddMoneyRequest: openapi.closedObject(ADD_MONEY_BODY),
+      AddMoneyResponse: openapi.closedObject({
         required: ['user_id', 'transaction_id', 'amount', 'updated_balance', 'available_balance'],
         properties: {
           user_id: UUID,
           transaction_id: { ...UUID, description: 'The ledger entry of this credit' },
-          amount: schemaRef('Amount'),
-          updated_balance: schemaRef('Amount'),
-          available_balance: { ...schemaRef('Amount'), description: "The user's available balance after the credit" },
+          amount: AMOUNT,
+          updated_balance: AMOUNT,
+          available_balance: { ...AMOUNT, description: "The user's available balance after the credit" },
         },
       }),
-      TransferRequest: closedObject({
-        required: ['from_user_id', 'to_user_id', 'amount_to_transfer'],
-        properties: {
-          from_user_id: UUID,
-          to_user_id: UUID,
-          amount_to_transfer: schemaRef('AmountInput'),
-        },
-      }),
-      TransferResponse: closedObject({
+      TransferRequest: openapi.closedObject(TRANSFER_BODY),
+      TransferResponse: openapi.closedObject({
         required: ['transfer_id', 'from_user_id', 'to_user_id', 'amount', 'updated_balance', 'available_balance', 'created_at'],
         properties: {
           transfer_id: UUID,
           from_user_id: UUID,
           to_user_id: UUID,
-          amount: schemaRef('Amount'),
-          updated_balance: { ...schemaRef('Amount'), description: "The sender's balance after the transfer" },
-          available_balance: { ...schemaRef('Amount'), description: "The sender's available balance after the transfer" },
-          created_at: { type: 'string', format: 'date-time' },
+          amount: AMOUNT,
+          updated_balance: { ...AMOUNT, description: "The sender's balance after the transfer" },
+          available_balance: { ...AMOUNT, description: "The sender's available balance after the transfer" },
+          created_at: DATE_TIME,
         },
       }),
-      BatchRequest: closedObject({
+      BatchRequest: openapi.closedObject({
         required: ['operations'],
         properties: {
           atomic: { type: 'boolean', default: false, description: 'All or none, in one database transaction' },
-          operations: { type: 'array', minItems: 1, items: schemaRef('BatchOperation'), description: 'At most BATCH_MAX_OPERATIONS (1000)' },
+          operations: { type: 'array', minItems: 1, items: openapi.schemaRef('BatchOperation'), description: 'At most BATCH_MAX_OPERATIONS (1000)' },
         },
       }),
       BatchOperation: {
         description: 'One operation: `op`, an optional `idempotency_key`, and the body of its single endpoint',
         oneOf: [
-          schemaRef('BatchAddMoneyOperation'),
-          schemaRef('BatchTransferOperation'),
-          schemaRef('BatchHoldOperation'),
-          schemaRef('BatchCaptureOperation'),
-          schemaRef('BatchVoidOperation'),
+          openapi.schemaRef('BatchAddMoneyOperation'),
+          openapi.schemaRef('BatchTransferOperation'),
+          openapi.schemaRef('BatchHoldOperation'),
+          openapi.schemaRef('BatchCaptureOperation'),
+          openapi.schemaRef('BatchVoidOperation'),
         ],
       },
-      BatchHoldOperation: closedObject({
-        required: ['op', 'from_user_id', 'to_user_id', 'amount'],
-        properties: {
-          op: { const: 'hold' },
-          idempotency_key: schemaRef('BatchIdempotencyKey'),
-          from_user_id: UUID,
-          to_user_id: UUID,
-          amount: schemaRef('AmountInput'),
-          expires_in_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000, default: 604_800 },
-        },
-      }),
-      BatchCaptureOperation: closedObject({
-        required: ['op', 'hold_id'],
-        properties: { op: { const: 'capture' }, idempotency_key: schemaRef('BatchIdempotencyKey'), hold_id: UUID, amount: schemaRef('AmountInput') },
-      }),
-      BatchVoidOperation: closedObject({
-        required: ['op', 'hold_id'],
-        properties: { op: { const: 'void' }, idempotency_key: schemaRef('BatchIdempotencyKey'), hold_id: UUID },
-      }),
-      BatchAddMoneyOperation: closedObject({
-        required: ['op', 'user_id', 'amount'],
-        properties: { op: { const: 'add-money' }, idempotency_key: schemaRef('BatchIdempotencyKey'), user_id: UUID, amount: schemaRef('AmountInput') },
-      }),
-      BatchTransferOperation: closedObject({
-        required: ['op', 'from_user_id', 'to_user_id', 'amount_to_transfer'],
-        properties: {
-          op: { const: 'transfer' },
-          idempotency_key: schemaRef('BatchIdempotencyKey'),
-          from_user_id: UUID,
-          to_user_id: UUID,
-          amount_to_transfer: schemaRef('AmountInput'),
-        },
-      }),
+      BatchHoldOperation: batchOperation('hold', HOLD_BODY),
+      BatchCaptureOperation: batchOperation('capture', { required: ['hold_id'], properties: { hold_id: UUID, amount: AMOUNT_INPUT } }),
+      BatchVoidOperation: batchOperation('void', { required: ['hold_id'], properties: { hold_id: UUID } }),
+      BatchAddMoneyOperation: batchOperation('add-money', ADD_MONEY_BODY),
+      BatchTransferOperation: batchOperation('transfer', TRANSFER_BODY),
       BatchIdempotencyKey: {
         type: 'string',
         minLength: 1,
         maxLength: 257,
         description: 'The Idempotency-Key header of the single endpoint: same syntax, same meaning, same scope',
       },
-      BatchResponse: closedObject({
+      BatchResponse: openapi.closedObject({
         required: ['results'],
-        properties: { results: { type: 'array', items: schemaRef('BatchResult'), description: 'In request order' } },
+        properties: { results: { type: 'array', items: openapi.schemaRef('BatchResult'), description: 'In request order' } },
       }),
-      BatchResult: closedObject({
+      BatchResult: openapi.closedObject({
         required: ['status', 'body', 'replayed'],
         properties: {
           status: { type: 'integer', minimum: 200, maximum: 599, description: "The single endpoint's status" },
           body: {
             description: "The single endpoint's body: its response, or a problem document",
-            oneOf: [schemaRef('AddMoneyResponse'), schemaRef('TransferResponse'), schemaRef('Problem')],
+            oneOf: [openapi.schemaRef('AddMoneyResponse'), openapi.schemaRef('TransferResponse'), openapi.schemaRef('Problem')],
           },
           replayed: { type: 'boolean', description: "The single endpoint's Idempotent-Replayed: a stored outcome of the same key" },
           retry_after: { type: 'integer', minimum: 0, description: "The single endpoint's Retry-After, in seconds (a 503: retry this operation with its key)" },
         },
       }),
-      BalanceResponse: closedObject({
+      BalanceResponse: openapi.closedObject({
         required: ['user_id', 'balance', 'available_balance'],
         properties: {
           user_id: UUID,
-          balance: { ...schemaRef('Amount'), description: 'The posted balance: the sum of the ledger' },
+          balance: { ...AMOUNT, description: 'The posted balance: the sum of the ledger' },
           available_balance: {
-            ...schemaRef('Amount'),
+            ...AMOUNT,
             description: "The balance less the user's active (held, unexpired) holds as sender: what transfers and holds may spend",
           },
           as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
@@ -519,39 +498,22 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           },
         },
       }),
-      HoldRequest: closedObject({
-        required: ['from_user_id', 'to_user_id', 'amount'],
-        properties: {
-          from_user_id: UUID,
-          to_user_id: UUID,
-          amount: schemaRef('AmountInput'),
-          expires_in_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000, default: 604_800 },
-        },
-      }),
-      CaptureRequest: closedObject({
+      HoldRequest: openapi.closedObject(HOLD_BODY),
+      CaptureRequest: openapi.closedObject({
         required: [],
-        properties: { amount: { ...schemaRef('AmountInput'), description: 'At most the held amount; default: all of it' } },
+        properties: { amount: { ...AMOUNT_INPUT, description: 'At most the held amount; default: all of it' } },
       }),
-      VoidRequest: closedObject({ required: [], properties: {}, description: 'Empty: `{}` (like every POST, sent as application/json)' }),
-      Hold: closedObject({
-        required: HOLD_FIELDS,
-        properties: HOLD_PROPERTIES,
-      }),
-      HoldResult: closedObject({
+      VoidRequest: openapi.closedObject({ required: [], properties: {}, description: 'Empty: `{}` (like every POST, sent as application/json)' }),
+      Hold: openapi.closedObject({ required: HOLD_FIELDS, properties: HOLD_PROPERTIES }),
+      HoldResult: openapi.closedObject({
         required: [...HOLD_FIELDS, 'available_balance'],
         properties: {
           ...HOLD_PROPERTIES,
-          available_balance: { ...schemaRef('Amount'), description: "The sender's available balance after this operation" },
+          available_balance: { ...AMOUNT, description: "The sender's available balance after this operation" },
         },
       }),
-      HoldPage: closedObject({
-        required: ['items', 'next_cursor'],
-        properties: {
-          items: { type: 'array', items: schemaRef('Hold') },
-          next_cursor: { oneOf: [{ type: 'string' }, { type: 'null' }], description: 'Pass as `cursor` to get the next (older) page; null on the last page' },
-        },
-      }),
-      Statement: closedObject({
+      HoldPage: newestFirstPage('Hold'),
+      Statement: openapi.closedObject({
         required: [
           'user_id',
           'from',
@@ -566,43 +528,33 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         ],
         properties: {
           user_id: UUID,
-          from: { type: 'string', format: 'date-time' },
+          from: DATE_TIME,
           to: { type: 'string', format: 'date-time', description: 'The end of the period (excluded); now when it was left out' },
-          opening_balance: { ...schemaRef('Amount'), description: 'The balance at the start of the period' },
-          closing_balance: { ...schemaRef('Amount'), description: 'The balance at the end of the period' },
-          total_credits: schemaRef('Amount'),
-          total_debits: schemaRef('Amount'),
+          opening_balance: { ...AMOUNT, description: 'The balance at the start of the period' },
+          closing_balance: { ...AMOUNT, description: 'The balance at the end of the period' },
+          total_credits: AMOUNT,
+          total_debits: AMOUNT,
           entry_count: { type: 'integer', minimum: 0, description: 'Entries in the whole period (every page)' },
-          items: { type: 'array', items: schemaRef('Transaction'), description: 'This page of the entries, oldest first' },
+          items: { type: 'array', items: openapi.schemaRef('Transaction'), description: 'This page of the entries, oldest first' },
           next_cursor: {
             oneOf: [{ type: 'string' }, { type: 'null' }],
             description: 'Pass as `cursor` to get the next (later) page of the same period; null on the last page',
           },
         },
       }),
-      Transaction: closedObject({
-        required: [
-          'id',
-          'user_id',
-          'type',
-          'kind',
-          'amount',
-          'balance_after',
-          'transfer_id',
-          'counterparty_user_id',
-          'created_at',
-          'sequence',
-        ],
+      Transaction: openapi.closedObject({
+        // The fields of a history item, in its order: a statement's CSV columns are the same list.
+        required: TRANSACTION_HISTORY_FIELDS,
         properties: {
           id: UUID,
           user_id: UUID,
           type: { enum: ['credit', 'debit'] },
           kind: { enum: ['add_money', 'transfer'] },
-          amount: schemaRef('Amount'),
-          balance_after: schemaRef('Amount'),
+          amount: AMOUNT,
+          balance_after: AMOUNT,
           transfer_id: { oneOf: [UUID, { type: 'null' }], description: 'Set for transfers' },
           counterparty_user_id: { oneOf: [UUID, { type: 'null' }], description: 'The other user of a transfer' },
-          created_at: { type: 'string', format: 'date-time' },
+          created_at: DATE_TIME,
           sequence: {
             type: 'string',
             pattern: '^[1-9][0-9]*$',
@@ -610,16 +562,7 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           },
         },
       }),
-      TransactionPage: closedObject({
-        required: ['items', 'next_cursor'],
-        properties: {
-          items: { type: 'array', items: schemaRef('Transaction') },
-          next_cursor: {
-            oneOf: [{ type: 'string' }, { type: 'null' }],
-            description: 'Pass as `cursor` to get the next (older) page; null on the last page',
-          },
-        },
-      }),
+      TransactionPage: newestFirstPage('Transaction'),
     },
     headers: {
       IdempotentReplayed: {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import Joi from 'joi';
 import type { Context } from 'koa';
-import { AppError, instantSchema, PG_BIGINT_MAX, validateInput, type TransactionHistoryItem } from '@wallet/platform';
+import { AppError, instantSchema, PG_BIGINT_MAX, TRANSACTION_HISTORY_FIELDS, validateInput } from '@wallet/platform';
 import type { LedgerRow, PeriodPosition } from '../../data-access/wallet-read-view';
 import type { PeriodEntries, StatementPage } from '../../domain/statements';
 import { toTransactionItem } from './history';
@@ -93,18 +93,7 @@ export function statementFormat(ctx: Context): 'json' | 'csv' {
 }
 
 /** The CSV columns: a history item's fields, in its order, so a row reads back as the same item. */
-export const CSV_COLUMNS: ReadonlyArray<keyof TransactionHistoryItem> = [
-  'id',
-  'user_id',
-  'type',
-  'kind',
-  'amount',
-  'balance_after',
-  'transfer_id',
-  'counterparty_user_id',
-  'created_at',
-  'sequence',
-];
+export const CSV_COLUMNS = TRANSACTION_HISTORY_FIELDS;
 
 /** Rows joined into one chunk: few enough writes, and a chunk stays small. */
 const CSV_ROWS_PER_CHUNK = 200;

@@ -1,15 +1,4 @@
-import {
-  closedObject,
-  commonErrorResponses,
-  decimalAmountSchema,
-  jsonBodyErrorResponses,
-  jsonRequestBody,
-  jsonResponse,
-  problemResponse,
-  requestIdParameter,
-  serviceOpenApiDocument,
-  type OpenApiDocument,
-} from '@wallet/platform';
+import { openapi, type OpenApiDocument } from '@wallet/platform';
 
 /**
  * The user-service HTTP contract, served at GET /openapi.json and rendered at GET /docs.
@@ -24,7 +13,7 @@ const EMAIL = {
   examples: ['alice@example.com'],
 } as const;
 
-export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
+export const openApiDocument: OpenApiDocument = openapi.serviceOpenApiDocument({
   title: 'user-service',
   description:
     'Users of the digital wallet. Creating a user also publishes a `user-created` event (through a ' +
@@ -39,17 +28,17 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
         tags: ['users'],
         summary: 'Create a user',
         operationId: 'createUser',
-        parameters: [requestIdParameter],
-        requestBody: jsonRequestBody('CreateUserRequest'),
+        parameters: [openapi.requestIdParameter],
+        requestBody: openapi.jsonRequestBody('CreateUserRequest'),
         responses: {
-          '201': jsonResponse('Created; the wallet opens in transaction-service moments later', 'User'),
-          '400': problemResponse(400, 'The email is missing or not valid, or the body is not JSON', [
+          '201': openapi.jsonResponse('Created; the wallet opens in transaction-service moments later', 'User'),
+          '400': openapi.problemResponse(400, 'The email is missing or not valid, or the body is not JSON', [
             'validation_failed',
             'malformed_json',
           ]),
-          '409': problemResponse(409, 'A user with this email already exists', ['duplicate_email']),
-          ...jsonBodyErrorResponses,
-          ...commonErrorResponses,
+          '409': openapi.problemResponse(409, 'A user with this email already exists', ['duplicate_email']),
+          ...openapi.jsonBodyErrorResponses,
+          ...openapi.commonErrorResponses,
         },
       },
     },
@@ -73,20 +62,20 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
             description: 'A past instant, RFC 3339 with an offset (2024-05-01T10:00:00Z), at most 3 fractional digits',
             schema: { type: 'string', format: 'date-time', maxLength: 40 },
           },
-          requestIdParameter,
+          openapi.requestIdParameter,
         ],
-        requestBody: jsonRequestBody('BalanceRequest', { required: false, description: 'Alternative to the query parameter' }),
+        requestBody: openapi.jsonRequestBody('BalanceRequest', { required: false, description: 'Alternative to the query parameter' }),
         responses: {
-          '200': jsonResponse('The balance, as transaction-service knows it', 'Balance'),
-          '400': problemResponse(400, 'The email is missing or not valid, as_of is not valid or in the future, or too recent to be answered yet', [
+          '200': openapi.jsonResponse('The balance, as transaction-service knows it', 'Balance'),
+          '400': openapi.problemResponse(400, 'The email is missing or not valid, as_of is not valid or in the future, or too recent to be answered yet', [
             'validation_failed',
             'malformed_json',
             'as_of_not_settled',
           ]),
-          '404': problemResponse(404, 'No user has this email', ['user_not_found']),
-          '504': problemResponse(504, 'transaction-service did not answer in time', ['balance_timeout']),
-          ...commonErrorResponses,
-          '503': problemResponse(
+          '404': openapi.problemResponse(404, 'No user has this email', ['user_not_found']),
+          '504': openapi.problemResponse(504, 'transaction-service did not answer in time', ['balance_timeout']),
+          ...openapi.commonErrorResponses,
+          '503': openapi.problemResponse(
             503,
             'transaction-service cannot answer (none running, the connection is down, or it is busy: at its budget of balance requests), too many balance requests are waiting here, or the database is unavailable; Retry-After: 1',
             ['balance_unavailable', 'service_unavailable'],
@@ -97,8 +86,8 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
   },
   components: {
     schemas: {
-      CreateUserRequest: closedObject({ required: ['email'], properties: { email: EMAIL } }),
-      User: closedObject({
+      CreateUserRequest: openapi.closedObject({ required: ['email'], properties: { email: EMAIL } }),
+      User: openapi.closedObject({
         required: ['user_id', 'email', 'created_at'],
         properties: {
           user_id: { type: 'string', format: 'uuid', description: 'A UUIDv7 (time-ordered)' },
@@ -106,13 +95,13 @@ export const openApiDocument: OpenApiDocument = serviceOpenApiDocument({
           created_at: { type: 'string', format: 'date-time' },
         },
       }),
-      BalanceRequest: closedObject({ properties: { email: EMAIL } }),
-      Balance: closedObject({
+      BalanceRequest: openapi.closedObject({ properties: { email: EMAIL } }),
+      Balance: openapi.closedObject({
         required: ['email', 'balance', 'available_balance'],
         properties: {
           email: { type: 'string', format: 'email' },
-          balance: { ...decimalAmountSchema, description: 'The posted balance: the sum of the ledger' },
-          available_balance: { ...decimalAmountSchema, description: "The balance less the user's active holds as sender (transaction-service, ADR 12)" },
+          balance: { ...openapi.decimalAmountSchema, description: 'The posted balance: the sum of the ledger' },
+          available_balance: { ...openapi.decimalAmountSchema, description: "The balance less the user's active holds as sender (transaction-service, ADR 12)" },
           as_of: { type: 'string', format: 'date-time', description: 'The instant asked about (UTC, milliseconds); only with as_of' },
         },
       }),
