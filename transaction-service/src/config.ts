@@ -24,6 +24,11 @@ export const transactionServiceConfig = defineConfig({
   },
   /** Cap of the consumer's backoff between retries while the database or Kafka is away. */
   consumerMaxBackoffMs: { env: 'KAFKA_CONSUMER_MAX_BACKOFF_MS', schema: configFields.positiveInt(5_000) },
+  /**
+   * How long an idle fetch waits at the broker. A stop waits for the fetch in flight, so this bounds
+   * a graceful shutdown's wait on Kafka; a new message ends the wait at once, whatever the setting.
+   */
+  consumerMaxWaitMs: { env: 'KAFKA_CONSUMER_MAX_WAIT_MS', schema: Joi.number().integer().min(10).max(30_000).default(1_000) },
   /** Balance requests over NATS accepted and not yet answered; beyond it the answer is `busy` at once. */
   balanceMaxPending: { env: 'BALANCE_MAX_PENDING', schema: Joi.number().integer().min(1).max(100_000).default(1_000) },
   /** Balance requests read in one query. */

@@ -71,6 +71,7 @@ export async function startTransactionService(
     chunkSize: config.consumerChunkSize,
     partitionsConsumedConcurrently: config.consumerPartitionsConcurrently,
     maxBackoffMs: config.consumerMaxBackoffMs,
+    maxWaitTimeMs: config.consumerMaxWaitMs,
   });
 
   const purge = startIdempotencyKeyPurge({ knex, logger, ttlHours: config.idempotencyTtlHours, intervalMs: config.idempotencyPurgeIntervalMs });

@@ -91,7 +91,6 @@ function isRetryable(error: unknown): boolean {
 
 const LOCK_TIMEOUT = '55P03';
 
-
 type MoneyEngineMetrics = ReturnType<typeof declareMoneyEngineMetrics>;
 
 /** The engine's metrics; the queue depth is read from the queue itself at scrape time. */
@@ -104,9 +103,8 @@ function declareMoneyEngineMetrics(registry: MetricsRegistry, queue: readonly Wa
     'wallet_money_ambiguous_commits_total',
     'COMMITs whose reply was lost, by what the batch marker showed',
     ['resolution'],
+    { presentAtZero: (['committed', 'aborted'] satisfies BatchOutcome[]).map((resolution) => ({ resolution })) },
   );
-  // Present at 0 from the start: an alert on increase() needs a sample before the first one.
-  for (const resolution of ['committed', 'aborted'] satisfies BatchOutcome[]) ambiguous.inc({ resolution }, 0);
   return {
     operations: metric.counter('wallet_operations_total', 'Money operations by outcome (ok or the error code)', ['operation', 'outcome']),
     replays: metric.counter('wallet_idempotent_replays_total', 'Requests answered from a stored idempotent outcome', ['operation']),

@@ -17,6 +17,11 @@ export interface UserCreatedConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** Cap of the backoff between retries of a transient failure (database down, Kafka away). */
   maxBackoffMs?: number;
+  /**
+   * How long a fetch waits at the broker for messages when there are none. Stopping waits for the
+   * fetch in flight, so this also bounds how long a stop takes (kafkajs' default is 5 s).
+   */
+  maxWaitTimeMs?: number;
 }
 
 export interface RunningConsumer {
@@ -27,6 +32,8 @@ export interface RunningConsumer {
 }
 
 const INITIAL_BACKOFF_MS = 100;
+/** An idle fetch returns after this long; a message arriving ends it at once, so latency is not affected. */
+const DEFAULT_MAX_WAIT_TIME_MS = 1_000;
 
 /**
  * Consumes `user-created` into the users table, a chunk of a fetched batch per database transaction
@@ -160,6 +167,7 @@ class UserCreatedConsumer {
       // not trip it.
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
       // Non-retriable crashes are handled below too; retriable ones kafkajs restarts itself.
       retry: { restartOnFailure: () => Promise.resolve(true) },
     });
