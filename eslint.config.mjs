@@ -28,11 +28,6 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': ['error', { max: 70, skipBlankLines: true, skipComments: true }] },
   },
   {
-    // A migration is one DDL script, frozen once released: splitting its SQL text would help no reader.
-    files: ['*/src/data-access/migrations/**/*.ts'],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     // Test files (and the tools' repository-wide checks) may leave node:test's describe/it promises floating.
     files: ['**/test/**/*.ts', 'platform/tools/checks/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },

@@ -1,4 +1,4 @@
-import { AppError, sqlState, type Knex } from '@wallet/platform';
+import { AppError, sleep, sqlState, type Knex } from '@wallet/platform';
 import {
   findBalanceAt,
   listPeriodPage,
@@ -59,8 +59,6 @@ export interface PeriodEntries {
 
 /** Rows read per query while a whole period is streamed: memory holds one page, whatever the period. */
 const STREAM_PAGE_ROWS = 1_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class StatementQueries {
   private readonly now: () => number;

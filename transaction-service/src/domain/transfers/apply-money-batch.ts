@@ -123,7 +123,9 @@ export async function applyMoneyBatch(
     const keys = await claimKeys(tx, items, leaders);
     lap('claim');
     const running = runningItems(items, leaders, keys);
-    const users = setAsideWholeGroups(items, leaders, keys, await lockUsers(tx, items, running, await readHoldParties(tx, items, running), options.lockMode));
+    const holdParties = await readHoldParties(tx, items, running);
+    const locked = await lockUsers(tx, items, running, holdParties, options.lockMode);
+    const users = setAsideWholeGroups(items, leaders, keys, locked);
     lap('lock');
     const holds = await lockHoldsOfUsers(tx, items, users);
     lap('holds');
