@@ -146,13 +146,30 @@ describe('POST /batch', () => {
             { op: 'transfer', from_user_id: alice, to_user_id: bob, amount_to_transfer: 2 },
             { op: 'transfer', from_user_id: alice, to_user_id: bob, amount_to_transfer: '1000000.00' },
             { op: 'transfer', from_user_id: alice, to_user_id: alice, amount_to_transfer: '1.00' },
+            { op: 'hold', from_user_id: alice, to_user_id: bob, amount: '1.00' },
           ],
         },
       },
       200,
     );
-    const statuses = (response.body as { results: Array<{ status: number }> }).results.map((r) => r.status);
-    assert.deepEqual(statuses, [200, 201, 422, 400]);
+    type Results = { results: Array<{ status: number; body: { hold_id?: string } }> };
+    const results = (response.body as Results).results;
+    assert.deepEqual(results.map((r) => r.status), [200, 201, 422, 400, 201]);
+    // A hold's results are the single endpoints' HoldResult bodies, which the document must allow.
+    const held = await call(
+      {
+        template,
+        path,
+        body: {
+          operations: [
+            { op: 'capture', hold_id: results[4]!.body.hold_id, amount: '0.50' },
+            { op: 'void', hold_id: randomUUID() },
+          ],
+        },
+      },
+      200,
+    );
+    assert.deepEqual((held.body as Results).results.map((r) => r.status), [200, 404]);
     const refused = await call(
       { template, path, body: { atomic: true, operations: [{ op: 'transfer', from_user_id: bob, to_user_id: alice, amount_to_transfer: '1000000.00' }] } },
       422,

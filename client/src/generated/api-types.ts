@@ -131,7 +131,7 @@ export interface BatchResult {
   /** The single endpoint's status */
   status: number;
   /** The single endpoint's body: its response, or a problem document */
-  body: AddMoneyResponse | TransferResponse | Problem;
+  body: AddMoneyResponse | TransferResponse | HoldResult | Problem;
   /** The single endpoint's Idempotent-Replayed: a stored outcome of the same key */
   replayed: boolean;
   /** The single endpoint's Retry-After, in seconds (a 503: retry this operation with its key) */

@@ -475,7 +475,7 @@ export const openApiDocument: OpenApiDocument = openapi.serviceOpenApiDocument({
           status: { type: 'integer', minimum: 200, maximum: 599, description: "The single endpoint's status" },
           body: {
             description: "The single endpoint's body: its response, or a problem document",
-            oneOf: [openapi.schemaRef('AddMoneyResponse'), openapi.schemaRef('TransferResponse'), openapi.schemaRef('Problem')],
+            oneOf: [openapi.schemaRef('AddMoneyResponse'), openapi.schemaRef('TransferResponse'), openapi.schemaRef('HoldResult'), openapi.schemaRef('Problem')],
           },
           replayed: { type: 'boolean', description: "The single endpoint's Idempotent-Replayed: a stored outcome of the same key" },
           retry_after: { type: 'integer', minimum: 0, description: "The single endpoint's Retry-After, in seconds (a 503: retry this operation with its key)" },
