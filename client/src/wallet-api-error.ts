@@ -1,4 +1,4 @@
-import type { Problem } from './generated/api-types';
+import type { BatchResult, Problem } from './generated/api-types';
 
 /** A service's error code (the problem document's `code`), or the client's own when no usable answer came. */
 export type WalletErrorCode = Problem['code'] | 'network_error' | 'unexpected_response';
@@ -19,6 +19,8 @@ export class WalletApiError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** The key the money call was sent with. */
   readonly idempotencyKey: string | undefined;
+  /** A refused atomic batch (422 atomic_batch_refused): each operation's result, in request order. */
+  readonly results: BatchResult[] | undefined;
 
   constructor(fields: {
     status: number;
@@ -37,7 +39,14 @@ export class WalletApiError extends Error {
     this.problem = fields.problem;
     this.retryAfterSeconds = fields.retryAfterSeconds;
     this.idempotencyKey = fields.idempotencyKey;
+    this.results = fields.problem === undefined ? undefined : batchResultsOf(fields.problem);
   }
+}
+
+/** The `results` an atomic batch's refusal carries, or undefined when the problem has none. */
+export function batchResultsOf(problem: Problem): BatchResult[] | undefined {
+  const results = (problem as { results?: unknown }).results;
+  return Array.isArray(results) ? (results as BatchResult[]) : undefined;
 }
 
 export function isProblem(body: unknown): body is Problem {

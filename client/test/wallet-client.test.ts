@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTransactionServiceHarness, type TransactionServiceHarness } from '@wallet/platform/testkit';
+import { holdRowLock, startTransactionServiceHarness, type TransactionServiceHarness, waitFor } from '@wallet/platform/testkit';
 import { WalletApiError, WalletClient } from '../src';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
@@ -138,6 +138,57 @@ describe('batches', () => {
     } finally {
       await small.stop();
     }
+  });
+});
+
+describe('atomic batches', () => {
+  test('refused only because a row is held elsewhere: sent again whole with the same keys, applied once when the row is free', async () => {
+    const held = await startTransactionServiceHarness({ MONEY_LOCK_TIMEOUT_MS: '100', MONEY_LOCK_RETRIES: '0' });
+    const heldProxy = await startFaultProxy(held.url);
+    try {
+      const [from, to] = (await held.createUsers(2)) as [string, string];
+      await held.fund(from, '10.00');
+      const direct = new WalletClient({ transactionServiceUrl: heldProxy.url, retry: { maxAttempts: 30, baseDelayMs: 50, maxDelayMs: 200, maxRetryAfterMs: 200 } });
+      clients.push(direct);
+      const lock = await holdRowLock(held.db, from);
+      const batch = direct.batch(
+        [
+          { op: 'transfer', from_user_id: from, to_user_id: to, amount_to_transfer: '4.00' },
+          { op: 'add-money', user_id: to, amount: '1.00' },
+        ],
+        { atomic: true },
+      );
+      // The row is freed only after the service refused the batch at least once and the client sent it again.
+      await waitFor(() => Promise.resolve(heldProxy.seen.filter((r) => r.path === '/batch').length >= 2 ? true : undefined), { what: 'a second send' });
+      await lock.release();
+      const results = await batch;
+      assert.deepEqual(results.map((r) => r.status), [201, 200]);
+      const sends = heldProxy.seen.filter((r) => r.path === '/batch');
+      assert.ok(sends.every((r) => r.body === sends[0]!.body), 'every send is the whole batch with the same keys');
+      assert.deepEqual([(await direct.balance(from)).balance, (await direct.balance(to)).balance], ['6.00', '5.00'], 'applied once');
+    } finally {
+      await heldProxy.close();
+      await held.stop();
+    }
+  });
+
+  test('refused for good: WalletApiError 422 atomic_batch_refused with each operation\'s result, sent once', async () => {
+    const [from, to] = await fundedPair('1.00');
+    const start = proxy.seen.length;
+    const refusal = await client()
+      .batch(
+        [
+          { op: 'add-money', user_id: to, amount: '1.00' },
+          { op: 'transfer', from_user_id: from, to_user_id: to, amount_to_transfer: '5.00' },
+        ],
+        { atomic: true },
+      )
+      .then(() => assert.fail('an atomic batch with a refused operation must throw'), (error: unknown) => error);
+    assert.ok(refusal instanceof WalletApiError);
+    assert.equal(refusal.status, 422);
+    assert.equal(refusal.code, 'atomic_batch_refused');
+    assert.deepEqual(refusal.results?.map((r) => [r.status, (r.body as { code?: string }).code]), [[422, 'linked_operation_failed'], [422, 'insufficient_funds']]);
+    assert.equal(seenSince(start, '/batch').length, 1);
   });
 });
 
