@@ -19,7 +19,7 @@ export class WalletApiError extends Error {
   readonly retryAfterSeconds: number | undefined;
   /** The key the money call was sent with. */
   readonly idempotencyKey: string | undefined;
-  /** A refused atomic batch (422 atomic_batch_refused): each operation's result, in request order. */
+  /** An atomic batch not applied (422 atomic_batch_refused, or its 503/500): each operation's result, in request order. */
   readonly results: BatchResult[] | undefined;
 
   constructor(fields: {

@@ -23,7 +23,7 @@ import type {
 } from './generated/api-types';
 import { createHttpTransport, type HttpExchange, type Transport } from './http-transport';
 import { DEFAULT_RETRY_POLICY, isNetworkError, isRetryableStatus, parseRetryAfter, retryDelayMs, sleep, type RetryPolicy } from './retry-policy';
-import { batchResultsOf, errorFromResponse, isProblem, WalletApiError } from './wallet-api-error';
+import { errorFromResponse, isProblem, WalletApiError } from './wallet-api-error';
 
 export interface WalletClientOptions {
   /** Default http://localhost:3001. */
@@ -51,8 +51,8 @@ export interface MoneyCallOptions {
 export interface BatchCallOptions {
   /**
    * All or none, in order, in one transaction. A refused atomic batch throws WalletApiError 422
-   * `atomic_batch_refused`, whose `results` say per operation why; one refused only for a passing
-   * reason (queue full, a row held elsewhere: nothing was stored) is first sent again whole.
+   * `atomic_batch_refused`, whose `results` say per operation why. One turned away for a passing
+   * reason (queue full, a row held elsewhere) is a 503, sent again whole with its keys like any 503.
    */
   atomic?: boolean;
 }
@@ -235,13 +235,8 @@ export class WalletClient {
     let pending = operations.map((_, index) => index);
     for (let attempt = 1; ; attempt += 1) {
       const answer = await this.exchange({ method: 'POST', url: `${this.txUrl}/batch`, json: { atomic, operations: pending.map((i) => operations[i]!) } }, true);
-      if (answer.status !== 200) {
-        // An atomic batch is never split: it is sent again whole, or not at all.
-        const wait = atomic && attempt < this.policy.maxAttempts ? passingRefusalWait(answer) : undefined;
-        if (wait === undefined) throw errorFromResponse(answer.status, answer.body, withRetryAfter(answer.retryAfterSeconds));
-        await sleep(retryDelayMs(this.policy, attempt, wait));
-        continue;
-      }
+      // A 503 (an atomic batch turned away for now, too) was already sent again whole by exchange().
+      if (answer.status !== 200) throw errorFromResponse(answer.status, answer.body, withRetryAfter(answer.retryAfterSeconds));
       const answered = (answer.body as BatchResponse).results;
       let wait: number | undefined;
       pending = pending.filter((index, position) => {
@@ -279,20 +274,6 @@ export class WalletClient {
       await sleep(retryDelayMs(this.policy, attempt, answer.retryAfterSeconds));
     }
   }
-}
-
-/**
- * An atomic batch refused only for passing reasons: every refused operation is one a single call
- * would retry (503, 504, in flight) and every other is linked_operation_failed. Such outcomes are
- * never stored under the keys, so sending the batch again whole is safe. Returns the seconds the
- * service asked to wait (0 when it did not say); undefined for any other answer.
- */
-function passingRefusalWait(answer: Answer): number | undefined {
-  const results = isProblem(answer.body) && answer.body.code === 'atomic_batch_refused' ? batchResultsOf(answer.body) : undefined;
-  if (answer.status !== 422 || results === undefined) return undefined;
-  const refused = results.filter((r) => !(isProblem(r.body) && r.body.code === 'linked_operation_failed'));
-  const passing = refused.every((r) => isRetryableStatus(r.status, isProblem(r.body) ? r.body.code : undefined));
-  return refused.length > 0 && passing ? Math.max(0, ...refused.map((r) => r.retry_after ?? 0)) : undefined;
 }
 
 function newKey(): string {

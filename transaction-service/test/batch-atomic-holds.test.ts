@@ -29,8 +29,11 @@ test('a member on a held row sets the whole group aside; nothing applied', async
       { op: 'transfer', from_user_id: a, to_user_id: b, amount_to_transfer: '1.00' },
     ]),
   );
-  // Set aside whole (503 each, after the lock retries): nothing of it happened.
+  // Set aside whole (503 each, after the lock retries): nothing of it happened, and the batch as a
+  // whole is a 503 to send again (a passing reason), not a 422 refusal.
   assert.deepEqual(held.results.map((x) => x.status), [503, 503]);
+  assert.equal(held.status, 503);
+  assert.equal(held.body.code, 'service_unavailable');
   assert.deepEqual((await balance(c)).balance, '10.00');
 });
 

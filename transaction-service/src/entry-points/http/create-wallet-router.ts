@@ -8,7 +8,7 @@ import type { StatementQueries } from '../../domain/statements';
 import type { WalletQueries } from '../../domain/wallet-queries';
 import { encodeCursor, parseHistoryQuery, parseUserId, toTransactionItem } from './history';
 import { parseHoldsQuery, toHoldsPage } from './holds';
-import { atomicBatchApplied, toBatchResult } from './batch-presenter';
+import { atomicBatchRefusal, toBatchResult } from './batch-presenter';
 import { parseBatchRequest } from './batch-requests';
 import { toHoldBody, toHttpResponse } from './money-presenter';
 import { holdIdParam, parseAddMoneyRequest, parseCaptureRequest, parseHoldRequest, parseTransferRequest, parseVoidRequest } from './money-requests';
@@ -54,9 +54,10 @@ export function createWalletRouter(deps: WalletRouterDeps): Router {
     const outcomes = await runBatch({ money }, request);
     const clientError = (error: unknown) => toClientError(error, logger, { method: ctx.method, path: ctx.path });
     const results = outcomes.map((outcome) => toBatchResult(outcome, clientError));
-    if (request.atomic && !atomicBatchApplied(outcomes)) {
-      // None of it applied: a 422 problem as a whole, carrying every operation's result (which say why).
-      const problem = toProblemResponse(new AppError('atomic_batch_refused', 'One or more operations were refused; none was applied'));
+    const refusal = request.atomic ? atomicBatchRefusal(results) : undefined;
+    if (refusal) {
+      // Not applied (or not known to be): a problem as a whole, carrying every operation's result (which say why).
+      const problem = toProblemResponse(refusal);
       writeResponse(ctx, { ...problem, body: { ...problem.body, results } });
       return;
     }

@@ -52,15 +52,12 @@ const holdResolutionErrors = {
   ),
 } as const;
 
-/** An atomic batch not applied: a problem document whose `results` say, per operation, why. */
-const atomicBatchRefused = (() => {
-  const problem = openapi.problemResponse(422, 'An atomic batch that was not applied: `results` has one entry per operation, saying why', [
-    'atomic_batch_refused',
-  ]);
+/** An atomic batch not applied (or not known to be): a problem document whose `results` say, per operation, why. */
+function withBatchResults(problem: ReturnType<typeof openapi.problemResponse>) {
   const media = problem.content['application/problem+json'];
   const schema = { ...media.schema, properties: { ...media.schema.properties, results: { type: 'array', items: openapi.schemaRef('BatchResult') } } };
   return { ...problem, content: { 'application/problem+json': { ...media, schema } } };
-})();
+}
 
 const HOLD_FIELDS = ['hold_id', 'from_user_id', 'to_user_id', 'amount', 'status', 'captured_amount', 'transfer_id', 'expires_at', 'created_at'];
 const HOLD_PROPERTIES = {
@@ -297,19 +294,35 @@ export const openApiDocument: OpenApiDocument = openapi.serviceOpenApiDocument({
           'on a batch `transfer` with the same request replays. At most BATCH_MAX_OPERATIONS (1000) operations and ' +
           'BATCH_BODY_LIMIT_BYTES (1 MiB). `atomic: true`: all operations in one database transaction, applied in order, ' +
           'each seeing the ones before, or none: then the response is 422, a refused operation carries its own error ' +
-          'and every other one 422 `linked_operation_failed` (their keys store that outcome; a retry replays it).',
+          'and every other one 422 `linked_operation_failed` (their keys store that outcome; a retry replays it). An atomic ' +
+          'batch turned away for a passing reason (queue full, a row held elsewhere) is a 503 with Retry-After, and one ' +
+          'whose outcome is not known a 500; both carry `results`: send it again whole, with the same keys (a batch that did commit replays).',
         operationId: 'batch',
         parameters: [openapi.requestIdParameter],
         requestBody: openapi.jsonRequestBody('BatchRequest'),
         responses: {
           '200': openapi.jsonResponse('One result per operation, in request order', 'BatchResponse'),
-          '422': atomicBatchRefused,
+          '422': withBatchResults(
+            openapi.problemResponse(422, 'An atomic batch with a refused operation, none applied: `results` has one entry per operation, saying why', [
+              'atomic_batch_refused',
+            ]),
+          ),
           '400': openapi.problemResponse(400, 'The envelope is not valid: not a JSON object, no or too many operations, an unknown field', [
             'validation_failed',
             'malformed_json',
           ]),
           ...openapi.jsonBodyErrorResponses,
           ...openapi.commonErrorResponses,
+          '500': withBatchResults(
+            openapi.problemResponse(500, 'An unexpected error; for an atomic batch whose COMMIT could not be settled, the outcome is not known: `results` per operation; send it again with the same keys', [
+              'internal_error',
+            ]),
+          ),
+          '503': withBatchResults(
+            openapi.problemResponse(503, 'The database is unavailable, or an atomic batch was turned away for a passing reason (queue full, a row held elsewhere; nothing stored): send it again, whole, with the same keys after Retry-After', [
+              'service_unavailable',
+            ]),
+          ),
         },
       },
     },
