@@ -92,7 +92,8 @@ export async function startTransactionService(
     lockTimeoutMs: config.asOfLockTimeoutMs,
   });
   const statements = new StatementQueries(asOfKnex, { settleMs: config.asOfSettleMs });
-  const { http, operator } = await startHttp(config, { logger, metrics, knex, money, statements, readinessChecks, reconcile });
+  const queries = new WalletQueries(knex, asOfKnex);
+  const { http, operator } = await startHttp(config, { logger, metrics, money, queries, statements, readinessChecks, reconcile });
 
   const steps: ShutdownStep[] = [
     { name: 'http', run: () => closeServer(http.server) },
@@ -169,20 +170,20 @@ async function startHttp(
   deps: {
     logger: Logger;
     metrics: MetricsRegistry;
-    knex: Knex;
     money: MoneyEngine;
+    queries: WalletQueries;
     statements: StatementQueries;
     readinessChecks: Record<string, ReadinessCheck>;
     reconcile: ReconcileRunner;
   },
 ): Promise<{ http: Listening; operator: Listening }> {
-  const { logger, knex } = deps;
+  const { logger } = deps;
   const http = await serveHttp(config, {
     logger,
     metrics: deps.metrics,
     router: createWalletRouter({
       money: deps.money,
-      queries: new WalletQueries(knex),
+      queries: deps.queries,
       statements: deps.statements,
       maxAmountMinor: parseAmount(config.maxAmount, { maxMinor: null }),
       batchMaxOperations: config.batchMaxOperations,

@@ -6,7 +6,8 @@ import { HOLD_COLUMNS, toHoldState, type HoldRow } from './money-batch-repositor
  * The read view of the wallet: every query that reads balances or the ledger for a client (HTTP
  * reads, NATS balance requests), none that writes. Committed data only; no lock, except that a
  * read about a past instant first waits for the batches in flight on its user (waitForUserWriters,
- * ADR 11): the current balance and the history never wait. BIGINT columns (money, seq), which pg returns as strings, are
+ * ADR 11), and so does a read that would count an expired hold not yet released (ADR 12); the
+ * history never waits. BIGINT columns (money, seq), which pg returns as strings, are
  * converted to bigint here: the domain and the edges only see bigint.
  */
 

@@ -1,15 +1,15 @@
-import { AppError, sleep, sqlState, type Knex } from '@wallet/platform';
+import { AppError, sleep, type Knex } from '@wallet/platform';
 import {
   findBalanceAt,
   listPeriodPage,
   summarisePeriod,
-  waitForUserWriters,
   type LedgerPeriod,
   type LedgerRow,
   type PeriodPosition,
   type PeriodSummary,
 } from '../data-access/wallet-read-view';
 import { formatMinor } from './money';
+import { awaitUserWriters } from './wallet-queries';
 
 /**
  * Balances at an instant and statements of a period, answered so that an answer about a moment in
@@ -161,14 +161,7 @@ export class StatementQueries {
   }
 
   private async waitForWriters(userId: string): Promise<void> {
-    let known: boolean;
-    try {
-      known = await waitForUserWriters(this.knex, userId);
-    } catch (error) {
-      if (sqlState(error) !== '55P03') throw error;
-      throw new AppError('service_unavailable', 'A money operation on this user is still being committed; retry shortly', { cause: error });
-    }
-    if (!known) throw new AppError('user_not_found', `No user ${userId}`);
+    if (!(await awaitUserWriters(this.knex, userId))) throw new AppError('user_not_found', `No user ${userId}`);
   }
 }
 

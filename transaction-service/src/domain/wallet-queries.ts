@@ -1,4 +1,4 @@
-import { AppError, type Knex } from '@wallet/platform';
+import { AppError, sqlState, type Knex } from '@wallet/platform';
 import {
   findAccount,
   findAccounts,
@@ -18,7 +18,14 @@ import { formatMinor } from './money';
  * amounts, pagination).
  */
 export class WalletQueries {
-  constructor(private readonly knex: Knex) {}
+  /**
+   * `knex`: the reads' pool. `writersKnex`: a pool from createReadAtInstantPool, for the rare wait
+   * for a batch in flight (afterWriters): its lock_timeout bounds that wait (then 503).
+   */
+  constructor(
+    private readonly knex: Knex,
+    private readonly writersKnex: Knex,
+  ) {}
 
   /** The balance and available balance as decimal strings; 404 when the user has not arrived here (yet). */
   async getBalance(userId: string): Promise<BalanceView> {
@@ -48,7 +55,7 @@ export class WalletQueries {
    * over, any batch that locks the sender reads the clock after expiry, so 'expired' is final.
    */
   private async afterWriters<T>(userId: string, read: () => Promise<T>): Promise<T> {
-    await waitForUserWriters(this.knex, userId);
+    await awaitUserWriters(this.writersKnex, userId);
     return read();
   }
 
@@ -91,11 +98,26 @@ export class WalletQueries {
 export async function readBalances(knex: Knex, userIds: string[]): Promise<Map<string, { balance: string; available_balance: string }>> {
   const rows = await findAccounts(knex, [...new Set(userIds)]);
   const unsettled = [...rows].filter(([, account]) => account.countedUnreleasedExpiry).map(([userId]) => userId);
-  for (const userId of unsettled) await waitForUserWriters(knex, userId);
+  // `knex` is the responder's pool, made for these waits (createReadAtInstantPool): each is bounded.
+  for (const userId of unsettled) await awaitUserWriters(knex, userId);
   if (unsettled.length > 0) for (const [userId, account] of await findAccounts(knex, unsettled)) rows.set(userId, account);
   return new Map(
     [...rows].map(([userId, account]) => [userId, { balance: formatMinor(account.balanceMinor), available_balance: formatMinor(account.availableMinor) }]),
   );
+}
+
+/**
+ * Waits until no money batch holds the user's row (waitForUserWriters), on a pool whose lock_timeout
+ * bounds the wait: past it, 503 service_unavailable with Retry-After, never a 500. False when the
+ * user is not here (yet).
+ */
+export async function awaitUserWriters(writersKnex: Knex, userId: string): Promise<boolean> {
+  try {
+    return await waitForUserWriters(writersKnex, userId);
+  } catch (error) {
+    if (sqlState(error) !== '55P03') throw error;
+    throw new AppError('service_unavailable', 'A money operation on this user is still being committed; retry shortly', { cause: error });
+  }
 }
 
 /** Whether any of these holds is shown 'expired' at `shownAt` while its row still says 'held'. */

@@ -198,8 +198,10 @@ class BalanceResponder {
       balances = await readBalances(this.options.knex, batch.map((p) => p.userId));
       endTimer();
     } catch (error) {
-      this.readFailures.record(error, { requests: batch.length });
-      for (const p of batch) this.respond(p.msg, { ok: false, error: 'internal_error', user_id: p.userId });
+      // A batch in flight held on past the wait's bound (an expired hold not yet released): busy, not a failure.
+      const replyError = replyErrorOf(error);
+      if (replyError === 'internal_error') this.readFailures.record(error, { requests: batch.length });
+      for (const p of batch) this.respond(p.msg, { ok: false, error: replyError, user_id: p.userId });
       return;
     }
     for (const p of batch) {
@@ -222,7 +224,7 @@ class BalanceResponder {
       const { balance, available_balance } = found;
       this.respond(p.msg, { ok: true, user_id: p.userId, balance, available_balance, as_of: asOf, sequence: found.sequence });
     } catch (error) {
-      const error_ = asOfReplyError(error);
+      const error_ = replyErrorOf(error);
       if (error_ === 'internal_error') this.readFailures.record(error, { requests: 1 });
       this.respond(p.msg, { ok: false, error: error_, user_id: p.userId, as_of: asOf });
     }
@@ -240,15 +242,15 @@ class BalanceResponder {
 }
 
 /** What a refusal of balanceAt is called in the reply contract; anything else is internal_error. */
-const AS_OF_REPLY_ERRORS: Partial<Record<ErrorCode, BalanceReplyError>> = {
+const REPLY_ERRORS: Partial<Record<ErrorCode, BalanceReplyError>> = {
   as_of_not_settled: 'as_of_not_settled',
   validation_failed: 'invalid_as_of',
   user_not_found: 'user_not_found',
   service_unavailable: 'busy',
 };
 
-function asOfReplyError(error: unknown): BalanceReplyError {
-  return (isAppError(error) ? AS_OF_REPLY_ERRORS[error.code] : undefined) ?? 'internal_error';
+function replyErrorOf(error: unknown): BalanceReplyError {
+  return (isAppError(error) ? REPLY_ERRORS[error.code] : undefined) ?? 'internal_error';
 }
 
 function parseRequest(data: Uint8Array): { userId: string; asOf?: string } | undefined {
