@@ -2,9 +2,10 @@ import type { Knex } from '@wallet/platform';
 
 /**
  * The senders of up to `limit` holds whose expiry has come by the database's clock, oldest expiry
- * first. SKIP LOCKED: a hold some batch is resolving right now is that batch's, and several
- * sweepers (one per process) take different holds instead of queueing on the same ones. The row
- * locks last only this statement: the release itself is a money batch, which locks again.
+ * first. A plain read, no row lock: it never waits for a batch, and what it finds is only a hint —
+ * the release is a money batch item that decides again under the sender's lock, so a hold some
+ * batch resolved meanwhile, or another process's sweeper released first, is simply not released
+ * twice. (A lock here would last only this statement, and cost a transaction id and WAL per round.)
  */
 export async function findExpiredHoldSenders(knex: Knex, limit: number): Promise<{ senders: string[]; holds: number }> {
   const result = await knex.raw<{ rows: Array<{ from_user_id: string; holds: string }> }>(
@@ -13,7 +14,6 @@ export async function findExpiredHoldSenders(knex: Knex, limit: number): Promise
         WHERE status = 'held' AND expires_at <= now()
         ORDER BY expires_at
         LIMIT ?
-        FOR UPDATE SKIP LOCKED
      ) due
      GROUP BY from_user_id`,
     [limit],
