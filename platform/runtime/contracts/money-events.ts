@@ -2,8 +2,8 @@
  * Money events (ADR 10): one CloudEvents 1.0 structured JSON message per change of one user's
  * balance, built from the ledger row the change wrote. transaction-service writes the row (and its
  * place in the money outbox) in the batch's own transaction; outbox-relay builds the event from it
- * with toMoneyEvent and publishes it keyed by user id. The JSON Schemas of both types live beside
- * this file (money-events.schema.json) and the tests validate messages taken off Kafka against them.
+ * with toMoneyEvent and publishes it keyed by user id. The JSON Schema of each type lives in
+ * schemas/ (`<type>.json`) and the tests validate messages taken off Kafka against them.
  */
 
 /** PostgreSQL NOTIFY channel signalled by every money batch that wrote ledger rows (and by a replay). */
